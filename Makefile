@@ -1,0 +1,119 @@
+# l1b — build, test, install.  See README.md.
+#
+#   make                 build every program into $(BUILD)/
+#   make check           C unit tests, then the bats CLI tests
+#   make check-legacy    i686 build, tests under qemu-i386 as old CPUs
+#   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
+#   make SIMD=0          no SIMD code at all (plain C kernels only)
+#
+# CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+BUILD   ?= build
+PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+
+# SIMD kernels only on x86 targets, unless SIMD=0.
+TARGET_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifeq ($(filter x86_64% i386% i486% i586% i686%,$(TARGET_ARCH)),)
+SIMD ?= 0
+else
+SIMD ?= 1
+endif
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib $(CFLAGS)
+LIBS     = -lm -lpthread
+
+PROGRAMS = l1b-tokenize
+
+LIB_SRC  = $(filter-out lib/kernels_sse%.c lib/kernels_ssse3.c lib/kernels_avx2.c,$(wildcard lib/*.c))
+ifeq ($(SIMD),0)
+ALL_CFLAGS += -DL1B_NO_SIMD
+SIMD_SRC =
+else
+SIMD_SRC = lib/kernels_sse.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c
+endif
+
+OBJ      = $(BUILD)/obj
+LIB_OBJ  = $(patsubst lib/%.c,$(OBJ)/lib/%.o,$(LIB_SRC) $(SIMD_SRC))
+LIBA     = $(BUILD)/libl1b.a
+BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_BIN = $(BUILD)/unit-tests
+
+# Each SIMD level's kernels get that level's instruction set and no more;
+# the rest of the code is built for the baseline CPU.
+$(OBJ)/lib/kernels_sse.o:   SIMD_FLAGS = -msse
+$(OBJ)/lib/kernels_sse2.o:  SIMD_FLAGS = -msse2
+$(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
+$(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma
+
+.PHONY: all check unit cli check-legacy install uninstall clean
+all: $(BINS)
+
+$(OBJ)/lib/%.o: lib/%.c lib/*.h | $(OBJ)/lib
+	$(CC) $(ALL_CFLAGS) $(SIMD_FLAGS) -c $< -o $@
+
+$(OBJ)/cmd/%.o: cmd/%.c lib/*.h | $(OBJ)/cmd
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OBJ)/tests/%.o: tests/unit/%.c tests/unit/*.h lib/*.h | $(OBJ)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(BUILD)/l1b-%: $(OBJ)/cmd/l1b-%.o $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBA) $(LIBS) -o $@
+
+$(UNIT_BIN): $(patsubst tests/unit/%.c,$(OBJ)/tests/%.o,$(UNIT_SRC)) $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OBJ)/lib $(OBJ)/cmd $(OBJ)/tests:
+	mkdir -p $@
+
+check: unit cli
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+cli: $(BINS)
+	L1B_BIN=$(abspath $(BUILD)) bats tests/cli
+
+# Old CPUs: an i686 build (no SSE in the baseline code), unit tests and the
+# CLI round trips under qemu-i386 as a Pentium II (no SIMD), Pentium III
+# (SSE), Core Duo (SSE2/SSE3) and Core 2 Duo (SSSE3).
+LEGACY_BUILD = $(BUILD)-i686
+LEGACY_CPUS  = pentium2 pentium3 coreduo core2duo
+QEMU        ?= qemu-i386
+check-legacy:
+	$(MAKE) BUILD=$(LEGACY_BUILD) CC="$(CC) -m32 -march=i686" all $(LEGACY_BUILD)/unit-tests
+	set -e; for cpu in $(LEGACY_CPUS); do \
+	  echo "== $$cpu"; \
+	  $(QEMU) -cpu $$cpu $(LEGACY_BUILD)/unit-tests; \
+	  wrap=$(abspath $(LEGACY_BUILD))/wrap-$$cpu; mkdir -p $$wrap; \
+	  for p in $(PROGRAMS); do \
+	    printf '#!/bin/sh\nexec %s -cpu %s %s "$$@"\n' "$(QEMU)" $$cpu $(abspath $(LEGACY_BUILD))/$$p > $$wrap/$$p; \
+	    chmod +x $$wrap/$$p; \
+	  done; \
+	  L1B_BIN=$$wrap L1B_EXPECT_SIMD=$$cpu bats tests/cli/roundtrip.bats; \
+	done
+
+install: $(BINS)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	for p in $(PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	for m in man/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in man/*.5; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+
+uninstall:
+	for p in $(PROGRAMS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for m in man/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$${m#man/}; done
+	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
+
+clean:
+	rm -rf $(BUILD) $(LEGACY_BUILD)

@@ -1,0 +1,41 @@
+#include "kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+Kernels kern;
+
+int kernels_for_level(SimdLevel level, Kernels *out)
+{
+    if (level < SIMD_SCALAR || level > cpu_best_level()) return -1;
+    kernels_fill_scalar(out);
+#ifndef L1B_NO_SIMD
+    if (level >= SIMD_SSE) kernels_fill_sse(out);
+    if (level >= SIMD_SSE2) kernels_fill_sse2(out);
+    if (level >= SIMD_SSSE3) kernels_fill_ssse3(out);
+    if (level >= SIMD_AVX2) kernels_fill_avx2(out);
+#endif
+    out->level = level;
+    return 0;
+}
+
+SimdLevel kernels_init(void)
+{
+    SimdLevel level = cpu_best_level();
+    const char *want = getenv("L1B_SIMD");
+    if (want && *want) {
+        SimdLevel asked;
+        if (simd_parse(want, &asked) < 0)
+            l1b_warn("L1B_SIMD=%s: unknown level (scalar, sse, sse2, ssse3, avx2); using %s",
+                     want, simd_name(level));
+        else if (asked > level)
+            l1b_warn("L1B_SIMD=%s: not supported by this %s; using %s", want,
+                     cpu_build_level() < asked ? "build" : "CPU", simd_name(level));
+        else
+            level = asked;
+    }
+    kernels_for_level(level, &kern);
+    return level;
+}

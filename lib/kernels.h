@@ -1,0 +1,38 @@
+/* kernels: the one table of hot loops, filled at start-up for the SIMD level
+ * the CPU has (or the one L1B_SIMD asks for). Every entry has a plain C
+ * reference in kernels_scalar.c; a level that has no version of its own
+ * inherits the one below, so every slot is always callable. Tests compare
+ * each level's kernels against the scalar ones. */
+#ifndef L1B_KERNELS_H
+#define L1B_KERNELS_H
+
+#include <stddef.h>
+#include "cpu.h"
+
+typedef struct {
+    SimdLevel level;
+    /* sum_i a[i] * b[i]                       a, b: (n) */
+    float (*dot_f32)(const float *a, const float *b, size_t n);
+    /* max_i |x[i]| (0 for n == 0)             x: (n)    */
+    float (*absmax_f32)(const float *x, size_t n);
+} Kernels;
+
+/* The active table; valid after kernels_init(). */
+extern Kernels kern;
+
+/* Choose the level: L1B_SIMD if set (falling back, with a warning on
+ * stderr, when the CPU or build lacks it), else the best the CPU has.
+ * Returns the level chosen. Safe to call more than once. */
+SimdLevel kernels_init(void);
+/* The table for a given level, for tests and benchmarks; -1 if this CPU or
+ * build cannot run that level. */
+int kernels_for_level(SimdLevel level, Kernels *out);
+
+/* Per-level fill functions: each overwrites the slots it implements. */
+void kernels_fill_scalar(Kernels *k);
+void kernels_fill_sse(Kernels *k);
+void kernels_fill_sse2(Kernels *k);
+void kernels_fill_ssse3(Kernels *k);
+void kernels_fill_avx2(Kernels *k);
+
+#endif

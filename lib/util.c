@@ -1,0 +1,301 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+static char errbuf[512];
+static const char *progname = "l1b";
+
+int l1b_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *l1b_last_error(void) { return errbuf[0] ? errbuf : "unknown error"; }
+
+void l1b_set_progname(const char *argv0)
+{
+    const char *s = strrchr(argv0, '/');
+    progname = s ? s + 1 : argv0;
+}
+
+const char *l1b_progname(void) { return progname; }
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "%s: %s\n", progname, line);
+}
+
+void l1b_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+}
+
+void l1b_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void l1b_die_last(void) { l1b_die("%s", l1b_last_error()); }
+
+/* ---- allocation ------------------------------------------------------ */
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) l1b_die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) l1b_die("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) l1b_die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+/* ---- whole-buffer I/O ------------------------------------------------ */
+
+long long read_full(int fd, void *buf, size_t n, const char *name)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r == 0) break;
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return l1b_error("%s: read error: %s", name, strerror(errno));
+        }
+        got += (size_t)r;
+    }
+    return (long long)got;
+}
+
+int write_full(int fd, const void *buf, size_t n, const char *name)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return l1b_error("%s: write error: %s", name, strerror(errno));
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- signal clean-up of temporary files ------------------------------ */
+
+#define MAX_CLEANUP 8
+static char *volatile cleanup_paths[MAX_CLEANUP];
+
+static void cleanup_on_signal(int sig)
+{
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (cleanup_paths[i]) unlink(cleanup_paths[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cleanup_register(const char *path)
+{
+    static int installed;
+    if (!installed) {
+        int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = cleanup_on_signal;
+            sigemptyset(&sa.sa_mask);
+            sigaction(sigs[i], &sa, NULL);
+        }
+        installed = 1;
+    }
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (!cleanup_paths[i]) { cleanup_paths[i] = (char *)path; return; }
+}
+
+void cleanup_unregister(const char *path)
+{
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (cleanup_paths[i] == path) cleanup_paths[i] = NULL;
+}
+
+int tmpfile_create(char **path, const char *what)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + 32;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/l1b-%s.XXXXXX", dir, what);
+    int fd = mkstemp(p);
+    if (fd < 0) {
+        l1b_error("%s: cannot create temporary file: %s", dir, strerror(errno));
+        free(p);
+        return -1;
+    }
+    cleanup_register(p);
+    *path = p;
+    return fd;
+}
+
+/* ---- atomic output files --------------------------------------------- */
+
+#define OUT_BUFSIZE (1 << 16)
+
+int outfile_open(OutFile *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    f->cap = OUT_BUFSIZE;
+    f->buf = xmalloc(f->cap);
+    if (!path || !strcmp(path, "-")) {
+        f->fd = STDOUT_FILENO;
+        f->name = "stdout";
+        return 0;
+    }
+    size_t n = strlen(path);
+    f->path = xmalloc(n + 1);
+    memcpy(f->path, path, n + 1);
+    f->name = f->path;
+    /* temporary name in the same directory, so rename() is atomic */
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
+    f->tmp_path = xmalloc(n + 16);
+    snprintf(f->tmp_path, n + 16, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+    f->fd = mkstemp(f->tmp_path);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->buf); free(f->path); free(f->tmp_path);
+        memset(f, 0, sizeof *f);
+        return l1b_error("%s: cannot create: %s", path, strerror(e));
+    }
+    cleanup_register(f->tmp_path);
+    return 0;
+}
+
+static int outfile_flush(OutFile *f)
+{
+    if (f->failed) return -1;
+    if (f->used && write_full(f->fd, f->buf, f->used, f->name) < 0) {
+        f->failed = 1;
+        return -1;
+    }
+    f->used = 0;
+    return 0;
+}
+
+int outfile_write(OutFile *f, const void *p, size_t n)
+{
+    if (f->failed) return -1;
+    if (f->used + n > f->cap) {
+        if (outfile_flush(f) < 0) return -1;
+        if (n >= f->cap) {
+            if (write_full(f->fd, p, n, f->name) < 0) { f->failed = 1; return -1; }
+            return 0;
+        }
+    }
+    memcpy(f->buf + f->used, p, n);
+    f->used += n;
+    return 0;
+}
+
+static void outfile_free(OutFile *f)
+{
+    free(f->buf);
+    free(f->path);
+    free(f->tmp_path);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+int outfile_commit(OutFile *f)
+{
+    int rc = outfile_flush(f);
+    if (!f->path) {               /* stdout: nothing to rename */
+        outfile_free(f);
+        return rc;
+    }
+    if (rc == 0 && fsync(f->fd) < 0)
+        rc = l1b_error("%s: fsync: %s", f->path, strerror(errno));
+    if (close(f->fd) < 0 && rc == 0)
+        rc = l1b_error("%s: close: %s", f->path, strerror(errno));
+    if (rc == 0) {
+        /* mkstemp makes mode 0600; give the file the usual umask mode */
+        mode_t um = umask(0);
+        umask(um);
+        chmod(f->tmp_path, 0666 & ~um);
+        if (rename(f->tmp_path, f->path) < 0)
+            rc = l1b_error("%s: rename: %s", f->path, strerror(errno));
+    }
+    if (rc < 0) unlink(f->tmp_path);
+    cleanup_unregister(f->tmp_path);
+    outfile_free(f);
+    return rc;
+}
+
+void outfile_abort(OutFile *f)
+{
+    if (f->path) {
+        close(f->fd);
+        unlink(f->tmp_path);
+        cleanup_unregister(f->tmp_path);
+    }
+    outfile_free(f);
+}
+
+/* ---- small parsers and clocks ---------------------------------------- */
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return -1;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    unsigned shift = 0;
+    if (*s == 'k' || *s == 'K') shift = 10, s++;
+    else if (*s == 'M') shift = 20, s++;
+    else if (*s == 'G') shift = 30, s++;
+    if (*s) return -1;
+    if (shift && v > (UINT64_MAX >> shift)) return -1;
+    *out = v << shift;
+    return 0;
+}
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

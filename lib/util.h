@@ -1,0 +1,104 @@
+/* util: the one error helper, checked allocation, whole-buffer I/O,
+ * atomic output files and temporary-file clean-up on signals.
+ *
+ * Library functions never print or exit: they return -1 (or NULL) after
+ * l1b_error() has recorded a one-line message, and the program prints it as
+ * "prog: message". Messages name the file first ("model.l1b: truncated"). */
+#ifndef L1B_UTIL_H
+#define L1B_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define L1B_VERSION "0.1.0"
+
+/* Record a printf-style message as the current error; returns -1. */
+int l1b_error(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+const char *l1b_last_error(void);
+
+/* Program-side helpers: set the name used in messages, print
+ * "prog: message" to stderr. die() exits 1, usage errors exit 2. */
+void l1b_set_progname(const char *argv0);
+const char *l1b_progname(void);
+void l1b_warn(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+void l1b_die(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2), noreturn))
+#endif
+    ;
+/* die with the message recorded by l1b_error() */
+void l1b_die_last(void)
+#ifdef __GNUC__
+    __attribute__((noreturn))
+#endif
+    ;
+
+/* Allocation that dies on failure: only for programs and sizes already
+ * validated; parsers of untrusted input check sizes before calling. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+
+/* Little-endian load/store, independent of host byte order. */
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+/* Read exactly n bytes; returns bytes read (< n only at end of file), or -1
+ * on a read error (recorded with the name). */
+long long read_full(int fd, void *buf, size_t n, const char *name);
+/* Write all n bytes; -1 on error (disk full included), recorded with name. */
+int write_full(int fd, const void *buf, size_t n, const char *name);
+
+/* Output file written atomically: bytes go to "DIR/.NAME.XXXXXX" in the
+ * destination's directory and are renamed over NAME only by outfile_commit,
+ * after fsync. Until then a signal or an abort removes the temporary file,
+ * so NAME is always either the old file or the complete new one.
+ * A NULL or "-" path writes to stdout directly. Writes are buffered. */
+typedef struct {
+    int fd;
+    char *path;      /* final name, NULL for stdout */
+    char *tmp_path;  /* temporary name, NULL for stdout */
+    const char *name;/* for messages: the path or "stdout" */
+    uint8_t *buf;
+    size_t used, cap;
+    int failed;
+} OutFile;
+
+int outfile_open(OutFile *f, const char *path);
+int outfile_write(OutFile *f, const void *p, size_t n);
+int outfile_commit(OutFile *f);  /* flush, fsync, rename, close */
+void outfile_abort(OutFile *f);  /* close and remove the temporary file */
+
+/* Temporary files removed when the process is killed by SIGINT, SIGTERM,
+ * SIGHUP or SIGPIPE (the handler removes them and re-raises the signal). */
+void cleanup_register(const char *path);
+void cleanup_unregister(const char *path);
+/* Create and open a temporary file in $TMPDIR (or /tmp); registered for
+ * clean-up. Returns the fd and stores the malloc'ed path in *path. */
+int tmpfile_create(char **path, const char *what);
+
+/* Parse a non-negative integer with an optional k/M/G suffix (powers of
+ * 1024 for sizes, plain multiples of 1000 never). -1 on junk or overflow. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* Monotonic clock in seconds. */
+double now_seconds(void);
+
+#endif
