@@ -1,0 +1,37 @@
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+char *temp_file_with(const void *data, size_t n)
+{
+    char *path;
+    int fd = tmpfile_create(&path, "test");
+    if (fd < 0 || write_full(fd, data, n, path) < 0) {
+        fprintf(stderr, "temp_file_with: %s\n", l1b_last_error());
+        exit(2);
+    }
+    close(fd);
+    cleanup_unregister(path);
+    return path;
+}
+
+unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, used = 0;
+    unsigned char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + used, 1, cap - used, f)) > 0) {
+        used += got;
+        if (used == cap) buf = xrealloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *n = used;
+    return buf;
+}

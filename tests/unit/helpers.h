@@ -1,0 +1,12 @@
+/* Shared test helpers: temporary files with given contents. */
+#ifndef L1B_TEST_HELPERS_H
+#define L1B_TEST_HELPERS_H
+
+#include <stddef.h>
+
+/* Write n bytes to a new temporary file; returns its malloc'ed path. */
+char *temp_file_with(const void *data, size_t n);
+/* Read a whole file into a malloc'ed buffer; *n gets its size. */
+unsigned char *slurp(const char *path, size_t *n);
+
+#endif
