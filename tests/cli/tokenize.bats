@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# l1b-tokenize: options, documents, reuse of a tokenizer, and bad input.
+load helper
+
+@test "--tokenizer reuse gives the same ids as the run that learned them" {
+    gen_text 5 8000 > train.txt
+    l1b-tokenize --bpe --vocab 700 -o train.tok train.txt
+    l1b-tokenize --ids --tokenizer train.tok train.txt > again.ids
+    l1b-tokenize --decode train.tok | l1b-tokenize --ids --tokenizer train.tok > decoded.ids
+    cmp again.ids decoded.ids
+    # and the binary stream is byte-identical
+    l1b-tokenize --tokenizer train.tok -o again.tok train.txt
+    cmp train.tok again.tok
+}
+
+@test "--tokenizer encodes new text that round-trips" {
+    gen_text 6 4000 > train.txt
+    gen_text 7 1000 > val.txt
+    printf 'zebra \xf0\x9f\xa6\x93 unseen words\n' >> val.txt
+    l1b-tokenize --bpe --vocab 500 -o train.tok train.txt
+    l1b-tokenize --tokenizer train.tok -o val.tok val.txt
+    l1b-tokenize --decode val.tok | cmp - val.txt
+    # the two streams carry the same tokenizer header
+    cmp <(head -c 64 train.tok) <(head -c 64 val.tok) || \
+        [ "$(od -An -tu4 -j16 -N4 train.tok)" = "$(od -An -tu4 -j16 -N4 val.tok)" ]
+}
+
+@test "--ids text decodes back with --decode --ids" {
+    printf 'hello hello world\n' > in.txt
+    l1b-tokenize --bpe --vocab 300 -o s.tok in.txt
+    l1b-tokenize --ids --tokenizer s.tok in.txt > in.ids
+    l1b-tokenize --decode --ids --tokenizer s.tok in.ids | cmp - in.txt
+    run l1b-tokenize --ids in.txt
+    [ "$output" = "104 101 108 108 111 32 104 101 108 108 111 32 119 111 114 108 100 10" ]
+}
+
+@test "--doc line puts one end-of-document token after every line" {
+    printf 'one\ntwo two\n\nfour' > in.txt
+    run bash -c "l1b-tokenize --doc line --ids in.txt | tr ' ' '\n' | grep -cx 256"
+    [ "$output" = 4 ]
+    l1b-tokenize --doc line in.txt | l1b-tokenize --decode | cmp - in.txt
+}
+
+@test "--doc blank ends documents at blank lines" {
+    printf 'para one\nstill one\n\npara two\n\n\n\npara three\n' > in.txt
+    run bash -c "l1b-tokenize --bpe --vocab 270 --doc blank --ids in.txt | tr ' ' '\n' | grep -cx 256"
+    [ "$output" = 3 ]
+}
+
+@test "--doc nul ends documents at NUL bytes" {
+    printf 'a\0bb\0ccc\0dddd' > in.bin
+    run bash -c "l1b-tokenize --doc nul --ids in.bin | tr ' ' '\n' | grep -cx 256"
+    [ "$output" = 4 ]
+    # without --doc there is no end-of-document token at all
+    run bash -c "l1b-tokenize --ids in.bin | tr ' ' '\n' | grep -cx 256"
+    [ "$output" = 0 ]
+}
+
+@test "several files are tokenized as one text, several streams decode in order" {
+    printf 'first ' > a.txt
+    printf 'second\n' > b.txt
+    l1b-tokenize a.txt b.txt | l1b-tokenize --decode > out.txt
+    [ "$(cat out.txt)" = "first second" ]
+    l1b-tokenize -o a.tok a.txt
+    l1b-tokenize -o b.tok b.txt
+    [ "$(l1b-tokenize --decode a.tok b.tok)" = "first second" ]
+}
+
+@test "success is quiet; -v reports a summary" {
+    printf 'some text\n' > in.txt
+    run bash -c "l1b-tokenize -o out.tok in.txt 2>&1"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    run bash -c "l1b-tokenize -v -o out.tok in.txt 2>&1 >/dev/null"
+    [[ "$output" == "l1b-tokenize: 10 bytes -> 10 tokens (1.000 bytes/token, 0 end-of-document), vocabulary 257,"* ]]
+}
+
+@test "truncated stream is an error naming the file" {
+    printf 'some text to cut short\n' > in.txt
+    l1b-tokenize -o s.tok in.txt
+    head -c 100 s.tok > cut.tok
+    run l1b-tokenize --decode cut.tok
+    [ "$status" -eq 1 ]
+    [ "${lines[-1]}" = "l1b-tokenize: cut.tok: truncated token stream (no end marker)" ]
+    head -c 40 s.tok > cut2.tok
+    run l1b-tokenize --decode cut2.tok
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: cut2.tok: truncated token stream header" ]
+}
+
+@test "corrupt stream is an error: checksum, magic, version, range" {
+    printf 'some text to corrupt\n' > in.txt
+    l1b-tokenize -o s.tok in.txt
+    cp s.tok bad.tok
+    printf 'X' | dd of=bad.tok bs=1 seek=70 conv=notrunc status=none
+    run l1b-tokenize --decode bad.tok
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"bad.tok: token checksum mismatch (corrupt data)" ]]
+    run l1b-tokenize --decode in.txt
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: in.txt: not an l1b token stream (bad magic)" ]
+    cp s.tok v2.tok
+    printf '\002' | dd of=v2.tok bs=1 seek=8 conv=notrunc status=none
+    run l1b-tokenize --decode v2.tok
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: v2.tok: token stream version 2 not supported (this l1b reads 1)" ]
+    cp s.tok range.tok
+    printf '\377\377' | dd of=range.tok bs=1 seek=64 conv=notrunc status=none
+    run l1b-tokenize --decode range.tok
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"range.tok: token 0: id 65535 out of range (vocabulary 257)" ]]
+    run l1b-tokenize --tokenizer in.txt in.txt
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: in.txt: not an l1b token stream (bad magic)" ]
+}
+
+@test "a failed run leaves an existing output file untouched" {
+    printf 'keep me\n' > out.tok
+    run l1b-tokenize -o out.tok missing.txt
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: missing.txt: No such file or directory" ]
+    [ "$(cat out.tok)" = "keep me" ]
+    # and no temporary file is left beside it
+    [ "$(ls -A | wc -l)" -eq 1 ]
+}
+
+@test "a full disk is an error, not a short stream" {
+    printf 'text\n' > in.txt
+    run bash -c "l1b-tokenize in.txt > /dev/full"
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: stdout: write error: No space left on device" ]
+}
+
+@test "refuses to write a binary stream to a terminal unless -f" {
+    printf 'text\n' > in.txt
+    run script -qec "l1b-tokenize in.txt" /dev/null
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"refusing to write a binary token stream to a terminal"* ]]
+    run script -qec "l1b-tokenize -f in.txt" /dev/null
+    [ "$status" -eq 0 ]
+    run script -qec "l1b-tokenize --ids in.txt" /dev/null
+    [ "$status" -eq 0 ]
+    [[ "$output" == "116 101 120 116 10"* ]]
+}
+
+@test "usage errors exit 2 with a hint" {
+    run l1b-tokenize --vocab 100 --bpe
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --vocab: '100' is not a number from 257 to 65536" ]
+    [ "${lines[1]}" = "Try 'l1b-tokenize --help'." ]
+    run l1b-tokenize --doc pages
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --bpe --tokenizer x.tok
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --no-such-flag
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --help
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == "usage: l1b-tokenize"* ]]
+}
+
+@test "bad --ids input is an error naming the line" {
+    printf '104 105\n300\n' > bad.ids
+    run l1b-tokenize --decode --ids bad.ids
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: bad.ids: line 2: id out of range (vocabulary 257)" ]
+    printf '104 x\n' > junk.ids
+    run l1b-tokenize --decode --ids junk.ids
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: junk.ids: line 1: not a token id (byte 0x78)" ]
+}
+
+@test "the stdin spool file is removed on success and on SIGTERM" {
+    mkdir spool
+    gen_text 8 2000 > in.txt
+    cat in.txt | TMPDIR=$PWD/spool l1b-tokenize --bpe -o out.tok
+    [ -z "$(ls -A spool)" ]
+    mkfifo feed
+    TMPDIR=$PWD/spool l1b-tokenize --bpe -o out2.tok < feed &
+    pid=$!
+    exec 4> feed            # hold the pipe open: the tokenizer waits for more
+    cat in.txt >&4
+    for i in $(seq 50); do [ -n "$(ls -A spool)" ] && break; sleep 0.1; done
+    [ -n "$(ls -A spool)" ]
+    kill -TERM $pid
+    status=0
+    wait $pid || status=$?
+    exec 4>&-
+    [ "$status" -eq 143 ]   # killed by SIGTERM, as the shell reports it
+    [ -z "$(ls -A spool)" ]
+    [ ! -e out2.tok ]
+    [ -z "$(ls -A . | grep out2)" ]
+}
