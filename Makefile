@@ -117,3 +117,18 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD) $(LEGACY_BUILD)
+
+# The demo: everything from text the project ships (its man pages and this
+# README), printing what each step does.
+DEMO_DIR = $(BUILD)/demo
+.PHONY: demo
+demo: $(BINS)
+	@mkdir -p $(DEMO_DIR)
+	@echo "== corpus: the project's man pages and README"
+	cat README.md $(wildcard man/*) > $(DEMO_DIR)/corpus.txt
+	@echo "== learn a 512-token BPE vocabulary and encode the corpus"
+	$(BUILD)/l1b-tokenize --bpe --vocab 512 --doc blank -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
+	@echo "== decode: the round trip is byte-exact"
+	$(BUILD)/l1b-tokenize --decode $(DEMO_DIR)/corpus.tok | cmp - $(DEMO_DIR)/corpus.txt && echo "round trip: identical"
+	@echo "== how a sentence splits into tokens"
+	echo "the tokenizer learns words from the manual" | $(BUILD)/l1b-tokenize --tokenizer $(DEMO_DIR)/corpus.tok --ids
