@@ -1,0 +1,420 @@
+/* Plain C reference layers: see layers.h for the conventions (row-major
+ * shapes, forward writes, backward accumulates). */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- embedding, residual ---------------------------------------------- */
+
+/* table (V,C) [tokens (N)] -> out (N,C) */
+void embedding_forward(float *out, const int *tokens, const float *table, size_t N, size_t C)
+{
+    for (size_t n = 0; n < N; n++)
+        memcpy(out + n * C, table + (size_t)tokens[n] * C, C * sizeof *out);
+}
+
+/* dtable (V,C) [tokens (N)] += dout (N,C); a token seen twice gets both rows */
+void embedding_backward(float *dtable, const float *dout, const int *tokens, size_t N, size_t C)
+{
+    for (size_t n = 0; n < N; n++) {
+        float *d = dtable + (size_t)tokens[n] * C;
+        const float *g = dout + n * C;
+        for (size_t c = 0; c < C; c++) d[c] += g[c];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}
+
+/* ---- RMSNorm ------------------------------------------------------------ */
+
+/* inp (N,C) * rstd (N) * weight (C) -> out (N,C) */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight,
+                     size_t N, size_t C, float eps)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * C;
+        float *o = out + n * C;
+        float ss = 0;
+        for (size_t c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        for (size_t c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+        rstd[n] = r;
+    }
+}
+
+/* With r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / C, so
+ * dx_j = r w_j g_j - (r^3 / C) x_j sum_i(g_i w_i x_i). */
+void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                      const float *weight, const float *rstd, size_t N, size_t C)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * C, *g = dout + n * C;
+        float *dx = dinp + n * C;
+        float r = rstd[n];
+        float gwx = 0;
+        for (size_t c = 0; c < C; c++) gwx += g[c] * weight[c] * x[c];
+        float k = r * r * r * gwx / (float)C;
+        for (size_t c = 0; c < C; c++) {
+            dx[c] += r * weight[c] * g[c] - k * x[c];
+            dweight[c] += g[c] * x[c] * r;
+        }
+    }
+}
+
+/* ---- linear layers -------------------------------------------------------- */
+
+/* inp (N,C) @ w (OC,C)^T -> out (N,OC) */
+void matmul_forward(float *out, const float *inp, const float *w, size_t N, size_t C, size_t OC)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * C;
+        for (size_t o = 0; o < OC; o++) {
+            const float *wr = w + o * C;
+            float s = 0;
+            for (size_t c = 0; c < C; c++) s += x[c] * wr[c];
+            out[n * OC + o] = s;
+        }
+    }
+}
+
+/* dinp (N,C) += dout (N,OC) @ w (OC,C); dw (OC,C) += dout^T @ inp (N,C).
+ * Loops run so the innermost walks contiguous rows of C. */
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                     size_t N, size_t C, size_t OC)
+{
+    if (dinp) {
+        for (size_t n = 0; n < N; n++) {
+            float *dx = dinp + n * C;
+            for (size_t o = 0; o < OC; o++) {
+                float d = dout[n * OC + o];
+                const float *wr = w + o * C;
+                for (size_t c = 0; c < C; c++) dx[c] += d * wr[c];
+            }
+        }
+    }
+    if (dw) {
+        for (size_t o = 0; o < OC; o++) {
+            float *dwr = dw + o * C;
+            for (size_t n = 0; n < N; n++) {
+                float d = dout[n * OC + o];
+                const float *x = inp + n * C;
+                for (size_t c = 0; c < C; c++) dwr[c] += d * x[c];
+            }
+        }
+    }
+}
+
+/* ---- BitLinear quantisation ------------------------------------------------ */
+
+float ternary_absmean(const float *w, size_t n, int8_t *q)
+{
+    if (n == 0) return 0;
+    /* double: a float sum of a million |w| loses the low digits of gamma */
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
+    float gamma = (float)(sum / (double)n);
+    float denom = gamma + 1e-8f;  /* keeps an all-zero tensor finite */
+    for (size_t i = 0; i < n; i++) {
+        float r = roundf(w[i] / denom);
+        q[i] = (int8_t)(r > 1 ? 1 : r < -1 ? -1 : r);
+    }
+    return gamma;
+}
+
+void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
+{
+    float amax = 0;
+    for (size_t c = 0; c < C; c++) {
+        float a = fabsf(x[c]);
+        if (a > amax) amax = a;
+    }
+    /* the floor keeps an all-zero row finite: it quantises to zeros */
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    for (size_t c = 0; c < C; c++) {
+        float r = roundf(x[c] * s);
+        q[c] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
+    }
+    *scale = 1.0f / s;
+}
+
+/* The one place that knows the weight quantisers: fills q (n) and returns
+ * the per-tensor scale. */
+static float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
+{
+    switch (scheme) {
+    case QUANT_ABSMEAN:
+        return ternary_absmean(w, n, q);
+    case QUANT_F32:
+    case QUANT_COUNT:
+        break;
+    }
+    return 0;  /* not reached: float schemes never quantise */
+}
+
+/* inp (N,C) @ quant(w (OC,C))^T -> out (N,OC) */
+void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, size_t C,
+                       size_t OC, QuantScheme scheme, BitLinearQuant *bq)
+{
+    if (scheme == QUANT_F32) {
+        matmul_forward(out, inp, w, N, C, OC);
+        return;
+    }
+    bq->wscale = weight_quantise(scheme, w, OC * C, bq->wq);
+    for (size_t n = 0; n < N; n++)
+        act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
+    /* |acc| <= 128 * C, far inside int32 for any model dim */
+    for (size_t n = 0; n < N; n++) {
+        const int8_t *x = bq->xq + n * C;
+        float s = bq->xscale[n] * bq->wscale;
+        for (size_t o = 0; o < OC; o++) {
+            const int8_t *wr = bq->wq + o * C;
+            int32_t acc = 0;
+            for (size_t c = 0; c < C; c++) acc += (int32_t)x[c] * wr[c];
+            out[n * OC + o] = (float)acc * s;
+        }
+    }
+}
+
+/* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C); dw (OC,C) += dout^T @ Xdq (N,C) */
+void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                        const float *w, size_t N, size_t C, size_t OC, QuantScheme scheme,
+                        const BitLinearQuant *bq)
+{
+    if (scheme == QUANT_F32) {
+        matmul_backward(dinp, dw, dout, inp, w, N, C, OC);
+        return;
+    }
+    if (dinp) {
+        for (size_t n = 0; n < N; n++) {
+            float *dx = dinp + n * C;
+            for (size_t o = 0; o < OC; o++) {
+                float d = dout[n * OC + o] * bq->wscale;
+                const int8_t *wr = bq->wq + o * C;
+                for (size_t c = 0; c < C; c++) dx[c] += d * (float)wr[c];
+            }
+        }
+    }
+    if (dw) {
+        for (size_t o = 0; o < OC; o++) {
+            float *dwr = dw + o * C;
+            for (size_t n = 0; n < N; n++) {
+                float d = dout[n * OC + o] * bq->xscale[n];
+                const int8_t *x = bq->xq + n * C;
+                for (size_t c = 0; c < C; c++) dwr[c] += d * (float)x[c];
+            }
+        }
+    }
+}
+
+/* ---- rotary position embedding ------------------------------------------ */
+
+/* x (N,NH,HS): pair j of every head of row i turns by sign * pos[i] * freq_j,
+ * freq_j = theta^(-2j/HS). The angle and its sine and cosine are taken in
+ * double: at position 4096 a float angle is already off by 5e-4 rad. */
+static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta,
+                        double sign)
+{
+    double step = pow((double)theta, -2.0 / (double)HS);  /* freq_{j+1} / freq_j */
+    for (size_t i = 0; i < N; i++) {
+        double freq = 1.0;
+        for (size_t j = 0; j < HS / 2; j++, freq *= step) {
+            double angle = (double)pos[i] * freq;
+            float c = (float)cos(angle), s = (float)(sign * sin(angle));
+            for (size_t h = 0; h < NH; h++) {
+                float *p = x + (i * NH + h) * HS + 2 * j;
+                float x0 = p[0], x1 = p[1];
+                p[0] = x0 * c - x1 * s;
+                p[1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+void rope_forward(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta)
+{
+    rope_rotate(x, pos, N, NH, HS, theta, 1.0);
+}
+
+/* A rotation's Jacobian is the rotation itself, so the gradient goes back
+ * through its transpose: the same angle, turned the other way. */
+void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, float theta)
+{
+    rope_rotate(dx, pos, N, NH, HS, theta, -1.0);
+}
+
+/* ---- causal self-attention ------------------------------------------------ */
+
+/* q, k, v (B,T,C) -> out (B,T,C); att (B,NH,T,T) */
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                       size_t B, size_t T, size_t C, size_t NH)
+{
+    size_t HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    for (size_t b = 0; b < B; b++) {
+        for (size_t h = 0; h < NH; h++) {
+            for (size_t t = 0; t < T; t++) {
+                const float *qt = q + (b * T + t) * C + h * HS;
+                float *a = att + ((b * NH + h) * T + t) * T;
+                float maxv = -INFINITY;
+                for (size_t t2 = 0; t2 <= t; t2++) {
+                    const float *kt = k + (b * T + t2) * C + h * HS;
+                    float s = 0;
+                    for (size_t i = 0; i < HS; i++) s += qt[i] * kt[i];
+                    s *= scale;
+                    a[t2] = s;
+                    if (s > maxv) maxv = s;
+                }
+                float sum = 0;
+                for (size_t t2 = 0; t2 <= t; t2++) {
+                    a[t2] = expf(a[t2] - maxv);
+                    sum += a[t2];
+                }
+                float inv = 1.0f / sum;
+                for (size_t t2 = 0; t2 <= t; t2++) a[t2] *= inv;
+                for (size_t t2 = t + 1; t2 < T; t2++) a[t2] = 0;
+
+                float *o = out + (b * T + t) * C + h * HS;
+                for (size_t i = 0; i < HS; i++) o[i] = 0;
+                for (size_t t2 = 0; t2 <= t; t2++) {
+                    const float *vt = v + (b * T + t2) * C + h * HS;
+                    for (size_t i = 0; i < HS; i++) o[i] += a[t2] * vt[i];
+                }
+            }
+        }
+    }
+}
+
+/* Per query row t: datt = dout.v, then the softmax backward
+ * dpre = att * (datt - sum(att * datt)), which datt is overwritten with;
+ * dq and dk follow from pre = scale * q.k. */
+void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
+                        const float *q, const float *k, const float *v, const float *att,
+                        size_t B, size_t T, size_t C, size_t NH)
+{
+    size_t HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    for (size_t b = 0; b < B; b++) {
+        for (size_t h = 0; h < NH; h++) {
+            for (size_t t = 0; t < T; t++) {
+                const float *a = att + ((b * NH + h) * T + t) * T;
+                float *da = datt + ((b * NH + h) * T + t) * T;
+                const float *go = dout + (b * T + t) * C + h * HS;
+                const float *qt = q + (b * T + t) * C + h * HS;
+                float *dqt = dq + (b * T + t) * C + h * HS;
+
+                float adot = 0;
+                for (size_t t2 = 0; t2 <= t; t2++) {
+                    const float *vt = v + (b * T + t2) * C + h * HS;
+                    float *dvt = dv + (b * T + t2) * C + h * HS;
+                    float s = 0;
+                    for (size_t i = 0; i < HS; i++) {
+                        s += go[i] * vt[i];
+                        dvt[i] += a[t2] * go[i];
+                    }
+                    da[t2] = s;
+                    adot += a[t2] * s;
+                }
+                for (size_t t2 = 0; t2 <= t; t2++) {
+                    float dpre = a[t2] * (da[t2] - adot);
+                    da[t2] = dpre;
+                    const float *kt = k + (b * T + t2) * C + h * HS;
+                    float *dkt = dk + (b * T + t2) * C + h * HS;
+                    float d = dpre * scale;
+                    for (size_t i = 0; i < HS; i++) {
+                        dqt[i] += d * kt[i];
+                        dkt[i] += d * qt[i];
+                    }
+                }
+                for (size_t t2 = t + 1; t2 < T; t2++) da[t2] = 0;
+            }
+        }
+    }
+}
+
+/* ---- feed-forward nonlinearities ------------------------------------------ */
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* silu(gate (N,H)) * up (N,H) -> out (N,H) */
+void swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t H)
+{
+    for (size_t i = 0; i < N * H; i++) out[i] = gate[i] * sigmoidf(gate[i]) * up[i];
+}
+
+/* silu'(g) = sig(g) * (1 + g * (1 - sig(g))) */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                     const float *up, size_t N, size_t H)
+{
+    for (size_t i = 0; i < N * H; i++) {
+        float g = gate[i], sg = sigmoidf(g);
+        dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
+        dup[i] += dout[i] * g * sg;
+    }
+}
+
+/* max(0, inp (N,H))^2 -> out (N,H) */
+void relu2_forward(float *out, const float *inp, size_t N, size_t H)
+{
+    for (size_t i = 0; i < N * H; i++) {
+        float x = inp[i] > 0 ? inp[i] : 0;
+        out[i] = x * x;
+    }
+}
+
+void relu2_backward(float *dinp, const float *dout, const float *inp, size_t N, size_t H)
+{
+    for (size_t i = 0; i < N * H; i++)
+        if (inp[i] > 0) dinp[i] += dout[i] * 2.0f * inp[i];
+}
+
+/* ---- loss ------------------------------------------------------------------- */
+
+/* logits (N,V), targets (N) -> losses (N), probs (N,V). The loss is taken
+ * as log(sum) - (logit - max) rather than -log(prob), which stays finite
+ * when the target's probability underflows to 0. */
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                          size_t N, size_t V)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *l = logits + n * V;
+        float *p = probs + n * V;
+        float maxv = -INFINITY;
+        for (size_t i = 0; i < V; i++)
+            if (l[i] > maxv) maxv = l[i];
+        float sum = 0;
+        for (size_t i = 0; i < V; i++) {
+            p[i] = expf(l[i] - maxv);
+            sum += p[i];
+        }
+        float inv = 1.0f / sum;
+        for (size_t i = 0; i < V; i++) p[i] *= inv;
+        int tgt = targets[n];
+        losses[n] = tgt < 0 ? 0.0f : logf(sum) - (l[tgt] - maxv);
+    }
+}
+
+/* dlogits (N,V) += (probs (N,V) - onehot(targets)) * dloss_scale */
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
+                           float dloss_scale, size_t N, size_t V)
+{
+    for (size_t n = 0; n < N; n++) {
+        int tgt = targets[n];
+        if (tgt < 0) continue;
+        const float *p = probs + n * V;
+        float *d = dlogits + n * V;
+        for (size_t i = 0; i < V; i++) d[i] += p[i] * dloss_scale;
+        d[tgt] -= dloss_scale;
+    }
+}
