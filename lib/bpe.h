@@ -2,9 +2,9 @@
  *
  * Counting keeps one entry per distinct pre-token (with its frequency), so
  * memory follows the vocabulary of the corpus, not its size; past
- * BPE_MAX_WORDS distinct pre-tokens the rarest are dropped (counts of 1,
- * then 2, 3, ... until the table is half full), which only loses words
- * too rare to decide a merge.
+ * BPE_MAX_WORDS distinct pre-tokens the rarest are dropped (counts below
+ * 2, then below 4, 8, ... until the table is at most half full; the
+ * threshold only grows), which only loses words too rare to decide a merge.
  *
  * Learning works on the distinct words: pair counts are summed once, then
  * each merge updates only the words that contain the merged pair (an index

@@ -38,8 +38,8 @@ void progress_clear(Progress *p)
 
 void progress_line(Progress *p, const char *fmt, ...)
 {
-    if (!p->tty && !p->verbose) return;
     progress_clear(p);
+    if (!p->verbose) return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s: ", l1b_progname());

@@ -1,6 +1,6 @@
 /* progress: status on stderr. On a terminal, one line redrawn in place at
- * most ten times a second; elsewhere nothing but the final lines, and those
- * only when asked (-v). Quiet mode (-q) prints nothing at all. */
+ * most ten times a second and cleared when done; summary lines only when
+ * asked for (-v), terminal or not. Quiet mode (-q) prints nothing at all. */
 #ifndef L1B_PROGRESS_H
 #define L1B_PROGRESS_H
 
@@ -19,8 +19,8 @@ void progress_update(Progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* A finished step: replaces the live line on a terminal; printed when on a
- * terminal or verbose. */
+/* A finished step's summary: clears the live line; printed only when
+ * verbose. */
 void progress_line(Progress *p, const char *fmt, ...)
 #ifdef __GNUC__
     __attribute__((format(printf, 2, 3)))

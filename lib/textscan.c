@@ -16,8 +16,18 @@
 
 static char *stdin_path[] = {"-"};
 
+/* The first pass reads the inputs themselves; when any of them cannot be
+ * read twice (a pipe, a terminal, stdin not at offset 0), the first pass
+ * also copies everything it reads to the spool file and the second pass
+ * reads only that. */
 static int open_current(TextInput *in)
 {
+    if (in->second_pass && in->spool_fd >= 0) {
+        in->fd = in->spool_fd;
+        in->name = in->spool_path;
+        if (lseek(in->fd, 0, SEEK_SET) < 0) return l1b_error("%s: %s", in->spool_path, strerror(errno));
+        return 0;
+    }
     const char *p = in->paths[in->cur];
     if (strcmp(p, "-")) {
         in->fd = open(p, O_RDONLY);
@@ -26,11 +36,6 @@ static int open_current(TextInput *in)
         return 0;
     }
     in->name = "stdin";
-    if (in->second_pass && in->spool_fd >= 0) {
-        in->fd = in->spool_fd;
-        if (lseek(in->fd, 0, SEEK_SET) < 0) return l1b_error("%s: %s", in->spool_path, strerror(errno));
-        return 0;
-    }
     in->fd = STDIN_FILENO;
     if (in->second_pass && lseek(in->fd, 0, SEEK_SET) < 0)
         return l1b_error("stdin: cannot rewind: %s", strerror(errno));
@@ -43,6 +48,15 @@ static void close_current(TextInput *in)
     in->fd = -1;
 }
 
+/* Can this input be read again from its start? */
+static int rereadable(const char *path)
+{
+    struct stat st;
+    if (!strcmp(path, "-"))
+        return fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0;
+    return stat(path, &st) < 0 || S_ISREG(st.st_mode);  /* a missing file fails at open */
+}
+
 int textin_open(TextInput *in, char **paths, int n, int rewindable)
 {
     memset(in, 0, sizeof *in);
@@ -51,35 +65,37 @@ int textin_open(TextInput *in, char **paths, int n, int rewindable)
     in->fd = -1;
     in->spool_fd = -1;
     in->rewindable = rewindable;
-    int stdin_uses = 0;
-    for (int i = 0; i < in->n_paths; i++) stdin_uses += !strcmp(in->paths[i], "-");
+    int stdin_uses = 0, all_rereadable = 1;
+    for (int i = 0; i < in->n_paths; i++) {
+        stdin_uses += !strcmp(in->paths[i], "-");
+        if (rewindable && !rereadable(in->paths[i])) all_rereadable = 0;
+    }
     if (stdin_uses > 1) return l1b_error("stdin given more than once");
-    if (stdin_uses && rewindable) {
-        struct stat st;
-        /* a regular file on stdin can be re-read from offset 0; anything
-         * else is copied aside as it goes by */
-        if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode) ||
-            lseek(STDIN_FILENO, 0, SEEK_CUR) != 0) {
-            in->spool_fd = tmpfile_create(&in->spool_path, "spool");
-            if (in->spool_fd < 0) return -1;
-        }
+    if (!all_rereadable) {
+        in->spool_fd = tmpfile_create(&in->spool_path, "spool");
+        if (in->spool_fd < 0) return -1;
     }
     return open_current(in);
 }
 
 long long textin_read(TextInput *in, void *buf, size_t n)
 {
+    int from_spool = in->second_pass && in->spool_fd >= 0;
     while (in->cur < in->n_paths) {
         long long got = read_full(in->fd, buf, n, in->name);
         if (got < 0) return -1;
         if (got > 0) {
-            if (in->fd == STDIN_FILENO && in->spool_fd >= 0 &&
+            if (!from_spool && in->spool_fd >= 0 &&
                 write_full(in->spool_fd, buf, (size_t)got, in->spool_path) < 0)
                 return -1;
             in->bytes += (uint64_t)got;
             return got;
         }
         close_current(in);
+        if (from_spool) {
+            in->cur = in->n_paths;
+            break;
+        }
         if (++in->cur < in->n_paths && open_current(in) < 0) return -1;
     }
     return 0;

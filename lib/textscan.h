@@ -31,8 +31,9 @@ typedef struct {
     uint64_t bytes;   /* read in this pass */
 } TextInput;
 
-/* paths == NULL or n == 0 reads stdin. With rewindable, stdin that is not a
- * regular file is copied to a temporary file ($TMPDIR) as it is read. */
+/* paths == NULL or n == 0 reads stdin. With rewindable, when any input is
+ * not a regular file (a pipe, stdin not at its start), the first pass copies
+ * the whole input to a temporary file ($TMPDIR) that the second pass reads. */
 int textin_open(TextInput *in, char **paths, int n, int rewindable);
 /* Next bytes of the concatenation: count, 0 at the end, -1 on error. */
 long long textin_read(TextInput *in, void *buf, size_t n);

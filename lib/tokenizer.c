@@ -92,11 +92,25 @@ int tok_init_bpe(Tokenizer *t, const uint16_t *merges, uint32_t n_merges, const 
     memset(t, 0, sizeof *t);
     if (n_merges > TOK_MAX_VOCAB - TOK_FIRST_MERGE)
         return l1b_error("%s: %u merges exceed the 65536-token vocabulary", name, n_merges);
+    /* learned tokens never span more than one pre-token, so a merge longer
+     * than PRETOK_MAX bytes marks a crafted file (and chains of such merges
+     * would grow exponentially) */
+    uint8_t *len = xmalloc(TOK_FIRST_MERGE + n_merges);
+    memset(len, 1, 256);
+    len[TOK_EOD] = 0;
     for (uint32_t m = 0; m < n_merges; m++) {
         uint32_t a = merges[2 * m], b = merges[2 * m + 1], id = TOK_FIRST_MERGE + m;
-        if (a >= id || b >= id || a == TOK_EOD || b == TOK_EOD)
+        if (a >= id || b >= id || a == TOK_EOD || b == TOK_EOD) {
+            free(len);
             return l1b_error("%s: merge %u joins invalid tokens %u and %u", name, m, a, b);
+        }
+        if (len[a] + len[b] > PRETOK_MAX) {
+            free(len);
+            return l1b_error("%s: merge %u makes a token longer than %d bytes", name, m, PRETOK_MAX);
+        }
+        len[id] = (uint8_t)(len[a] + len[b]);
     }
+    free(len);
     t->kind = TOK_KIND_BPE;
     t->n_merges = n_merges;
     t->n_vocab = TOK_FIRST_MERGE + n_merges;

@@ -249,6 +249,22 @@ TEST(tokenizer_record_rejects_invalid)
     CHECK_EQ(tok_record_read(&t, bad, 28, "f"), -1); CHECK_ERR("does not match");
 }
 
+TEST(tokenizer_rejects_tokens_longer_than_a_pretoken)
+{
+    /* each merge doubles the previous token: 2, 4, ..., 128 bytes */
+    uint16_t merges[2 * 7];
+    merges[0] = merges[1] = 'a';
+    for (int m = 1; m < 7; m++) merges[2 * m] = merges[2 * m + 1] = (uint16_t)(TOK_FIRST_MERGE + m - 1);
+    Tokenizer t;
+    CHECK_EQ(tok_init_bpe(&t, merges, 6, "ok"), 0);  /* up to 64 bytes */
+    size_t len;
+    tok_bytes(&t, TOK_FIRST_MERGE + 5, &len);
+    CHECK_EQ(len, 64);
+    tok_free(&t);
+    CHECK_EQ(tok_init_bpe(&t, merges, 7, "bomb"), -1);
+    CHECK_ERR("bomb: merge 6 makes a token longer than 64 bytes");
+}
+
 TEST(byte_tokenizer_is_identity_plus_eod)
 {
     Tokenizer t;
