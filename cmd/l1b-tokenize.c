@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "ckpt.h"
 #include "cli.h"
 #include "pretok.h"
 #include "progress.h"
@@ -28,7 +29,8 @@ static void usage(void)
            "\n"
            "  --bpe             learn a byte-level BPE vocabulary from the input itself\n"
            "  --vocab N         BPE vocabulary size, 257..65536 (default 1024)\n"
-           "  --tokenizer FILE  reuse the vocabulary stored in FILE (a token stream)\n"
+           "  --tokenizer FILE  reuse the vocabulary stored in FILE (a token stream\n"
+           "                    or a model)\n"
            "  --doc MODE        documents end at each line, blank line or NUL:\n"
            "                    MODE is line, blank or nul; an end-of-document token\n"
            "                    follows each document\n"
@@ -138,7 +140,7 @@ static int encode(const Options *o)
     double t0 = now_seconds();
     Tokenizer tok;
     if (o->tokenizer) {
-        if (tok_load_file(o->tokenizer, &tok) < 0) return -1;
+        if (tokenizer_from_file(o->tokenizer, &tok) < 0) return -1;
     } else if (!o->bpe) {
         tok_init_bytes(&tok);
     }
@@ -263,7 +265,7 @@ static int decode(const Options *o)
 {
     Tokenizer tok;
     if (o->ids) {
-        if (o->tokenizer ? tok_load_file(o->tokenizer, &tok) < 0 : (tok_init_bytes(&tok), 0)) return -1;
+        if (o->tokenizer ? tokenizer_from_file(o->tokenizer, &tok) < 0 : (tok_init_bytes(&tok), 0)) return -1;
     }
     OutFile out;
     int rc = outfile_open(&out, o->output);

@@ -119,15 +119,21 @@ int write_full(int fd, const void *buf, size_t n, const char *name)
 #define MAX_CLEANUP 8
 static char *volatile cleanup_paths[MAX_CLEANUP];
 
+static volatile sig_atomic_t *deferred;
+
 static void cleanup_on_signal(int sig)
 {
+    if (deferred && (sig == SIGINT || sig == SIGTERM)) {
+        *deferred = sig;
+        return;
+    }
     for (int i = 0; i < MAX_CLEANUP; i++)
         if (cleanup_paths[i]) unlink(cleanup_paths[i]);
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-void cleanup_register(const char *path)
+static void install_handlers(void)
 {
     static int installed;
     if (!installed) {
@@ -141,6 +147,17 @@ void cleanup_register(const char *path)
         }
         installed = 1;
     }
+}
+
+void signals_defer(volatile sig_atomic_t *flag)
+{
+    deferred = flag;
+    install_handlers();
+}
+
+void cleanup_register(const char *path)
+{
+    install_handlers();
     for (int i = 0; i < MAX_CLEANUP; i++)
         if (!cleanup_paths[i]) { cleanup_paths[i] = (char *)path; return; }
 }
@@ -291,6 +308,22 @@ int parse_u64(const char *s, uint64_t *out)
     if (*s) return -1;
     if (shift && v > (UINT64_MAX >> shift)) return -1;
     *out = v << shift;
+    return 0;
+}
+
+int parse_duration(const char *s, double *seconds)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0)) return -1;
+    double unit = 1;
+    if (*end == 's') unit = 1, end++;
+    else if (*end == 'm') unit = 60, end++;
+    else if (*end == 'h') unit = 3600, end++;
+    else if (*end == 'd') unit = 86400, end++;
+    if (*end || !(v * unit < 1e12)) return -1;
+    *seconds = v * unit;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifndef L1B_UTIL_H
 #define L1B_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,6 +91,10 @@ void outfile_abort(OutFile *f);  /* close and remove the temporary file */
  * SIGHUP or SIGPIPE (the handler removes them and re-raises the signal). */
 void cleanup_register(const char *path);
 void cleanup_unregister(const char *path);
+/* From now on SIGINT and SIGTERM only store their number in *flag, for a
+ * program that stops at a safe point of its own (the trainer saves first);
+ * SIGHUP and SIGPIPE still remove the temporary files and end the process. */
+void signals_defer(volatile sig_atomic_t *flag);
 /* Create and open a temporary file in $TMPDIR (or /tmp); registered for
  * clean-up. Returns the fd and stores the malloc'ed path in *path. */
 int tmpfile_create(char **path, const char *what);
@@ -97,6 +102,10 @@ int tmpfile_create(char **path, const char *what);
 /* Parse a non-negative integer with an optional k/M/G suffix (powers of
  * 1024 for sizes, plain multiples of 1000 never). -1 on junk or overflow. */
 int parse_u64(const char *s, uint64_t *out);
+
+/* Parse a duration: a number with an optional unit s, m, h or d ("90s",
+ * "30m", "1.5h"; a bare number is seconds). -1 on junk or a value <= 0. */
+int parse_duration(const char *s, double *seconds);
 
 /* Monotonic clock in seconds. */
 double now_seconds(void);
