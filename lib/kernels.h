@@ -15,6 +15,10 @@ typedef struct {
     float (*dot_f32)(const float *a, const float *b, size_t n);
     /* max_i |x[i]| (0 for n == 0)             x: (n)    */
     float (*absmax_f32)(const float *x, size_t n);
+    /* out[j] = sum_k a[k] * b[j*ldb + k], j < 4  a: (K), b: (4, ldb) */
+    void (*dot4_f32)(const float *a, const float *b, size_t ldb, size_t K, float out[4]);
+    /* y[i] += sum_j c[j] * x[j*ldx + i], j < 4   y: (n), x: (4, ldx) */
+    void (*axpy4_f32)(float *y, const float *x, size_t ldx, const float c[4], size_t n);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */

@@ -20,8 +20,26 @@ static float absmax_f32_scalar(const float *x, size_t n)
     return m;
 }
 
+static void dot4_f32_scalar(const float *a, const float *b, size_t ldb, size_t K, float out[4])
+{
+    for (int j = 0; j < 4; j++) {
+        const float *bj = b + j * ldb;
+        float s = 0;
+        for (size_t k = 0; k < K; k++) s += a[k] * bj[k];
+        out[j] = s;
+    }
+}
+
+static void axpy4_f32_scalar(float *y, const float *x, size_t ldx, const float c[4], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += c[0] * x[i] + c[1] * x[ldx + i] + c[2] * x[2 * ldx + i] + c[3] * x[3 * ldx + i];
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->dot4_f32 = dot4_f32_scalar;
+    k->axpy4_f32 = axpy4_f32_scalar;
     k->dot_f32 = dot_f32_scalar;
     k->absmax_f32 = absmax_f32_scalar;
 }

@@ -39,8 +39,47 @@ static float absmax_f32_sse(const float *x, size_t n)
     return r;
 }
 
+static void dot4_f32_sse(const float *a, const float *b, size_t ldb, size_t K, float out[4])
+{
+    __m128 s0 = _mm_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const float *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
+    size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        __m128 va = _mm_loadu_ps(a + k);
+        s0 = _mm_add_ps(s0, _mm_mul_ps(va, _mm_loadu_ps(b + k)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(va, _mm_loadu_ps(b1 + k)));
+        s2 = _mm_add_ps(s2, _mm_mul_ps(va, _mm_loadu_ps(b2 + k)));
+        s3 = _mm_add_ps(s3, _mm_mul_ps(va, _mm_loadu_ps(b3 + k)));
+    }
+    /* 4x4 transpose-and-add: lane j of the result is the sum of s_j */
+    _MM_TRANSPOSE4_PS(s0, s1, s2, s3);
+    __m128 r = _mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3));
+    _mm_storeu_ps(out, r);
+    for (; k < K; k++) {
+        out[0] += a[k] * b[k];
+        out[1] += a[k] * b1[k];
+        out[2] += a[k] * b2[k];
+        out[3] += a[k] * b3[k];
+    }
+}
+
+static void axpy4_f32_sse(float *y, const float *x, size_t ldx, const float c[4], size_t n)
+{
+    __m128 c0 = _mm_set1_ps(c[0]), c1 = _mm_set1_ps(c[1]), c2 = _mm_set1_ps(c[2]), c3 = _mm_set1_ps(c[3]);
+    const float *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 t = _mm_add_ps(_mm_mul_ps(c0, _mm_loadu_ps(x + i)), _mm_mul_ps(c1, _mm_loadu_ps(x1 + i)));
+        __m128 u = _mm_add_ps(_mm_mul_ps(c2, _mm_loadu_ps(x2 + i)), _mm_mul_ps(c3, _mm_loadu_ps(x3 + i)));
+        _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i), _mm_add_ps(t, u)));
+    }
+    for (; i < n; i++) y[i] += c[0] * x[i] + c[1] * x1[i] + c[2] * x2[i] + c[3] * x3[i];
+}
+
 void kernels_fill_sse(Kernels *k)
 {
+    k->dot4_f32 = dot4_f32_sse;
+    k->axpy4_f32 = axpy4_f32_sse;
     k->dot_f32 = dot_f32_sse;
     k->absmax_f32 = absmax_f32_sse;
 }

@@ -3,7 +3,11 @@
 #include "layers.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "gemm.h"
+#include "util.h"
 
 /* ---- embedding, residual ---------------------------------------------- */
 
@@ -78,42 +82,29 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
 /* inp (N,C) @ w (OC,C)^T -> out (N,OC) */
 void matmul_forward(float *out, const float *inp, const float *w, size_t N, size_t C, size_t OC)
 {
-    for (size_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        for (size_t o = 0; o < OC; o++) {
-            const float *wr = w + o * C;
-            float s = 0;
-            for (size_t c = 0; c < C; c++) s += x[c] * wr[c];
-            out[n * OC + o] = s;
-        }
-    }
+    gemm_nt(out, inp, w, N, C, OC, 0);
 }
 
-/* dinp (N,C) += dout (N,OC) @ w (OC,C); dw (OC,C) += dout^T @ inp (N,C).
- * Loops run so the innermost walks contiguous rows of C. */
+/* dinp (N,C) += dout (N,OC) @ w (OC,C); dw (OC,C) += dout^T @ inp (N,C) */
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      size_t N, size_t C, size_t OC)
 {
-    if (dinp) {
-        for (size_t n = 0; n < N; n++) {
-            float *dx = dinp + n * C;
-            for (size_t o = 0; o < OC; o++) {
-                float d = dout[n * OC + o];
-                const float *wr = w + o * C;
-                for (size_t c = 0; c < C; c++) dx[c] += d * wr[c];
-            }
-        }
+    if (dinp) gemm_nn(dinp, dout, w, N, OC, C, 1.0f);
+    if (dw) gemm_tn(dw, dout, inp, OC, N, C, 1.0f);
+}
+
+/* The quantised operands as floats for the matrix products: one buffer,
+ * grown on demand and reused by every call (the only allocation here). */
+static float *workspace(size_t n)
+{
+    static float *ws;
+    static size_t cap;
+    if (n > cap) {
+        free(ws);
+        ws = xmalloc(n * sizeof *ws);
+        cap = n;
     }
-    if (dw) {
-        for (size_t o = 0; o < OC; o++) {
-            float *dwr = dw + o * C;
-            for (size_t n = 0; n < N; n++) {
-                float d = dout[n * OC + o];
-                const float *x = inp + n * C;
-                for (size_t c = 0; c < C; c++) dwr[c] += d * x[c];
-            }
-        }
-    }
+    return ws;
 }
 
 /* ---- BitLinear quantisation ------------------------------------------------ */
@@ -174,16 +165,15 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
     bq->wscale = weight_quantise(scheme, w, OC * C, bq->wq);
     for (size_t n = 0; n < N; n++)
         act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
-    /* |acc| <= 128 * C, far inside int32 for any model dim */
+    /* int8 x ternary products summed in float are exact integers while
+     * |sum| <= 127 * C < 2^24, so this equals the int32 accumulation */
+    float *wf = workspace(OC * C + N * C), *xf = wf + OC * C;
+    for (size_t i = 0; i < OC * C; i++) wf[i] = bq->wq[i];
+    for (size_t i = 0; i < N * C; i++) xf[i] = bq->xq[i];
+    gemm_nt(out, xf, wf, N, C, OC, 0);
     for (size_t n = 0; n < N; n++) {
-        const int8_t *x = bq->xq + n * C;
         float s = bq->xscale[n] * bq->wscale;
-        for (size_t o = 0; o < OC; o++) {
-            const int8_t *wr = bq->wq + o * C;
-            int32_t acc = 0;
-            for (size_t c = 0; c < C; c++) acc += (int32_t)x[c] * wr[c];
-            out[n * OC + o] = (float)acc * s;
-        }
+        for (size_t o = 0; o < OC; o++) out[n * OC + o] *= s;
     }
 }
 
@@ -197,24 +187,15 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
         return;
     }
     if (dinp) {
-        for (size_t n = 0; n < N; n++) {
-            float *dx = dinp + n * C;
-            for (size_t o = 0; o < OC; o++) {
-                float d = dout[n * OC + o] * bq->wscale;
-                const int8_t *wr = bq->wq + o * C;
-                for (size_t c = 0; c < C; c++) dx[c] += d * (float)wr[c];
-            }
-        }
+        float *wf = workspace(OC * C);
+        for (size_t i = 0; i < OC * C; i++) wf[i] = bq->wq[i];
+        gemm_nn(dinp, dout, wf, N, OC, C, bq->wscale);
     }
     if (dw) {
-        for (size_t o = 0; o < OC; o++) {
-            float *dwr = dw + o * C;
-            for (size_t n = 0; n < N; n++) {
-                float d = dout[n * OC + o] * bq->xscale[n];
-                const int8_t *x = bq->xq + n * C;
-                for (size_t c = 0; c < C; c++) dwr[c] += d * (float)x[c];
-            }
-        }
+        float *xd = workspace(N * C);
+        for (size_t n = 0; n < N; n++)
+            for (size_t c = 0; c < C; c++) xd[n * C + c] = (float)bq->xq[n * C + c] * bq->xscale[n];
+        gemm_tn(dw, dout, xd, OC, N, C, 1.0f);
     }
 }
 

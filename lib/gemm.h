@@ -1,0 +1,17 @@
+/* gemm: the float matrix products of training, on the kernel table and the
+ * thread pool. Every output row is computed by one thread in a fixed order,
+ * so results do not depend on the thread count.
+ *
+ *   gemm_nt   out (M,N) (+)= a (M,K) @ b (N,K)^T          forward: x @ W^T
+ *   gemm_nn   out (M,N)  += alpha * a (M,K) @ b (K,N)     backward: dY @ W
+ *   gemm_tn   out (M,N)  += alpha * a (K,M)^T @ b (K,N)   backward: dY^T @ X */
+#ifndef L1B_GEMM_H
+#define L1B_GEMM_H
+
+#include <stddef.h>
+
+void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, int accumulate);
+void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
+void gemm_tn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
+
+#endif

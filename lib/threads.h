@@ -1,0 +1,56 @@
+/* threads: a persistent pool of worker threads for the heavy loops of
+ * training and sampling.
+ *
+ * parallel_for(n, fn, ctx) splits the items [0, n) into T = threads_count()
+ * contiguous chunks, fixed by n and T alone:
+ *
+ *     chunk t = [t*n/T, (t+1)*n/T)      (exact, without overflow)
+ *
+ * The calling thread runs chunk 0 itself, worker t runs chunk t, and
+ * parallel_for returns when every chunk is done (everything fn wrote is then
+ * visible to the caller). Empty chunks are not called, so n < T is fine and
+ * n == 0 calls nothing. With T == 1 it is the plain call fn(ctx, 0, n, 0).
+ *
+ * Determinism: results are identical whatever the thread count, as long as
+ * every output element is computed by exactly one chunk, in the same order a
+ * serial loop would use, and no value is reduced across chunks. Per-thread
+ * partial sums added afterwards do depend on T (float addition is not
+ * associative), so l1b does not do that: each thread owns whole rows,
+ * columns or tokens of the output and the pool never reduces anything.
+ * `thread` is for per-thread scratch (an index into T buffers), never for
+ * deciding what to compute.
+ *
+ * Nesting: parallel_for called from inside fn runs serially in that thread,
+ * as fn(ctx, 0, n, thread) with the caller's thread index, so it cannot
+ * deadlock and may use the same per-thread scratch slot.
+ *
+ * Workers are created once (threads_init) and sleep on a condition variable
+ * between calls, after a short bounded spin (50 µs of sched_yield, only when
+ * there are no more threads than online CPUs) that catches the back-to-back
+ * calls of a training step without a wake-up. parallel_for may be called
+ * from any thread; concurrent top-level calls are serialised. threads_init
+ * and threads_shutdown called from inside fn change nothing. */
+#ifndef L1B_THREADS_H
+#define L1B_THREADS_H
+
+#include <stddef.h>
+
+#define L1B_MAX_THREADS 64
+
+/* Process items [begin, end) of a loop; thread is 0..T-1, the index of the
+ * pool thread running the chunk (0: the caller of parallel_for). */
+typedef void (*ParallelFn)(void *ctx, size_t begin, size_t end, int thread);
+
+/* Use n threads in all (the caller plus n-1 workers); n <= 0 means the
+ * number of online CPUs. Capped at L1B_MAX_THREADS. A different n than the
+ * current one re-creates the pool. Returns the thread count, which is
+ * smaller than asked only if the system refused to create threads. */
+int threads_init(int n);
+/* Current thread count: 1 before threads_init and after threads_shutdown. */
+int threads_count(void);
+/* Run fn over the chunks of [0, n_items) as described above. */
+void parallel_for(size_t n_items, ParallelFn fn, void *ctx);
+/* Join the workers; the count returns to 1. Never calling it is fine. */
+void threads_shutdown(void);
+
+#endif
