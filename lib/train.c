@@ -305,7 +305,7 @@ static int run_loop(Trainer *tr, int *stopped_by)
     double t_session = now_seconds(), t_mark = t_session, elapsed0 = s->elapsed;
     double loss_sum = 0, norm_last = 0;
     uint64_t steps_since = 0, tokens_since = 0;
-    while (s->step < s->total_steps) {
+    while (s->step < s->total_steps && !(o->until && s->step >= o->until)) {
         float lr = lr_at(&tr->oc, s->step);
         model_zero_grads(&tr->m);
         double loss = 0;
@@ -332,7 +332,8 @@ static int run_loop(Trainer *tr, int *stopped_by)
         s->elapsed = elapsed0 + (now - t_session);
 
         int last = s->step == s->total_steps;
-        int budget_spent = o->time_budget > 0 && now - t_session >= o->time_budget;
+        int budget_spent = (o->time_budget > 0 && now - t_session >= o->time_budget) ||
+                           (o->until && s->step >= o->until);
         if (s->step % o->eval_every == 0 || last || budget_spent || stop_signal) {
             HistRow row;
             double dt = now - t_mark;

@@ -21,6 +21,7 @@ typedef struct {
     int dim_set, layers_set, heads_set, hidden_set, ctx_set, ffn_set, quant_set;
     uint64_t steps;
     double time_budget;       /* seconds, 0: none */
+    uint64_t until;           /* stop after this step of the schedule, 0: none */
     uint32_t batch, accum, warmup, batching, eval_every, eval_batches, save_every;
     float lr, min_lr, wd, clip, val_frac;
     uint64_t seed;

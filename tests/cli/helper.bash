@@ -30,3 +30,27 @@ gen_text() {
 count_ids() {
     tr ' ' '\n' | grep -cx "$1" || true
 }
+
+# section_sum FILE TAG...: checksum of the named sections of a model file
+# (e.g. PARM ADAM: the weights and optimizer moments, not the timings)
+section_sum() {
+    perl -e '
+        my ($f, @tags) = @ARGV;
+        open my $h, "<:raw", $f or die "$f: $!";
+        local $/; my $b = <$h>;
+        my $n = unpack("V", substr($b, 16, 4));
+        my $out = "";
+        for my $i (0 .. $n - 1) {
+            my ($tag, undef, $off_lo, $off_hi, $size_lo, $size_hi) = unpack("a4 V V V V V", substr($b, 32 + 32 * $i, 24));
+            $out .= substr($b, $off_lo + 2**32 * $off_hi, $size_lo + 2**32 * $size_hi) if grep { $_ eq $tag } @tags;
+        }
+        print $out;' "$@" | cksum
+}
+
+# tiny_corpus: a small repetitive text and its byte-token stream
+tiny_corpus() {
+    for i in $(seq 60); do printf 'the quick brown fox jumps over the lazy dog. '; done > tiny.txt
+    l1b-tokenize -o tiny.tok tiny.txt
+}
+
+TINY="--dim 32 --layers 1 --heads 2 --ctx 16 --batch 8 --warmup 10 --lr 3e-3"
