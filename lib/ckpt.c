@@ -268,7 +268,29 @@ static void decode_stat(const uint8_t *b, TrainState *s)
     s->data_crc = le32(b + 104);
 }
 
-int ckpt_read(const char *path, Checkpoint *ck)
+/* Check a section's CRC reading it in chunks, without keeping it. */
+static int check_section(int fd, const char *path, const Section *sec, uint32_t n, const char *tag, uint64_t want_size)
+{
+    const Section *s = find(sec, n, tag);
+    if (!s) return l1b_error("%s: model file lacks its %s section", path, tag);
+    if (s->size != want_size)
+        return l1b_error("%s: %s section is %llu bytes, expected %llu", path, tag, (unsigned long long)s->size,
+                         (unsigned long long)want_size);
+    uint8_t *buf = xmalloc(1 << 20);
+    uint32_t crc = 0;
+    int rc = 0;
+    for (uint64_t done = 0; done < s->size && rc == 0;) {
+        size_t k = s->size - done < (1 << 20) ? (size_t)(s->size - done) : (1 << 20);
+        rc = read_at(fd, buf, k, s->offset + done, path);
+        crc = crc32_update(crc, buf, k);
+        done += k;
+    }
+    free(buf);
+    if (rc == 0 && crc != s->crc) rc = l1b_error("%s: %s section checksum mismatch (corrupt data)", path, tag);
+    return rc;
+}
+
+int ckpt_read(const char *path, Checkpoint *ck, int flags)
 {
     memset(ck, 0, sizeof *ck);
     int fd = open(path, O_RDONLY);
@@ -309,14 +331,20 @@ int ckpt_read(const char *path, Checkpoint *ck)
     for (uint32_t r = 0; r < rows; r++)
         for (int c = 0; c < H_COLS; c++) ck->hist[r].v[c] = bits_f64(le64(hist + 8 + ((size_t)r * H_COLS + c) * 8));
     if (!(parm = load_section(fd, path, sec, n, "PARM", 4 * (uint64_t)ck->n_params))) goto out;
-    if (!(adam = load_section(fd, path, sec, n, "ADAM", 8 * (uint64_t)ck->n_params))) goto out;
     ck->params = xmalloc(ck->n_params * sizeof(float) + 1);
-    ck->adam_m = xmalloc(ck->n_params * sizeof(float) + 1);
-    ck->adam_v = xmalloc(ck->n_params * sizeof(float) + 1);
-    for (size_t i = 0; i < ck->n_params; i++) {
-        ck->params[i] = bits_f32(le32(parm + 4 * i));
-        ck->adam_m[i] = bits_f32(le32(adam + 4 * i));
-        ck->adam_v[i] = bits_f32(le32(adam + 4 * (ck->n_params + i)));
+    for (size_t i = 0; i < ck->n_params; i++) ck->params[i] = bits_f32(le32(parm + 4 * i));
+    free(parm);
+    parm = NULL;
+    if (flags & CKPT_WEIGHTS_ONLY) {
+        if (check_section(fd, path, sec, n, "ADAM", 8 * (uint64_t)ck->n_params) < 0) goto out;
+    } else {
+        if (!(adam = load_section(fd, path, sec, n, "ADAM", 8 * (uint64_t)ck->n_params))) goto out;
+        ck->adam_m = xmalloc(ck->n_params * sizeof(float) + 1);
+        ck->adam_v = xmalloc(ck->n_params * sizeof(float) + 1);
+        for (size_t i = 0; i < ck->n_params; i++) {
+            ck->adam_m[i] = bits_f32(le32(adam + 4 * i));
+            ck->adam_v[i] = bits_f32(le32(adam + 4 * (ck->n_params + i)));
+        }
     }
     rc = 0;
 out:
@@ -356,7 +384,7 @@ int tokenizer_from_file(const char *path, Tokenizer *t)
         /* only the tokenizer is needed, but checking the whole file keeps
          * one reading path */
         Checkpoint ck;
-        if (ckpt_read(path, &ck) < 0) return -1;
+        if (ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY) < 0) return -1;
         int rc = tok_record_read(t, ck.tok_record, ck.tok_record_size, path);
         ckpt_free(&ck);
         return rc;

@@ -67,8 +67,10 @@ typedef struct {
 /* Write atomically (temp file, fsync, rename). The pointers are only read. */
 int ckpt_write(const char *path, const Checkpoint *ck);
 /* Read and check everything: structure, checksums, shapes, tokenizer.
- * Allocates; free with ckpt_free. */
-int ckpt_read(const char *path, Checkpoint *ck);
+ * Allocates; free with ckpt_free. CKPT_WEIGHTS_ONLY leaves the optimizer
+ * moments out (adam_m, adam_v NULL) after checking their checksum. */
+#define CKPT_WEIGHTS_ONLY 1
+int ckpt_read(const char *path, Checkpoint *ck, int flags);
 void ckpt_free(Checkpoint *ck);
 
 /* The tokenizer of a token stream or a model file. */

@@ -7,6 +7,7 @@
 #define L1B_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "cpu.h"
 
 typedef struct {
@@ -19,6 +20,9 @@ typedef struct {
     void (*dot4_f32)(const float *a, const float *b, size_t ldb, size_t K, float out[4]);
     /* y[i] += sum_j c[j] * x[j*ldx + i], j < 4   y: (n), x: (4, ldx) */
     void (*axpy4_f32)(float *y, const float *x, size_t ldx, const float c[4], size_t n);
+    /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
+     * 16 bytes of 2-bit codes against 64 int8 values each */
+    int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */

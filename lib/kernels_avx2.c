@@ -87,8 +87,38 @@ static void axpy4_f32_avx2(float *y, const float *x, size_t ldx, const float c[4
     for (; i < n; i++) y[i] += c[0] * x[i] + c[1] * x1[i] + c[2] * x2[i] + c[3] * x3[i];
 }
 
+/* two blocks per step: the low 128-bit lane works on block b, the high on
+ * block b + 1 */
+static int32_t ternary_codes_dot_avx2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    size_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2, codes += 32, x += 128) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)codes);
+        __m256i s = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i c = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), three);
+            __m256i xj = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + 16 * j))),
+                _mm_loadu_si128((const __m128i *)(x + 64 + 16 * j)), 1);
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c, xj));
+        }
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    int32_t r = _mm_cvtsi128_si32(h);
+    for (; b < n_blocks; b++, codes += 16, x += 64)
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 4; j++) r += (codes[i] >> (2 * j) & 3) * x[16 * j + i];
+    return r;
+}
+
 void kernels_fill_avx2(Kernels *k)
 {
+    k->ternary_codes_dot = ternary_codes_dot_avx2;
     k->dot4_f32 = dot4_f32_avx2;
     k->axpy4_f32 = axpy4_f32_avx2;
     k->dot_f32 = dot_f32_avx2;

@@ -36,8 +36,18 @@ static void axpy4_f32_scalar(float *y, const float *x, size_t ldx, const float c
         y[i] += c[0] * x[i] + c[1] * x[ldx + i] + c[2] * x[2 * ldx + i] + c[3] * x[3 * ldx + i];
 }
 
+static int32_t ternary_codes_dot_scalar(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    int32_t acc = 0;
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64)
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 4; j++) acc += (codes[i] >> (2 * j) & 3) * x[16 * j + i];
+    return acc;
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->ternary_codes_dot = ternary_codes_dot_scalar;
     k->dot4_f32 = dot4_f32_scalar;
     k->axpy4_f32 = axpy4_f32_scalar;
     k->dot_f32 = dot_f32_scalar;

@@ -1,5 +1,36 @@
-/* SSE2 (Pentium 4 / M) kernels: integer SSE. The integer ternary kernels
- * of training and sampling plug in here; none are needed yet. */
+/* SSE2 (Pentium 4 / M) kernels: integer SSE without byte multiplies, so
+ * codes and activations are widened to 16 bits for pmaddwd. */
 #include "kernels.h"
 
-void kernels_fill_sse2(Kernels *k) { (void)k; }
+#include <emmintrin.h>
+
+static int32_t hsum_epi32(__m128i v)
+{
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+static int32_t ternary_codes_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    const __m128i three = _mm_set1_epi8(3), zero = _mm_setzero_si128();
+    __m128i acc = _mm_setzero_si128();
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64) {
+        __m128i v = _mm_loadu_si128((const __m128i *)codes);
+        for (int j = 0; j < 4; j++) {
+            __m128i c = _mm_and_si128(_mm_srli_epi16(v, 2 * j), three);
+            __m128i xj = _mm_loadu_si128((const __m128i *)(x + 16 * j));
+            /* sign-extend x to 16 bits: put each byte in the high half, shift */
+            __m128i xlo = _mm_srai_epi16(_mm_unpacklo_epi8(xj, xj), 8);
+            __m128i xhi = _mm_srai_epi16(_mm_unpackhi_epi8(xj, xj), 8);
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), xlo));
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(c, zero), xhi));
+        }
+    }
+    return hsum_epi32(acc);
+}
+
+void kernels_fill_sse2(Kernels *k)
+{
+    k->ternary_codes_dot = ternary_codes_dot_sse2;
+}

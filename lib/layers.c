@@ -140,9 +140,7 @@ void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
     *scale = 1.0f / s;
 }
 
-/* The one place that knows the weight quantisers: fills q (n) and returns
- * the per-tensor scale. */
-static float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
+float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
 {
     switch (scheme) {
     case QUANT_ABSMEAN:
@@ -238,40 +236,44 @@ void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, fl
 /* ---- causal self-attention ------------------------------------------------ */
 
 /* q, k, v (B,T,C) -> out (B,T,C); att (B,NH,T,T) */
+void attention_query(float *out, float *att, const float *q, const float *k, const float *v, size_t n,
+                     size_t stride, size_t HS)
+{
+    float scale = 1.0f / sqrtf((float)HS);
+    float maxv = -INFINITY;
+    for (size_t t2 = 0; t2 < n; t2++) {
+        const float *kt = k + t2 * stride;
+        float s = 0;
+        for (size_t i = 0; i < HS; i++) s += q[i] * kt[i];
+        s *= scale;
+        att[t2] = s;
+        if (s > maxv) maxv = s;
+    }
+    float sum = 0;
+    for (size_t t2 = 0; t2 < n; t2++) {
+        att[t2] = expf(att[t2] - maxv);
+        sum += att[t2];
+    }
+    float inv = 1.0f / sum;
+    for (size_t t2 = 0; t2 < n; t2++) att[t2] *= inv;
+    for (size_t i = 0; i < HS; i++) out[i] = 0;
+    for (size_t t2 = 0; t2 < n; t2++) {
+        const float *vt = v + t2 * stride;
+        for (size_t i = 0; i < HS; i++) out[i] += att[t2] * vt[i];
+    }
+}
+
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        size_t B, size_t T, size_t C, size_t NH)
 {
     size_t HS = C / NH;
-    float scale = 1.0f / sqrtf((float)HS);
     for (size_t b = 0; b < B; b++) {
         for (size_t h = 0; h < NH; h++) {
             for (size_t t = 0; t < T; t++) {
-                const float *qt = q + (b * T + t) * C + h * HS;
                 float *a = att + ((b * NH + h) * T + t) * T;
-                float maxv = -INFINITY;
-                for (size_t t2 = 0; t2 <= t; t2++) {
-                    const float *kt = k + (b * T + t2) * C + h * HS;
-                    float s = 0;
-                    for (size_t i = 0; i < HS; i++) s += qt[i] * kt[i];
-                    s *= scale;
-                    a[t2] = s;
-                    if (s > maxv) maxv = s;
-                }
-                float sum = 0;
-                for (size_t t2 = 0; t2 <= t; t2++) {
-                    a[t2] = expf(a[t2] - maxv);
-                    sum += a[t2];
-                }
-                float inv = 1.0f / sum;
-                for (size_t t2 = 0; t2 <= t; t2++) a[t2] *= inv;
+                attention_query(out + (b * T + t) * C + h * HS, a, q + (b * T + t) * C + h * HS,
+                                k + b * T * C + h * HS, v + b * T * C + h * HS, t + 1, C, HS);
                 for (size_t t2 = t + 1; t2 < T; t2++) a[t2] = 0;
-
-                float *o = out + (b * T + t) * C + h * HS;
-                for (size_t i = 0; i < HS; i++) o[i] = 0;
-                for (size_t t2 = 0; t2 <= t; t2++) {
-                    const float *vt = v + (b * T + t2) * C + h * HS;
-                    for (size_t i = 0; i < HS; i++) o[i] += a[t2] * vt[i];
-                }
             }
         }
     }

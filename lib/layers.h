@@ -66,6 +66,11 @@ float ternary_absmean(const float *w, size_t n, int8_t *q);
  * q = clamp(round(x * s), -128, 127); *scale = 1/s (dequantised = q * scale). */
 void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale);
 
+/* The one place that knows the weight quantisers: q (n) from w (n) by the
+ * scheme, returning the per-tensor scale (dequantised = q * scale). Not for
+ * QUANT_F32. Training and the sampler's packing both call it. */
+float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q);
+
 /* Caller-owned buffers of one BitLinear call, filled by the forward and read
  * by the backward (unused for QUANT_F32, where the struct may be NULL). */
 typedef struct {
@@ -103,6 +108,12 @@ void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, fl
  * softmax of q.k / sqrt(HS) over keys t2 <= t (zero above the diagonal). */
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        size_t B, size_t T, size_t C, size_t NH);
+/* One head of one query: q (HS) against n keys and values, rows of k and v
+ * `stride` floats apart -> out (HS), att (n) the softmax weights. The
+ * training forward and the sampler's KV-cache step both use it, so their
+ * arithmetic is the same. */
+void attention_query(float *out, float *att, const float *q, const float *k, const float *v, size_t n,
+                     size_t stride, size_t HS);
 /* dq, dk, dv (B,T,C) accumulated; datt (B,NH,T,T) scratch. */
 void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,

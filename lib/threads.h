@@ -14,22 +14,27 @@
  * Determinism: results are identical whatever the thread count, as long as
  * every output element is computed by exactly one chunk, in the same order a
  * serial loop would use, and no value is reduced across chunks. Per-thread
- * partial sums added afterwards do depend on T (float addition is not
- * associative), so l1b does not do that: each thread owns whole rows,
- * columns or tokens of the output and the pool never reduces anything.
+ * partial sums added afterwards in thread order are reproducible for one T
+ * but change with T (float addition is not associative), so l1b does not
+ * do that: each chunk owns whole rows, columns or tokens of the output and
+ * the pool never reduces anything.
  * `thread` is for per-thread scratch (an index into T buffers), never for
  * deciding what to compute.
  *
  * Nesting: parallel_for called from inside fn runs serially in that thread,
- * as fn(ctx, 0, n, thread) with the caller's thread index, so it cannot
- * deadlock and may use the same per-thread scratch slot.
+ * as fn(ctx, 0, n, thread) with the enclosing chunk's thread index, so it
+ * cannot deadlock (an inner fn must not use the outer one's scratch slot).
  *
  * Workers are created once (threads_init) and sleep on a condition variable
- * between calls, after a short bounded spin (50 µs of sched_yield, only when
+ * between calls, after a short bounded spin (50 us of sched_yield, only when
  * there are no more threads than online CPUs) that catches the back-to-back
- * calls of a training step without a wake-up. parallel_for may be called
- * from any thread; concurrent top-level calls are serialised. threads_init
- * and threads_shutdown called from inside fn change nothing. */
+ * calls of a training step without a wake-up.
+ *
+ * Callers: l1b drives the pool from its main thread. Calls from several
+ * threads at once are safe, as jobs and re-creation of the pool are
+ * serialised, except with one thread: there parallel_for takes no lock, so
+ * concurrent callers all run as thread 0 at the same time. threads_init and
+ * threads_shutdown called from inside fn change nothing. */
 #ifndef L1B_THREADS_H
 #define L1B_THREADS_H
 

@@ -242,3 +242,14 @@ size_t tok_encode_piece(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
     tok_cache_put(t, s, n, out, k);
     return k;
 }
+
+size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
+{
+    size_t k = 0;
+    for (size_t pos = 0; pos < n;) {
+        size_t len = pretok_next(s + pos, n - pos);
+        k += tok_encode_piece(t, s + pos, len, out + k);
+        pos += len;
+    }
+    return k;
+}

@@ -71,6 +71,9 @@ static inline const uint8_t *tok_bytes(const Tokenizer *t, uint32_t id, size_t *
 /* Encode one pre-token (1..PRETOK_MAX bytes) into out (room for n ids);
  * returns the number of ids written. */
 size_t tok_encode_piece(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out);
+/* Encode a whole text held in memory (no document splitting) into out,
+ * which has room for n ids; returns the count. */
+size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out);
 /* Seed the cache with a known segmentation (used after BPE training, whose
  * final word segmentations are exactly what encoding would compute). */
 void tok_cache_put(Tokenizer *t, const uint8_t *s, size_t n, const uint16_t *ids, size_t n_ids);

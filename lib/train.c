@@ -168,7 +168,7 @@ static int setup(Trainer *tr)
     int exists = stat(o->model_path, &st) == 0;
     Checkpoint ck;
     memset(&ck, 0, sizeof ck);
-    if (o->resume && exists && ckpt_read(o->model_path, &ck) < 0) return -1;
+    if (o->resume && exists && ckpt_read(o->model_path, &ck, 0) < 0) return -1;
     int batching = o->resume && exists ? (int)ck.st.batching : (int)o->batching;
     if (tokfile_open(&tr->data, o->data_path, batching == BATCH_BUCKET) < 0) goto fail;
     if (o->resume && exists ? resume_from(tr, &ck) < 0 : start_fresh(tr) < 0) goto fail;

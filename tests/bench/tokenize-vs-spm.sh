@@ -27,7 +27,7 @@
 #   SPM_COVERAGE   spm_train --character_coverage (default 1.0)
 #   SPM_THREADS    spm_train --num_threads (default 2; l1b-tokenize is single-threaded)
 #
-# Units: s = wall seconds (GNU time %e, 10 ms resolution); MB/s = 10^6 bytes/s;
+# Units: s = wall seconds (GNU time %e, truncated to 10 ms); MB/s = 10^6 bytes/s;
 # RSS in MiB (GNU time %M KiB / 1024).  A benchmark reports figures; it asserts
 # nothing.  Scratch files live in a mktemp -d directory removed on exit.
 
@@ -173,7 +173,7 @@ for V in $VOCABS; do
         set -- $(stats "$D/spm_enc" 1);   s_em=$1 s_emin=$2 s_emax=$3
     fi
 
-    # Times below the 10 ms resolution of %e are shown as "<0.01" and
+    # %e truncates to 10 ms: a 0.00 is shown as "<0.01" and
     # rates/ratios derived from them as lower bounds (">").
     if [ $l1b_ok = 1 ]; then
         awk -v V="$V" -v B="$BYTES" -v lm="$l_lm" -v lmin="$l_lmin" -v lmax="$l_lmax" \
@@ -229,5 +229,6 @@ fi
 echo "- spm learn+encode = spm_train + spm_encode per run; [train] = spm_train alone (median)."
 echo "- peak RSS: median over runs; spm's is the larger of spm_train and spm_encode, [train] is spm_train's."
 echo "- tokens: l1b from --ids | wc -w (newlines are tokens); spm = ids + $NEWLINES newlines of the corpus."
-echo "- times are GNU time %e (10 ms resolution): sub-0.1 s figures, and ratios built on them, are coarse."
+echo "- times are GNU time %e, which truncates to 10 ms (a 17 ms run shows 0.01): sub-0.1 s figures overstate"
+echo "  speed by up to 10 ms per run, and ratios built on them are coarse; use hyperfine for small corpora."
 echo "- load at end: $(uptime | sed 's/.*load average/load average/')"

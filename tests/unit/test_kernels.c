@@ -81,3 +81,45 @@ TEST(cpu_detection_matches_emulated_cpu)
         }
     CHECK(found);
 }
+
+TEST(ternary_codes_dot_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 9;
+    size_t maxb = 40;
+    uint8_t *codes = malloc(maxb * 16 + 3);
+    int8_t *x = malloc(maxb * 64 + 3);
+    for (size_t i = 0; i < maxb * 16 + 3; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        /* codes 0..2 per 2-bit field, as packing writes them */
+        uint8_t b = 0;
+        for (int j = 0; j < 4; j++) b |= (uint8_t)(((seed >> (8 + 3 * j)) % 3) << (2 * j));
+        codes[i] = b;
+    }
+    for (size_t i = 0; i < maxb * 64 + 3; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (int8_t)(seed >> 24);  /* the full range, -128 included */
+    }
+    x[5] = -128;
+    static const size_t blocks[] = {0, 1, 2, 3, 15, 16, 17, 33};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+            for (int off = 0; off < 3; off++) {
+                int32_t want = ref.ternary_codes_dot(codes + off, x + off, blocks[bi]);
+                int32_t got = k.ternary_codes_dot(codes + off, x + off, blocks[bi]);
+                if (want != got) FAIL_AT("%s, %zu blocks, offset %d: %d != %d", simd_name((SimdLevel)lv), blocks[bi], off, got, want);
+            }
+    }
+    /* a hand-worked block: codes 2 (+1) on weights 0 and 16, 0 (-1) on 48 */
+    uint8_t c1[16];
+    int8_t x1[64] = {0};
+    memset(c1, 0x55, 16);            /* all code 1 */
+    c1[0] = 0x46;                    /* bits: w0 = 2, w16 = 1, w32 = 0, w48 = 1 -> 0b01 00 01 10 */
+    x1[0] = 5; x1[16] = 7; x1[32] = -3; x1[48] = 11;
+    /* sum code*x = 2*5 + 1*7 + 0*(-3) + 1*11 = 28 */
+    CHECK_EQ(ref.ternary_codes_dot(c1, x1, 1), 28);
+    free(codes);
+    free(x);
+}

@@ -151,7 +151,7 @@ TEST(checkpoint_save_load_save_is_byte_identical)
     char *a = temp_file_with("", 0), *b = temp_file_with("", 0);
     CHECK_EQ(ckpt_write(a, &ck), 0);
     Checkpoint back;
-    CHECK_EQ(ckpt_read(a, &back), 0);
+    CHECK_EQ(ckpt_read(a, &back, 0), 0);
     CHECK_EQ(back.st.step, 7);
     CHECK(back.st.rng_state == 0x123456789abcdefull);
     CHECK_EQ(back.n_hist, 2);
@@ -176,7 +176,7 @@ TEST(checkpoint_save_load_save_is_byte_identical)
     for (size_t cut = 0; cut < na; cut += step) {
         char *p = temp_file_with(fa, cut);
         tried++;
-        refused += ckpt_read(p, &x) < 0;
+        refused += ckpt_read(p, &x, 0) < 0;
         unlink(p);
         free(p);
     }
@@ -187,7 +187,7 @@ TEST(checkpoint_save_load_save_is_byte_identical)
         memcpy(c2, fa, na);
         c2[at] ^= 0x10;
         char *p = temp_file_with(c2, na);
-        int rc = ckpt_read(p, &x);
+        int rc = ckpt_read(p, &x, 0);
         /* flips inside zero padding change no section or header bytes */
         int in_padding = 1;
         for (size_t s = 0; s < 6; s++) {
@@ -220,17 +220,17 @@ TEST(checkpoint_rejections_name_the_problem)
 {
     Checkpoint x;
     char *p = temp_file_with("L1BTOKEN and more bytes to be long enough here", 46);
-    CHECK_EQ(ckpt_read(p, &x), -1);
+    CHECK_EQ(ckpt_read(p, &x, 0), -1);
     CHECK_ERR("not an l1b model file (bad magic)");
     unlink(p);
     free(p);
     unsigned char h[64] = "L1BMODEL";
     put32(h + 8, 2);
     p = temp_file_with(h, 64);
-    CHECK_EQ(ckpt_read(p, &x), -1);
+    CHECK_EQ(ckpt_read(p, &x, 0), -1);
     CHECK_ERR("model file version 2 not supported");
     unlink(p);
     free(p);
-    CHECK_EQ(ckpt_read("/nonexistent/m.l1b", &x), -1);
+    CHECK_EQ(ckpt_read("/nonexistent/m.l1b", &x, 0), -1);
     CHECK_ERR("/nonexistent/m.l1b: No such file");
 }

@@ -42,6 +42,14 @@ static void record_chunk(void *ctx, size_t begin, size_t end, int thread)
 
 static size_t formula(size_t n, int t, int T) { return (size_t)t * n / (size_t)T; }
 
+/* the chunk that holds item i */
+static int chunk_of(size_t i, size_t n, int T)
+{
+    int t = 0;
+    while (formula(n, t + 1, T) <= i) t++;
+    return t;
+}
+
 TEST(threads_visit_each_item_once_in_formula_chunks)
 {
     pthread_t caller = pthread_self();
@@ -148,6 +156,7 @@ TEST(threads_nested_parallel_for_runs_inline)
             /* one serial call over the whole inner range, same thread index */
             CHECK_EQ(s.inner_calls[i], 1);
             CHECK_EQ(s.inner_end[i], 10);
+            CHECK_EQ(s.outer_thread[i], chunk_of((size_t)i, 5, T));
             CHECK_EQ(s.inner_thread[i], s.outer_thread[i]);
         }
     }

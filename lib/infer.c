@@ -1,0 +1,186 @@
+#include "infer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "layers.h"
+#include "util.h"
+
+enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
+static const int lin_tensor[N_LIN] = {T_WQ, T_WK, T_WV, T_WO, T_W_GATE, T_W_UP, T_W_DOWN};
+
+static float *copy_floats(const float *src, size_t n)
+{
+    float *d = xmalloc(n * sizeof *d + 1);
+    memcpy(d, src, n * sizeof *d);
+    return d;
+}
+
+int infer_open(Infer *m, const char *path)
+{
+    memset(m, 0, sizeof *m);
+    Checkpoint ck;
+    if (ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY) < 0) return -1;
+    if (tok_record_read(&m->tok, ck.tok_record, ck.tok_record_size, path) < 0) {
+        ckpt_free(&ck);
+        return -1;
+    }
+    const ModelConfig *c = &ck.cfg;
+    m->cfg = *c;
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+#define TENSOR(t) (ck.params + info[t].offset)
+    m->tok_emb = copy_floats(TENSOR(T_TOK_EMB), V * C);
+    m->attn_norm = copy_floats(TENSOR(T_ATTN_NORM), L * C);
+    m->ffn_norm = copy_floats(TENSOR(T_FFN_NORM), L * C);
+    m->final_norm = copy_floats(TENSOR(T_FINAL_NORM), C);
+    m->head = copy_floats(TENSOR(T_HEAD), V * C);
+    m->weight_bytes = (2 * V * C + 2 * L * C + C) * sizeof(float);
+
+    m->lin = xcalloc(L * N_LIN, sizeof *m->lin);
+    int8_t *q = xmalloc(H * C + C * C + 1);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < N_LIN; k++) {
+            const TensorInfo *ti = &info[lin_tensor[k]];
+            Linear *lin = &m->lin[l * N_LIN + k];
+            lin->rows = ti->rows;
+            lin->cols = ti->cols;
+            if (!ti->rows) continue;  /* no gate in a ReLU² model */
+            const float *w = TENSOR(lin_tensor[k]) + l * (size_t)ti->rows * ti->cols;
+            size_t n = (size_t)ti->rows * ti->cols;
+            if (c->quant == QUANT_F32) {
+                lin->w = copy_floats(w, n);
+                m->weight_bytes += n * sizeof(float);
+            } else {
+                lin->ternary = 1;
+                float scale = weight_quantise((QuantScheme)c->quant, w, n, q);
+                ternary_pack(&lin->t, q, ti->rows, ti->cols, scale);
+                m->weight_bytes += (size_t)ti->rows * lin->t.n_blocks * 16;
+            }
+        }
+    free(q);
+#undef TENSOR
+    ckpt_free(&ck);
+
+    m->kc = xcalloc(L * T * C, sizeof(float));
+    m->vc = xcalloc(L * T * C, sizeof(float));
+    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
+    m->x = xcalloc(C, sizeof(float));
+    m->xn = xcalloc(C, sizeof(float));
+    m->q = xcalloc(C, sizeof(float));
+    m->atty = xcalloc(C, sizeof(float));
+    m->att = xcalloc(T, sizeof(float));
+    m->tmp = xcalloc(C, sizeof(float));
+    m->gate = xcalloc(H, sizeof(float));
+    m->up = xcalloc(H, sizeof(float));
+    m->act = xcalloc(H, sizeof(float));
+    m->logits = xcalloc(V, sizeof(float));
+    m->xq = xcalloc(padded, 1);
+    m->acc = xcalloc(wide, sizeof(int32_t));
+    return 0;
+}
+
+void infer_close(Infer *m)
+{
+    if (m->lin)
+        for (size_t i = 0; i < (size_t)m->cfg.n_layers * N_LIN; i++) {
+            ternary_free(&m->lin[i].t);
+            free(m->lin[i].w);
+        }
+    free(m->lin);
+    tok_free(&m->tok);
+    free(m->tok_emb); free(m->attn_norm); free(m->ffn_norm); free(m->final_norm); free(m->head);
+    free(m->kc); free(m->vc);
+    free(m->x); free(m->xn); free(m->q); free(m->atty); free(m->att); free(m->tmp);
+    free(m->gate); free(m->up); free(m->act); free(m->logits); free(m->xq); free(m->acc);
+    memset(m, 0, sizeof *m);
+}
+
+/* out (rows) = lin(in (cols)): as bitlinear_forward / matmul_forward do it */
+static void linear(Infer *m, float *out, const Linear *lin, const float *in)
+{
+    if (!lin->ternary) {
+        matmul_forward(out, in, lin->w, 1, lin->cols, lin->rows);
+        return;
+    }
+    float xscale;
+    act_quant_int8(in, lin->cols, m->xq, &xscale);
+    memset(m->xq + lin->cols, 0, (size_t)lin->t.n_blocks * TERNARY_BLOCK - lin->cols);
+    ternary_matvec(m->acc, &lin->t, m->xq);
+    float s = xscale * lin->t.scale;
+    for (uint32_t o = 0; o < lin->rows; o++) out[o] = (float)m->acc[o] * s;
+}
+
+const float *infer_forward(Infer *m, int token, uint32_t pos)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t C = c->dim, H = c->hidden, NH = c->n_heads, HS = C / NH, T = c->ctx;
+    int p = (int)pos;
+    memcpy(m->x, m->tok_emb + (size_t)token * C, C * sizeof(float));
+    for (size_t l = 0; l < c->n_layers; l++) {
+        const Linear *lin = m->lin + l * N_LIN;
+        float *kc = m->kc + l * T * C, *vc = m->vc + l * T * C;
+        float rstd;
+        rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS);
+        linear(m, m->q, &lin[LIN_Q], m->xn);
+        linear(m, kc + pos * C, &lin[LIN_K], m->xn);
+        linear(m, vc + pos * C, &lin[LIN_V], m->xn);
+        rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA);
+        rope_forward(kc + pos * C, &p, 1, NH, HS, ROPE_THETA);
+        for (size_t h = 0; h < NH; h++)
+            attention_query(m->atty + h * HS, m->att, m->q + h * HS, kc + h * HS, vc + h * HS, pos + 1, C, HS);
+        linear(m, m->tmp, &lin[LIN_O], m->atty);
+        residual_forward(m->x, m->tmp, m->x, C);
+
+        rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS);
+        linear(m, m->up, &lin[LIN_UP], m->xn);
+        if (c->ffn_act == FFN_SWIGLU) {
+            linear(m, m->gate, &lin[LIN_GATE], m->xn);
+            swiglu_forward(m->act, m->gate, m->up, 1, H);
+        } else {
+            relu2_forward(m->act, m->up, 1, H);
+        }
+        linear(m, m->tmp, &lin[LIN_DOWN], m->act);
+        residual_forward(m->x, m->tmp, m->x, C);
+    }
+    float rstd;
+    rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS);
+    matmul_forward(m->logits, m->xn, m->head, 1, C, c->vocab);
+    return m->logits;
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+void session_init(Session *s, Infer *m)
+{
+    s->m = m;
+    s->tokens = xmalloc(m->cfg.ctx * sizeof *s->tokens);
+    s->n = 0;
+    s->slides = 0;
+}
+
+void session_free(Session *s)
+{
+    free(s->tokens);
+    memset(s, 0, sizeof *s);
+}
+
+void session_reset(Session *s) { s->n = 0; }
+
+const float *session_feed(Session *s, int token)
+{
+    uint32_t ctx = s->m->cfg.ctx;
+    if (s->n == ctx) {
+        uint32_t keep = ctx / 2;
+        memmove(s->tokens, s->tokens + ctx - keep, keep * sizeof *s->tokens);
+        for (uint32_t i = 0; i < keep; i++) infer_forward(s->m, s->tokens[i], i);
+        s->n = keep;
+        s->slides++;
+    }
+    s->tokens[s->n] = token;
+    const float *logits = infer_forward(s->m, token, s->n);
+    s->n++;
+    return logits;
+}

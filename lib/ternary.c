@@ -1,0 +1,64 @@
+#include "ternary.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "threads.h"
+#include "util.h"
+
+void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale)
+{
+    p->rows = rows;
+    p->cols = cols;
+    p->n_blocks = (cols + TERNARY_BLOCK - 1) / TERNARY_BLOCK;
+    p->scale = scale;
+    size_t row_bytes = (size_t)p->n_blocks * 16;
+    p->data = xmalloc(rows * row_bytes + 1);
+    memset(p->data, 0x55, rows * row_bytes);  /* code 1 (weight 0) everywhere */
+    for (uint32_t r = 0; r < rows; r++) {
+        uint8_t *row = p->data + r * row_bytes;
+        for (uint32_t c = 0; c < cols; c++) {
+            uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
+            uint8_t code = (uint8_t)(q[(size_t)r * cols + c] + 1);
+            uint8_t *byte = row + b * 16 + i;
+            *byte = (uint8_t)((*byte & ~(3u << (2 * j))) | code << (2 * j));
+        }
+    }
+}
+
+void ternary_free(PackedTernary *p)
+{
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c)
+{
+    const uint8_t *row = p->data + (size_t)r * p->n_blocks * 16;
+    uint32_t b = c / 64, k = c % 64;
+    return (row[b * 16 + k % 16] >> (2 * (k / 16)) & 3) - 1;
+}
+
+typedef struct {
+    int32_t *out;
+    const PackedTernary *w;
+    const int8_t *x;
+    int32_t sum_x;
+} Matvec;
+
+static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
+{
+    (void)thread;
+    const Matvec *m = ctx;
+    size_t row_bytes = (size_t)m->w->n_blocks * 16;
+    for (size_t r = r0; r < r1; r++)
+        m->out[r] = kern.ternary_codes_dot(m->w->data + r * row_bytes, m->x, m->w->n_blocks) - m->sum_x;
+}
+
+void ternary_matvec(int32_t *out, const PackedTernary *w, const int8_t *x)
+{
+    Matvec m = {out, w, x, 0};
+    for (size_t i = 0; i < (size_t)w->n_blocks * TERNARY_BLOCK; i++) m.sum_x += x[i];
+    parallel_for(w->rows, matvec_rows, &m);
+}

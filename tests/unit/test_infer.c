@@ -1,0 +1,135 @@
+/* generation: the KV-cache path against the training forward, sampling */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "helpers.h"
+#include "infer.h"
+#include "model.h"
+#include "sampler.h"
+#include "test.h"
+#include "util.h"
+
+/* a random model of the given scheme saved to a temporary checkpoint */
+static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
+{
+    ModelConfig c = {16, 2, 2, 40, 12, 257, ffn, quant};
+    model_alloc(m, &c, 1);
+    Rng r;
+    rng_seed(&r, 5);
+    model_init_weights(m, &r);
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] += 0.2f * rng_normal(&r);
+    Tokenizer tok;
+    tok_init_bytes(&tok);
+    uint8_t rec[TOK_RECORD_FIXED];
+    tok_record_write(&tok, rec);
+    tok_free(&tok);
+    Checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ck.cfg = c;
+    ck.tok_record = rec;
+    ck.tok_record_size = sizeof rec;
+    ck.params = m->params;
+    ck.adam_m = m->m;
+    ck.adam_v = m->v;
+    ck.n_params = m->n_params;
+    char *path = temp_file_with("", 0);
+    if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
+    return path;
+}
+
+static void check_logits_match(uint32_t quant, uint32_t ffn)
+{
+    Model m;
+    char *path = random_checkpoint(&m, quant, ffn);
+    Infer inf;
+    CHECK_EQ(infer_open(&inf, path), 0);
+    int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
+    model_forward(&m, tokens, NULL, 1, 12);
+    double worst = 0;
+    for (uint32_t t = 0; t < 12; t++) {
+        const float *lg = infer_forward(&inf, tokens[t], t);
+        for (uint32_t v = 0; v < 257; v++) {
+            double d = fabs(lg[v] - m.a.logits[t * 257 + v]);
+            if (d > worst) worst = d;
+        }
+        CHECK_EQ(argmax(lg, 257), argmax(m.a.logits + t * 257, 257));
+    }
+    /* the same functions on the same numbers: equal to float rounding */
+    CHECK(worst <= 1e-5);
+    infer_close(&inf);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
+
+TEST(infer_logits_equal_training_forward_ternary) { check_logits_match(QUANT_ABSMEAN, FFN_SWIGLU); }
+TEST(infer_logits_equal_training_forward_relu2) { check_logits_match(QUANT_ABSMEAN, FFN_RELU2); }
+TEST(infer_logits_equal_training_forward_f32) { check_logits_match(QUANT_F32, FFN_SWIGLU); }
+
+TEST(infer_holds_packed_weights_not_floats)
+{
+    Model m;
+    char *path = random_checkpoint(&m, QUANT_ABSMEAN, FFN_SWIGLU);
+    Infer inf;
+    CHECK_EQ(infer_open(&inf, path), 0);
+    /* 2 layers x 7 BitLinear layers, each row one 16-byte block (C, H <= 64) */
+    size_t ternary = 2 * (4 * 16 + 2 * 40 + 16) * 16;
+    size_t floats = (2 * 257 * 16 + 2 * 2 * 16 + 16) * sizeof(float);
+    CHECK_EQ(inf.weight_bytes, ternary + floats);
+    CHECK(inf.lin[0].ternary);
+    infer_close(&inf);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
+
+TEST(sampler_greedy_and_top_k_one_are_argmax)
+{
+    float lg[6] = {0.1f, 2.0f, -1.0f, 2.0f, 1.9f, 0.0f};
+    CHECK_EQ(argmax(lg, 6), 1);  /* first of the equal best */
+    Sampler g, k1;
+    sampler_init(&g, 6, 0.0f, 0, 1.0f, 1);
+    sampler_init(&k1, 6, 1.0f, 1, 1.0f, 1);
+    for (int i = 0; i < 50; i++) {
+        CHECK_EQ(sampler_pick(&g, lg), 1);
+        CHECK_EQ(sampler_pick(&k1, lg), 1);
+    }
+    sampler_free(&g);
+    sampler_free(&k1);
+}
+
+TEST(sampler_top_k_and_top_p_restrict_the_support)
+{
+    float lg[8] = {3.0f, 2.5f, 2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -2.0f};
+    Sampler k3, p, all;
+    sampler_init(&k3, 8, 1.0f, 3, 1.0f, 7);
+    /* probabilities: 0.459 0.278 0.169 0.062 ...: 0.7 needs the top two */
+    sampler_init(&p, 8, 1.0f, 0, 0.7f, 7);
+    sampler_init(&all, 8, 1.0f, 0, 1.0f, 7);
+    int seen_k[8] = {0}, seen_p[8] = {0}, seen_all[8] = {0};
+    for (int i = 0; i < 4000; i++) {
+        seen_k[sampler_pick(&k3, lg)]++;
+        seen_p[sampler_pick(&p, lg)]++;
+        seen_all[sampler_pick(&all, lg)]++;
+    }
+    for (int t = 3; t < 8; t++) CHECK_EQ(seen_k[t], 0);
+    for (int t = 0; t < 3; t++) CHECK(seen_k[t] > 100);
+    for (int t = 2; t < 8; t++) CHECK_EQ(seen_p[t], 0);
+    CHECK(seen_p[0] > 1800 && seen_p[1] > 1000);
+    CHECK(seen_all[5] > 0 && seen_all[3] > 100);  /* unrestricted reaches the tail */
+    sampler_free(&k3);
+    sampler_free(&p);
+    sampler_free(&all);
+}
+
+TEST(sampler_same_seed_same_draws)
+{
+    float lg[5] = {1, 1, 1, 1, 1};
+    Sampler a, b;
+    sampler_init(&a, 5, 1.0f, 0, 1.0f, 99);
+    sampler_init(&b, 5, 1.0f, 0, 1.0f, 99);
+    for (int i = 0; i < 100; i++) CHECK_EQ(sampler_pick(&a, lg), sampler_pick(&b, lg));
+    sampler_free(&a);
+    sampler_free(&b);
+}

@@ -1,0 +1,53 @@
+/* packed ternary matrices: layout and the integer matrix-vector product */
+#include <stdlib.h>
+
+#include "layers.h"
+#include "ternary.h"
+#include "test.h"
+
+TEST(ternary_pack_layout_and_round_trip)
+{
+    int8_t q[2 * 70];
+    for (int i = 0; i < 140; i++) q[i] = (int8_t)((i * 7 % 3) - 1);
+    PackedTernary p;
+    ternary_pack(&p, q, 2, 70, 0.5f);
+    CHECK_EQ(p.n_blocks, 2);
+    for (uint32_t r = 0; r < 2; r++)
+        for (uint32_t c = 0; c < 70; c++) CHECK_EQ(ternary_get(&p, r, c), q[r * 70 + c]);
+    /* weight 17 of row 0 sits in byte 1, bits 2-3 */
+    CHECK_EQ((p.data[1] >> 2 & 3) - 1, q[17]);
+    /* padding weights are code 1 (zero) */
+    CHECK_EQ(ternary_get(&p, 0, 127), 0);
+    ternary_free(&p);
+}
+
+TEST(ternary_matvec_equals_integer_reference_on_odd_shapes)
+{
+    static const uint32_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {5, 64}, {9, 65}, {17, 130}, {4, 257}};
+    unsigned seed = 3;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        uint32_t R = shapes[s][0], C = shapes[s][1], NB = (C + 63) / 64;
+        int8_t *q = malloc((size_t)R * C), *x = calloc((size_t)NB * 64, 1);
+        for (size_t i = 0; i < (size_t)R * C; i++) {
+            seed = seed * 1103515245u + 12345u;
+            q[i] = (int8_t)((seed >> 16) % 3) - 1;
+        }
+        for (uint32_t i = 0; i < C; i++) {
+            seed = seed * 1103515245u + 12345u;
+            x[i] = (int8_t)(seed >> 20);
+        }
+        PackedTernary p;
+        ternary_pack(&p, q, R, C, 1.0f);
+        int32_t *out = malloc(R * sizeof *out);
+        ternary_matvec(out, &p, x);
+        for (uint32_t r = 0; r < R; r++) {
+            int32_t want = 0;
+            for (uint32_t c = 0; c < C; c++) want += q[(size_t)r * C + c] * x[c];
+            if (out[r] != want) FAIL_AT("%ux%u row %u: %d != %d", R, C, r, out[r], want);
+        }
+        ternary_free(&p);
+        free(q);
+        free(x);
+        free(out);
+    }
+}
