@@ -236,7 +236,8 @@ static int decode_conf(const uint8_t *b, ModelConfig *c, const char *path)
     c->vocab = le32(b + 20);
     c->ffn_act = le32(b + 24);
     c->quant = le32(b + 28);
-    if (bits_f32(le32(b + 32)) != ROPE_THETA || bits_f32(le32(b + 36)) != RMSNORM_EPS)
+    /* compare bit patterns: on x87 a float constant may carry extra precision */
+    if (le32(b + 32) != f32_bits(ROPE_THETA) || le32(b + 36) != f32_bits(RMSNORM_EPS))
         return l1b_error("%s: unsupported rotary base or norm epsilon", path);
     if (model_config_check(c) < 0) {
         char msg[256];

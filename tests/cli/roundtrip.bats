@@ -72,3 +72,15 @@ roundtrip() {  # roundtrip FILE [encode options]
         core2duo) [[ "$output" == *"simd ssse3;"* ]] ;;
     esac
 }
+
+@test "a tiny model trains, resumes and samples (the whole pipeline on this CPU)" {
+    for i in $(seq 40); do printf 'the quick brown fox jumps over the lazy dog. '; done |
+        l1b-tokenize --bpe --vocab 300 | l1b-train -q -o m.l1b --dim 32 --layers 1 --heads 2 \
+            --ctx 16 --batch 8 --steps 120 --until 60 --lr 3e-3 --warmup 10
+    run l1b-train -q -o m.l1b --resume < /dev/null   # empty stdin is no token stream
+    [ "$status" -eq 1 ]
+    for i in $(seq 40); do printf 'the quick brown fox jumps over the lazy dog. '; done |
+        l1b-tokenize --tokenizer m.l1b | l1b-train -q -o m.l1b --resume
+    out=$(l1b-sample -m m.l1b --greedy -n 12 -i "the quick" 2>/dev/null)
+    [[ "$out" == " brown fox"* ]]
+}

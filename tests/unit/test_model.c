@@ -152,6 +152,10 @@ TEST(checkpoint_save_load_save_is_byte_identical)
     CHECK_EQ(ckpt_write(a, &ck), 0);
     Checkpoint back;
     CHECK_EQ(ckpt_read(a, &back, 0), 0);
+    if (test_failed) {
+        fprintf(stderr, "  %s\n", l1b_last_error());
+        return;
+    }
     CHECK_EQ(back.st.step, 7);
     CHECK(back.st.rng_state == 0x123456789abcdefull);
     CHECK_EQ(back.n_hist, 2);
