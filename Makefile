@@ -53,6 +53,7 @@ $(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma
 
 .PHONY: all check unit cli check-legacy install uninstall clean
+.SECONDARY:
 all: $(BINS)
 
 $(OBJ)/lib/%.o: lib/%.c lib/*.h | $(OBJ)/lib
@@ -118,17 +119,23 @@ uninstall:
 clean:
 	rm -rf $(BUILD) $(LEGACY_BUILD)
 
-# The demo: everything from text the project ships (its man pages and this
-# README), printing what each step does.
+# The demo: everything from text the project ships (its man pages and
+# README), printing what each step does. About a minute on a 2-core PC.
 DEMO_DIR = $(BUILD)/demo
 .PHONY: demo
 demo: $(BINS)
 	@mkdir -p $(DEMO_DIR)
-	@echo "== corpus: the project's man pages and README"
+	@echo "== 1. corpus: the project's README and man pages"
 	cat README.md $(wildcard man/*) > $(DEMO_DIR)/corpus.txt
-	@echo "== learn a 512-token BPE vocabulary and encode the corpus"
-	$(BUILD)/l1b-tokenize --bpe --vocab 512 --doc blank -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
-	@echo "== decode: the round trip is byte-exact"
-	$(BUILD)/l1b-tokenize --decode $(DEMO_DIR)/corpus.tok | cmp - $(DEMO_DIR)/corpus.txt && echo "round trip: identical"
-	@echo "== how a sentence splits into tokens"
-	echo "the tokenizer learns words from the manual" | $(BUILD)/l1b-tokenize --tokenizer $(DEMO_DIR)/corpus.tok --ids
+	@echo "== 2. learn a 512-token BPE vocabulary and encode the corpus"
+	$(BUILD)/l1b-tokenize --bpe --vocab 512 -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
+	@echo "== 3. the round trip is byte-exact"
+	$(BUILD)/l1b-tokenize --decode $(DEMO_DIR)/corpus.tok | cmp - $(DEMO_DIR)/corpus.txt && echo "identical"
+	@echo "== 4. train a ternary model for about a minute (validation: the last 10%)"
+	$(BUILD)/l1b-train -o $(DEMO_DIR)/model.l1b --dim 96 --layers 3 --heads 4 --ctx 64 --batch 12 \
+	    --steps 600 --eval-every 100 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
+	@echo "== 5. sample: continue a prompt"
+	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" -n 200 -s 1 -T 0.7 -v; echo
+	@echo "== 6. score: bits per byte on the README versus on random text"
+	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score README.md
+	head -c 2000 /dev/urandom | $(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score
