@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "infer.h"
+#include "profile.h"
 #include "sampler.h"
 #include "threads.h"
 #include "util.h"
@@ -37,6 +38,7 @@ static void usage(void)
            "      --score            print loss, perplexity and bits per byte of the input\n"
            "  -j, --threads N        threads (default: all cores)\n"
            "  -v, --verbose          report speed and memory on stderr\n"
+           "      --profile          time per kernel category at exit (as L1B_PROFILE=1)\n"
            "  -h, --help             this help\n"
            "  -V, --version          version and SIMD level\n");
 }
@@ -46,7 +48,7 @@ typedef struct {
     uint64_t n_tokens, seed;
     float temperature, top_p;
     uint32_t top_k;
-    int echo, raw, lines, score, verbose, threads;
+    int echo, raw, lines, score, verbose, threads, profile;
 } Options;
 
 /* ---- output: whole UTF-8 characters, streamed on a terminal ------------ */
@@ -176,14 +178,14 @@ int main(int argc, char **argv)
     o.temperature = 0.8f;
     o.top_p = 0.95f;
     int seed_set = 0;
-    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE };
+    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_PROFILE };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
         {"tokens", required_argument, 0, 'n'}, {"temperature", required_argument, 0, 'T'},
         {"top-k", required_argument, 0, 'k'}, {"top-p", required_argument, 0, 'p'},
         {"greedy", no_argument, 0, O_GREEDY}, {"seed", required_argument, 0, 's'},
         {"echo", no_argument, 0, O_ECHO}, {"raw", no_argument, 0, O_RAW}, {"lines", no_argument, 0, O_LINES},
-        {"score", no_argument, 0, O_SCORE}, {"threads", required_argument, 0, 'j'},
+        {"score", no_argument, 0, O_SCORE}, {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
@@ -211,6 +213,7 @@ int main(int argc, char **argv)
         case O_RAW: o.raw = 1; break;
         case O_LINES: o.lines = 1; break;
         case O_SCORE: o.score = 1; break;
+        case O_PROFILE: o.profile = 1; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
         case 'v': o.verbose = 1; break;
         case 'h': usage(); return 0;
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
     if (!seed_set) o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 
     threads_init(o.threads);
+    prof_init(o.profile);
     double t0 = now_seconds();
     Infer m;
     if (infer_open(&m, o.model) < 0) l1b_die_last();
@@ -293,6 +297,7 @@ int main(int argc, char **argv)
         l1b_warn("loaded in %.2fs (weights %.1f MB); %llu tokens in %.2fs, %.1f tokens/s; %llu context slides",
                  t_load, m.weight_bytes / 1e6, (unsigned long long)generated, dt, dt > 0 ? generated / dt : 0.0,
                  (unsigned long long)s.slides);
+    prof_report();
     session_free(&s);
     infer_close(&m);
     return 0;

@@ -52,6 +52,7 @@ static void usage(const TrainOptions *d)
            "  -j, --threads N  threads (default: all cores)\n"
            "  -q, --quiet      no progress on stderr\n"
            "  -v, --verbose    describe the model and data first\n"
+           "      --profile    time per kernel category at exit (as L1B_PROFILE=1)\n"
            "  -h, --help       this help\n"
            "  -V, --version    version and SIMD level\n",
            d->cfg.dim, d->cfg.n_layers, d->cfg.n_heads, d->cfg.ctx, (unsigned long long)d->steps, d->batch,
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
     enum {
         O_DIM = 256, O_LAYERS, O_HEADS, O_HIDDEN, O_CTX, O_FFN, O_QUANT, O_STEPS, O_TIME, O_BATCH, O_ACCUM,
         O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_SEED, O_BATCHING, O_VAL, O_VAL_FRAC, O_EVAL_EVERY,
-        O_EVAL_BATCHES, O_SAVE_EVERY, O_RESUME, O_LOG, O_UNTIL
+        O_EVAL_BATCHES, O_SAVE_EVERY, O_RESUME, O_LOG, O_UNTIL, O_PROFILE
     };
     static const struct option longopts[] = {
         {"dim", required_argument, 0, O_DIM}, {"layers", required_argument, 0, O_LAYERS},
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, O_VAL}, {"val-frac", required_argument, 0, O_VAL_FRAC},
         {"eval-every", required_argument, 0, O_EVAL_EVERY}, {"eval-batches", required_argument, 0, O_EVAL_BATCHES},
         {"save-every", required_argument, 0, O_SAVE_EVERY}, {"resume", no_argument, 0, O_RESUME},
-        {"log", required_argument, 0, O_LOG}, {"until", required_argument, 0, O_UNTIL}, {"output", required_argument, 0, 'o'},
+        {"log", required_argument, 0, O_LOG}, {"until", required_argument, 0, O_UNTIL},
+        {"profile", no_argument, 0, O_PROFILE}, {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -143,6 +145,7 @@ int main(int argc, char **argv)
         case O_SAVE_EVERY: o.save_every = (uint32_t)cli_uint("--save-every", optarg, 0, 1000000000); break;
         case O_RESUME: o.resume = 1; break;
         case O_LOG: o.log_path = optarg; break;
+        case O_PROFILE: o.profile = 1; break;
         case O_UNTIL: o.until = cli_uint("--until", optarg, 1, 1000000000000ull); break;
         case 'o': o.model_path = optarg; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;

@@ -5,6 +5,7 @@
 
 #include "ckpt.h"
 #include "layers.h"
+#include "profile.h"
 #include "util.h"
 
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
@@ -21,7 +22,10 @@ int infer_open(Infer *m, const char *path)
 {
     memset(m, 0, sizeof *m);
     Checkpoint ck;
-    if (ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY) < 0) return -1;
+    double t0 = prof_begin();
+    int rc = ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY);
+    prof_end(PROF_IO, t0);
+    if (rc < 0) return -1;
     if (tok_record_read(&m->tok, ck.tok_record, ck.tok_record_size, path) < 0) {
         ckpt_free(&ck);
         return -1;
@@ -106,11 +110,15 @@ static void linear(Infer *m, float *out, const Linear *lin, const float *in)
         return;
     }
     float xscale;
+    double t0 = prof_begin();
     act_quant_int8(in, lin->cols, m->xq, &xscale);
     memset(m->xq + lin->cols, 0, (size_t)lin->t.n_blocks * TERNARY_BLOCK - lin->cols);
+    prof_end(PROF_QUANT, t0);
+    t0 = prof_begin();
     ternary_matvec(m->acc, &lin->t, m->xq);
     float s = xscale * lin->t.scale;
     for (uint32_t o = 0; o < lin->rows; o++) out[o] = (float)m->acc[o] * s;
+    prof_end(PROF_MATMUL_FWD, t0);
 }
 
 const float *infer_forward(Infer *m, int token, uint32_t pos)
@@ -123,30 +131,32 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
         const Linear *lin = m->lin + l * N_LIN;
         float *kc = m->kc + l * T * C, *vc = m->vc + l * T * C;
         float rstd;
-        rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS);
+        PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS));
         linear(m, m->q, &lin[LIN_Q], m->xn);
         linear(m, kc + pos * C, &lin[LIN_K], m->xn);
         linear(m, vc + pos * C, &lin[LIN_V], m->xn);
-        rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA);
-        rope_forward(kc + pos * C, &p, 1, NH, HS, ROPE_THETA);
+        PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ELEMENTWISE, rope_forward(kc + pos * C, &p, 1, NH, HS, ROPE_THETA));
+        double t0 = prof_begin();
         for (size_t h = 0; h < NH; h++)
             attention_query(m->atty + h * HS, m->att, m->q + h * HS, kc + h * HS, vc + h * HS, pos + 1, C, HS);
+        prof_end(PROF_ATTENTION, t0);
         linear(m, m->tmp, &lin[LIN_O], m->atty);
-        residual_forward(m->x, m->tmp, m->x, C);
+        PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
 
-        rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS);
+        PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS));
         linear(m, m->up, &lin[LIN_UP], m->xn);
         if (c->ffn_act == FFN_SWIGLU) {
             linear(m, m->gate, &lin[LIN_GATE], m->xn);
-            swiglu_forward(m->act, m->gate, m->up, 1, H);
+            PROFILED(PROF_ELEMENTWISE, swiglu_forward(m->act, m->gate, m->up, 1, H));
         } else {
-            relu2_forward(m->act, m->up, 1, H);
+            PROFILED(PROF_ELEMENTWISE, relu2_forward(m->act, m->up, 1, H));
         }
         linear(m, m->tmp, &lin[LIN_DOWN], m->act);
-        residual_forward(m->x, m->tmp, m->x, C);
+        PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
     }
     float rstd;
-    rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS);
+    PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS));
     matmul_forward(m->logits, m->xn, m->head, 1, C, c->vocab);
     return m->logits;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "profile.h"
+#include "threads.h"
 #include "util.h"
 
 /* ---- embedding, residual ---------------------------------------------- */
@@ -82,15 +84,17 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
 /* inp (N,C) @ w (OC,C)^T -> out (N,OC) */
 void matmul_forward(float *out, const float *inp, const float *w, size_t N, size_t C, size_t OC)
 {
-    gemm_nt(out, inp, w, N, C, OC, 0);
+    PROFILED(PROF_MATMUL_FWD, gemm_nt(out, inp, w, N, C, OC, 0));
 }
 
 /* dinp (N,C) += dout (N,OC) @ w (OC,C); dw (OC,C) += dout^T @ inp (N,C) */
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      size_t N, size_t C, size_t OC)
 {
+    double t0 = prof_begin();
     if (dinp) gemm_nn(dinp, dout, w, N, OC, C, 1.0f);
     if (dw) gemm_tn(dw, dout, inp, OC, N, C, 1.0f);
+    prof_end(PROF_MATMUL_BWD, t0);
 }
 
 /* The quantised operands as floats for the matrix products: one buffer,
@@ -109,6 +113,14 @@ static float *workspace(size_t n)
 
 /* ---- BitLinear quantisation ------------------------------------------------ */
 
+/* roundf() without the libm call (it showed up at several per cent of a
+ * training step): round half away from zero, exact for |x| < 2^30 since
+ * x + 0.5 is exact in double */
+static inline int round_away(float x)
+{
+    return (int)((double)x + (x < 0 ? -0.5 : 0.5));
+}
+
 float ternary_absmean(const float *w, size_t n, int8_t *q)
 {
     if (n == 0) return 0;
@@ -118,8 +130,10 @@ float ternary_absmean(const float *w, size_t n, int8_t *q)
     float gamma = (float)(sum / (double)n);
     float denom = gamma + 1e-8f;  /* keeps an all-zero tensor finite */
     for (size_t i = 0; i < n; i++) {
-        float r = roundf(w[i] / denom);
-        q[i] = (int8_t)(r > 1 ? 1 : r < -1 ? -1 : r);
+        float r = w[i] / denom;
+        r = r > 2 ? 2 : r < -2 ? -2 : r;  /* the result is clipped to [-1, 1] anyway */
+        int k = round_away(r);
+        q[i] = (int8_t)(k > 1 ? 1 : k < -1 ? -1 : k);
     }
     return gamma;
 }
@@ -134,8 +148,8 @@ void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
     /* the floor keeps an all-zero row finite: it quantises to zeros */
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
     for (size_t c = 0; c < C; c++) {
-        float r = roundf(x[c] * s);
-        q[c] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
+        int k = round_away(x[c] * s);  /* |x * s| <= 127 by construction */
+        q[c] = (int8_t)(k > 127 ? 127 : k < -128 ? -128 : k);
     }
     *scale = 1.0f / s;
 }
@@ -160,9 +174,12 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
         matmul_forward(out, inp, w, N, C, OC);
         return;
     }
+    double t0 = prof_begin();
     bq->wscale = weight_quantise(scheme, w, OC * C, bq->wq);
     for (size_t n = 0; n < N; n++)
         act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
+    prof_end(PROF_QUANT, t0);
+    t0 = prof_begin();
     /* int8 x ternary products summed in float are exact integers while
      * |sum| <= 127 * C < 2^24, so this equals the int32 accumulation */
     float *wf = workspace(OC * C + N * C), *xf = wf + OC * C;
@@ -173,6 +190,7 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
         float s = bq->xscale[n] * bq->wscale;
         for (size_t o = 0; o < OC; o++) out[n * OC + o] *= s;
     }
+    prof_end(PROF_MATMUL_FWD, t0);
 }
 
 /* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C); dw (OC,C) += dout^T @ Xdq (N,C) */
@@ -184,6 +202,7 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
         matmul_backward(dinp, dw, dout, inp, w, N, C, OC);
         return;
     }
+    double t0 = prof_begin();
     if (dinp) {
         float *wf = workspace(OC * C);
         for (size_t i = 0; i < OC * C; i++) wf[i] = bq->wq[i];
@@ -195,6 +214,7 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
             for (size_t c = 0; c < C; c++) xd[n * C + c] = (float)bq->xq[n * C + c] * bq->xscale[n];
         gemm_tn(dw, dout, xd, OC, N, C, 1.0f);
     }
+    prof_end(PROF_MATMUL_BWD, t0);
 }
 
 /* ---- rotary position embedding ------------------------------------------ */
@@ -263,67 +283,93 @@ void attention_query(float *out, float *att, const float *q, const float *k, con
     }
 }
 
+/* Attention work splits by (sequence, head): each owns disjoint slices of
+ * every output, so threads never share a write and results do not depend
+ * on the thread count. */
+typedef struct {
+    float *out, *att, *dq, *dk, *dv, *datt;
+    const float *q, *k, *v, *dout, *att_in;
+    size_t T, C, NH;
+} Attn;
+
+static void attention_forward_heads(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Attn *A = ctx;
+    size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
+    for (size_t i = i0; i < i1; i++) {
+        size_t b = i / NH, h = i % NH;
+        for (size_t t = 0; t < T; t++) {
+            float *a = A->att + (i * T + t) * T;
+            attention_query(A->out + (b * T + t) * C + h * HS, a, A->q + (b * T + t) * C + h * HS,
+                            A->k + b * T * C + h * HS, A->v + b * T * C + h * HS, t + 1, C, HS);
+            for (size_t t2 = t + 1; t2 < T; t2++) a[t2] = 0;
+        }
+    }
+}
+
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        size_t B, size_t T, size_t C, size_t NH)
 {
-    size_t HS = C / NH;
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            for (size_t t = 0; t < T; t++) {
-                float *a = att + ((b * NH + h) * T + t) * T;
-                attention_query(out + (b * T + t) * C + h * HS, a, q + (b * T + t) * C + h * HS,
-                                k + b * T * C + h * HS, v + b * T * C + h * HS, t + 1, C, HS);
-                for (size_t t2 = t + 1; t2 < T; t2++) a[t2] = 0;
-            }
-        }
-    }
+    Attn A = {.out = out, .att = att, .q = q, .k = k, .v = v, .T = T, .C = C, .NH = NH};
+    parallel_for(B * NH, attention_forward_heads, &A);
 }
 
 /* Per query row t: datt = dout.v, then the softmax backward
  * dpre = att * (datt - sum(att * datt)), which datt is overwritten with;
  * dq and dk follow from pre = scale * q.k. */
+static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Attn *A = ctx;
+    size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    const float *q = A->q, *k = A->k, *v = A->v, *att = A->att_in, *dout = A->dout;
+    float *dq = A->dq, *dk = A->dk, *dv = A->dv, *datt = A->datt;
+    for (size_t bh = i0; bh < i1; bh++) {
+        size_t b = bh / NH, h = bh % NH;
+        for (size_t t = 0; t < T; t++) {
+            const float *a = att + ((b * NH + h) * T + t) * T;
+            float *da = datt + ((b * NH + h) * T + t) * T;
+            const float *go = dout + (b * T + t) * C + h * HS;
+            const float *qt = q + (b * T + t) * C + h * HS;
+            float *dqt = dq + (b * T + t) * C + h * HS;
+
+            float adot = 0;
+            for (size_t t2 = 0; t2 <= t; t2++) {
+                const float *vt = v + (b * T + t2) * C + h * HS;
+                float *dvt = dv + (b * T + t2) * C + h * HS;
+                float s = 0;
+                for (size_t i = 0; i < HS; i++) {
+                    s += go[i] * vt[i];
+                    dvt[i] += a[t2] * go[i];
+                }
+                da[t2] = s;
+                adot += a[t2] * s;
+            }
+            for (size_t t2 = 0; t2 <= t; t2++) {
+                float dpre = a[t2] * (da[t2] - adot);
+                da[t2] = dpre;
+                const float *kt = k + (b * T + t2) * C + h * HS;
+                float *dkt = dk + (b * T + t2) * C + h * HS;
+                float d = dpre * scale;
+                for (size_t i = 0; i < HS; i++) {
+                    dqt[i] += d * kt[i];
+                    dkt[i] += d * qt[i];
+                }
+            }
+            for (size_t t2 = t + 1; t2 < T; t2++) da[t2] = 0;
+        }
+    }
+}
+
 void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
                         size_t B, size_t T, size_t C, size_t NH)
 {
-    size_t HS = C / NH;
-    float scale = 1.0f / sqrtf((float)HS);
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            for (size_t t = 0; t < T; t++) {
-                const float *a = att + ((b * NH + h) * T + t) * T;
-                float *da = datt + ((b * NH + h) * T + t) * T;
-                const float *go = dout + (b * T + t) * C + h * HS;
-                const float *qt = q + (b * T + t) * C + h * HS;
-                float *dqt = dq + (b * T + t) * C + h * HS;
-
-                float adot = 0;
-                for (size_t t2 = 0; t2 <= t; t2++) {
-                    const float *vt = v + (b * T + t2) * C + h * HS;
-                    float *dvt = dv + (b * T + t2) * C + h * HS;
-                    float s = 0;
-                    for (size_t i = 0; i < HS; i++) {
-                        s += go[i] * vt[i];
-                        dvt[i] += a[t2] * go[i];
-                    }
-                    da[t2] = s;
-                    adot += a[t2] * s;
-                }
-                for (size_t t2 = 0; t2 <= t; t2++) {
-                    float dpre = a[t2] * (da[t2] - adot);
-                    da[t2] = dpre;
-                    const float *kt = k + (b * T + t2) * C + h * HS;
-                    float *dkt = dk + (b * T + t2) * C + h * HS;
-                    float d = dpre * scale;
-                    for (size_t i = 0; i < HS; i++) {
-                        dqt[i] += d * kt[i];
-                        dkt[i] += d * qt[i];
-                    }
-                }
-                for (size_t t2 = t + 1; t2 < T; t2++) da[t2] = 0;
-            }
-        }
-    }
+    Attn A = {.dq = dq, .dk = dk, .dv = dv, .datt = datt, .q = q, .k = k, .v = v, .dout = dout,
+              .att_in = att, .T = T, .C = C, .NH = NH};
+    parallel_for(B * NH, attention_backward_heads, &A);
 }
 
 /* ---- feed-forward nonlinearities ------------------------------------------ */

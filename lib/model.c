@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile.h"
 #include "util.h"
 
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
@@ -188,7 +189,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, size_t B, s
     QuantScheme qs = (QuantScheme)c->quant;
     for (size_t i = 0; i < N; i++) a->pos[i] = (int)(i % T);
 
-    embedding_forward(a->x, inputs, m->p.t[T_TOK_EMB], N, C);
+    PROFILED(PROF_ELEMENTWISE, embedding_forward(a->x, inputs, m->p.t[T_TOK_EMB], N, C));
     for (size_t l = 0; l < L; l++) {
         float *x = a->x + l * Nmax * C, *xnext = a->x + (l + 1) * Nmax * C;
         float *xn1 = a->xn1 + l * Nmax * C, *xn2 = a->xn2 + l * Nmax * C, *xmid = a->xmid + l * Nmax * C;
@@ -197,31 +198,31 @@ float model_forward(Model *m, const int *inputs, const int *targets, size_t B, s
         float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + l * Nmax * H;
         BitLinearQuant *bq = a->bq + l * N_LIN;
 
-        rmsnorm_forward(xn1, a->rstd1 + l * Nmax, x, layer_w(m, &m->p, T_ATTN_NORM, l), N, C, RMSNORM_EPS);
+        PROFILED(PROF_NORM, rmsnorm_forward(xn1, a->rstd1 + l * Nmax, x, layer_w(m, &m->p, T_ATTN_NORM, l), N, C, RMSNORM_EPS));
         bitlinear_forward(q, xn1, layer_w(m, &m->p, T_WQ, l), N, C, C, qs, &bq[LIN_Q]);
         bitlinear_forward(k, xn1, layer_w(m, &m->p, T_WK, l), N, C, C, qs, &bq[LIN_K]);
         bitlinear_forward(v, xn1, layer_w(m, &m->p, T_WV, l), N, C, C, qs, &bq[LIN_V]);
-        rope_forward(q, a->pos, N, NH, HS, ROPE_THETA);
-        rope_forward(k, a->pos, N, NH, HS, ROPE_THETA);
-        attention_forward(atty, att, q, k, v, B, T, C, NH);
+        PROFILED(PROF_ELEMENTWISE, rope_forward(q, a->pos, N, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ELEMENTWISE, rope_forward(k, a->pos, N, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ATTENTION, attention_forward(atty, att, q, k, v, B, T, C, NH));
         bitlinear_forward(xmid, atty, layer_w(m, &m->p, T_WO, l), N, C, C, qs, &bq[LIN_O]);
-        residual_forward(xmid, xmid, x, N * C);
+        PROFILED(PROF_ELEMENTWISE, residual_forward(xmid, xmid, x, N * C));
 
-        rmsnorm_forward(xn2, a->rstd2 + l * Nmax, xmid, layer_w(m, &m->p, T_FFN_NORM, l), N, C, RMSNORM_EPS);
+        PROFILED(PROF_NORM, rmsnorm_forward(xn2, a->rstd2 + l * Nmax, xmid, layer_w(m, &m->p, T_FFN_NORM, l), N, C, RMSNORM_EPS));
         bitlinear_forward(up, xn2, layer_w(m, &m->p, T_W_UP, l), N, C, H, qs, &bq[LIN_UP]);
         if (c->ffn_act == FFN_SWIGLU) {
             bitlinear_forward(gate, xn2, layer_w(m, &m->p, T_W_GATE, l), N, C, H, qs, &bq[LIN_GATE]);
-            swiglu_forward(act, gate, up, N, H);
+            PROFILED(PROF_ELEMENTWISE, swiglu_forward(act, gate, up, N, H));
         } else {
-            relu2_forward(act, up, N, H);
+            PROFILED(PROF_ELEMENTWISE, relu2_forward(act, up, N, H));
         }
         bitlinear_forward(xnext, act, layer_w(m, &m->p, T_W_DOWN, l), N, H, C, qs, &bq[LIN_DOWN]);
-        residual_forward(xnext, xnext, xmid, N * C);
+        PROFILED(PROF_ELEMENTWISE, residual_forward(xnext, xnext, xmid, N * C));
     }
-    rmsnorm_forward(a->xf, a->rstdf, a->x + L * Nmax * C, m->p.t[T_FINAL_NORM], N, C, RMSNORM_EPS);
+    PROFILED(PROF_NORM, rmsnorm_forward(a->xf, a->rstdf, a->x + L * Nmax * C, m->p.t[T_FINAL_NORM], N, C, RMSNORM_EPS));
     matmul_forward(a->logits, a->xf, m->p.t[T_HEAD], N, C, V);
     if (!targets) return 0;
-    crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V);
+    PROFILED(PROF_ELEMENTWISE, crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V));
     double sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < N; i++)
@@ -243,12 +244,12 @@ void model_backward(Model *m, const int *inputs, const int *targets, size_t B, s
     if (!n_targets) return;
 
     memset(a->dlogits, 0, N * V * sizeof(float));
-    crossentropy_backward(a->dlogits, a->probs, targets, loss_scale / (float)n_targets, N, V);
+    PROFILED(PROF_ELEMENTWISE, crossentropy_backward(a->dlogits, a->probs, targets, loss_scale / (float)n_targets, N, V));
     memset(a->dxn, 0, N * C * sizeof(float));
     matmul_backward(a->dxn, m->g.t[T_HEAD], a->dlogits, a->xf, m->p.t[T_HEAD], N, C, V);
     memset(a->dx, 0, N * C * sizeof(float));
-    rmsnorm_backward(a->dx, m->g.t[T_FINAL_NORM], a->dxn, a->x + L * Nmax * C, m->p.t[T_FINAL_NORM],
-                     a->rstdf, N, C);
+    PROFILED(PROF_NORM, rmsnorm_backward(a->dx, m->g.t[T_FINAL_NORM], a->dxn, a->x + L * Nmax * C, m->p.t[T_FINAL_NORM],
+                     a->rstdf, N, C));
 
     for (size_t l = L; l-- > 0;) {
         float *x = a->x + l * Nmax * C;
@@ -266,18 +267,18 @@ void model_backward(Model *m, const int *inputs, const int *targets, size_t B, s
         memset(a->dxn, 0, N * C * sizeof(float));
         if (c->ffn_act == FFN_SWIGLU) {
             memset(a->dgate, 0, N * H * sizeof(float));
-            swiglu_backward(a->dgate, a->dup, a->dact, gate, up, N, H);
+            PROFILED(PROF_ELEMENTWISE, swiglu_backward(a->dgate, a->dup, a->dact, gate, up, N, H));
             bitlinear_backward(a->dxn, layer_g(m, T_W_GATE, l), a->dgate, xn2, layer_w(m, &m->p, T_W_GATE, l),
                                N, C, H, qs, &bq[LIN_GATE]);
         } else {
-            relu2_backward(a->dup, a->dact, up, N, H);
+            PROFILED(PROF_ELEMENTWISE, relu2_backward(a->dup, a->dact, up, N, H));
         }
         bitlinear_backward(a->dxn, layer_g(m, T_W_UP, l), a->dup, xn2, layer_w(m, &m->p, T_W_UP, l),
                            N, C, H, qs, &bq[LIN_UP]);
         /* the residual passes dx through; the norm adds its part: dx is now
          * the gradient of xmid */
-        rmsnorm_backward(a->dx, layer_g(m, T_FFN_NORM, l), a->dxn, xmid, layer_w(m, &m->p, T_FFN_NORM, l),
-                         a->rstd2 + l * Nmax, N, C);
+        PROFILED(PROF_NORM, rmsnorm_backward(a->dx, layer_g(m, T_FFN_NORM, l), a->dxn, xmid, layer_w(m, &m->p, T_FFN_NORM, l),
+                         a->rstd2 + l * Nmax, N, C));
 
         /* attention branch */
         memset(a->datty, 0, N * C * sizeof(float));
@@ -286,17 +287,17 @@ void model_backward(Model *m, const int *inputs, const int *targets, size_t B, s
         memset(a->dq, 0, N * C * sizeof(float));
         memset(a->dk, 0, N * C * sizeof(float));
         memset(a->dv, 0, N * C * sizeof(float));
-        attention_backward(a->dq, a->dk, a->dv, a->datt, a->datty, q, k, v, att, B, T, C, NH);
-        rope_backward(a->dq, a->pos, N, NH, HS, ROPE_THETA);
-        rope_backward(a->dk, a->pos, N, NH, HS, ROPE_THETA);
+        PROFILED(PROF_ATTENTION, attention_backward(a->dq, a->dk, a->dv, a->datt, a->datty, q, k, v, att, B, T, C, NH));
+        PROFILED(PROF_ELEMENTWISE, rope_backward(a->dq, a->pos, N, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ELEMENTWISE, rope_backward(a->dk, a->pos, N, NH, HS, ROPE_THETA));
         memset(a->dxn, 0, N * C * sizeof(float));
         bitlinear_backward(a->dxn, layer_g(m, T_WQ, l), a->dq, xn1, layer_w(m, &m->p, T_WQ, l), N, C, C, qs, &bq[LIN_Q]);
         bitlinear_backward(a->dxn, layer_g(m, T_WK, l), a->dk, xn1, layer_w(m, &m->p, T_WK, l), N, C, C, qs, &bq[LIN_K]);
         bitlinear_backward(a->dxn, layer_g(m, T_WV, l), a->dv, xn1, layer_w(m, &m->p, T_WV, l), N, C, C, qs, &bq[LIN_V]);
-        rmsnorm_backward(a->dx, layer_g(m, T_ATTN_NORM, l), a->dxn, x, layer_w(m, &m->p, T_ATTN_NORM, l),
-                         a->rstd1 + l * Nmax, N, C);
+        PROFILED(PROF_NORM, rmsnorm_backward(a->dx, layer_g(m, T_ATTN_NORM, l), a->dxn, x, layer_w(m, &m->p, T_ATTN_NORM, l),
+                         a->rstd1 + l * Nmax, N, C));
     }
-    embedding_backward(m->g.t[T_TOK_EMB], a->dx, inputs, N, C);
+    PROFILED(PROF_ELEMENTWISE, embedding_backward(m->g.t[T_TOK_EMB], a->dx, inputs, N, C));
 }
 
 double model_zero_share(const Model *m)

@@ -12,6 +12,7 @@
 #include "ckpt.h"
 #include "dataset.h"
 #include "optim.h"
+#include "profile.h"
 #include "progress.h"
 #include "threads.h"
 #include "util.h"
@@ -170,7 +171,9 @@ static int setup(Trainer *tr)
     memset(&ck, 0, sizeof ck);
     if (o->resume && exists && ckpt_read(o->model_path, &ck, 0) < 0) return -1;
     int batching = o->resume && exists ? (int)ck.st.batching : (int)o->batching;
+    double t0 = prof_begin();
     if (tokfile_open(&tr->data, o->data_path, batching == BATCH_BUCKET) < 0) goto fail;
+    prof_end(PROF_IO, t0);
     if (o->resume && exists ? resume_from(tr, &ck) < 0 : start_fresh(tr) < 0) goto fail;
     ckpt_free(&ck);
 
@@ -280,6 +283,7 @@ static void add_row(Trainer *tr, const HistRow *row)
 
 static int save(Trainer *tr)
 {
+    double t0 = prof_begin();
     Checkpoint ck;
     memset(&ck, 0, sizeof ck);
     ck.cfg = tr->m.cfg;
@@ -293,7 +297,9 @@ static int save(Trainer *tr)
     ck.st.rng_state = tr->rng.s;
     ck.hist = tr->hist;
     ck.n_hist = tr->n_hist;
-    return ckpt_write(tr->o->model_path, &ck);
+    int rc = ckpt_write(tr->o->model_path, &ck);
+    prof_end(PROF_IO, t0);
+    return rc;
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -311,7 +317,9 @@ static int run_loop(Trainer *tr, int *stopped_by)
         double loss = 0;
         for (uint32_t a = 0; a < s->accum; a++) {
             size_t n_targets;
+            double t0 = prof_begin();
             int T = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, tr->inputs, tr->targets, &n_targets);
+            prof_end(PROF_DATA, t0);
             if (T < 0) return -1;
             loss += model_forward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T);
             model_backward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
@@ -319,9 +327,11 @@ static int run_loop(Trainer *tr, int *stopped_by)
             s->tokens_seen += n_targets;
         }
         loss /= s->accum;
+        double t0 = prof_begin();
         double norm = grad_norm(&tr->m);
         float scale = s->clip > 0 && norm > s->clip ? (float)(s->clip / norm) : 1.0f;
         adamw_update(&tr->m, &tr->oc, lr, scale, s->step + 1);
+        prof_end(PROF_OPTIMIZER, t0);
         s->step++;
         if (!isfinite(loss)) return l1b_error("step %llu: loss is not finite; try a lower --lr",
                                               (unsigned long long)s->step);
@@ -384,6 +394,7 @@ int train_run(const TrainOptions *o)
     tr.lock_fd = -1;
     tr.data.fd = tr.valdata.fd = -1;
     progress_init(&tr.pg, o->verbose, o->quiet);
+    prof_init(o->profile);
     threads_init(o->threads);
     signals_defer(&stop_signal);
     int stopped_by = 0, rc = setup(&tr);
@@ -405,6 +416,7 @@ int train_run(const TrainOptions *o)
     if (rc == 0) rc = run_loop(&tr, &stopped_by);
     if (rc == 0 && tr.st.step > 0) rc = save(&tr);
     progress_clear(&tr.pg);
+    prof_report();
     int status = rc < 0 ? 1 : stopped_by ? 128 + stopped_by : 0;
     if (rc < 0) l1b_warn("%s", l1b_last_error());
     if (tr.log) fclose(tr.log);

@@ -27,7 +27,7 @@ typedef struct {
     uint64_t seed;
     int steps_set, batch_set, accum_set, warmup_set, batching_set, lr_set, min_lr_set, wd_set, clip_set,
         val_frac_set, seed_set;
-    int resume, threads, quiet, verbose;
+    int resume, threads, quiet, verbose, profile;
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
