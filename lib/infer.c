@@ -20,22 +20,30 @@ static float *copy_floats(const float *src, size_t n)
 
 int infer_open(Infer *m, const char *path)
 {
-    memset(m, 0, sizeof *m);
     Checkpoint ck;
     double t0 = prof_begin();
     int rc = ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY);
     prof_end(PROF_IO, t0);
     if (rc < 0) return -1;
-    if (tok_record_read(&m->tok, ck.tok_record, ck.tok_record_size, path) < 0) {
+    Tokenizer tok;
+    if (tok_record_read(&tok, ck.tok_record, ck.tok_record_size, path) < 0) {
         ckpt_free(&ck);
         return -1;
     }
-    const ModelConfig *c = &ck.cfg;
+    infer_init(m, &ck.cfg, ck.params, &tok);
+    ckpt_free(&ck);
+    return 0;
+}
+
+void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok)
+{
+    memset(m, 0, sizeof *m);
+    m->tok = *tok;
     m->cfg = *c;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
-#define TENSOR(t) (ck.params + info[t].offset)
+#define TENSOR(t) (params + info[t].offset)
     m->tok_emb = copy_floats(TENSOR(T_TOK_EMB), V * C);
     m->attn_norm = copy_floats(TENSOR(T_ATTN_NORM), L * C);
     m->ffn_norm = copy_floats(TENSOR(T_FFN_NORM), L * C);
@@ -66,7 +74,6 @@ int infer_open(Infer *m, const char *path)
         }
     free(q);
 #undef TENSOR
-    ckpt_free(&ck);
 
     m->kc = xcalloc(L * T * C, sizeof(float));
     m->vc = xcalloc(L * T * C, sizeof(float));
@@ -83,7 +90,6 @@ int infer_open(Infer *m, const char *path)
     m->logits = xcalloc(V, sizeof(float));
     m->xq = xcalloc(padded, 1);
     m->acc = xcalloc(wide, sizeof(int32_t));
-    return 0;
 }
 
 void infer_close(Infer *m)

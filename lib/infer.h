@@ -39,6 +39,9 @@ typedef struct {
 
 /* Load a model file (checkpoint) for generation; -1 with a message. */
 int infer_open(Infer *m, const char *path);
+/* The same from parameters in memory (the tensor-table layout of model.h);
+ * takes over tok. */
+void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok);
 void infer_close(Infer *m);
 /* Run token at cache position pos (< ctx), after positions 0..pos-1 were
  * run; returns the logits (V), valid until the next call. */
