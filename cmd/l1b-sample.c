@@ -145,7 +145,7 @@ static void generate(Infer *m, Session *s, Sampler *sp, const uint8_t *prompt, s
     }
 }
 
-static int score(Infer *m, Session *s, const uint8_t *text, size_t n)
+static int score(Infer *m, Session *s, const uint8_t *text, size_t n, uint64_t *scored)
 {
     size_t n_ids;
     uint16_t *ids = encode(m, text, n, &n_ids);
@@ -163,6 +163,7 @@ static int score(Infer *m, Session *s, const uint8_t *text, size_t n)
         nats += log(sum) - ((double)logits[ids[i]] - maxv);
         if (i + 1 < n_ids) logits = session_feed(s, ids[i]);
     }
+    *scored = n_ids;
     double loss = nats / (double)n_ids;
     printf("loss %.4f  ppl %.3f  bpb %.4f  tokens %zu  bytes %zu\n", loss, exp(loss), nats / (log(2.0) * (double)n),
            n_ids, n);
@@ -246,18 +247,19 @@ int main(int argc, char **argv)
             text = read_all(stdin, "stdin", &n);
         } else {
             for (int i = optind; i < argc; i++) {
-                FILE *f = fopen(argv[i], "rb");
+                int is_stdin = !strcmp(argv[i], "-");
+                FILE *f = is_stdin ? stdin : fopen(argv[i], "rb");
                 if (!f) l1b_die("%s: %s", argv[i], strerror(errno));
                 size_t k;
-                uint8_t *part = read_all(f, argv[i], &k);
-                fclose(f);
+                uint8_t *part = read_all(f, is_stdin ? "stdin" : argv[i], &k);
+                if (!is_stdin) fclose(f);
                 text = xrealloc(text, n + k + 1);
                 memcpy(text + n, part, k);
                 n += k;
                 free(part);
             }
         }
-        if (score(&m, &s, text, n) < 0) l1b_die_last();
+        if (score(&m, &s, text, n, &generated) < 0) l1b_die_last();
         free(text);
     } else if (o.lines) {
         Sampler sp;
@@ -269,6 +271,7 @@ int main(int argc, char **argv)
             if (line[len - 1] == '\n') len--;
             generate(&m, &s, &sp, (const uint8_t *)line, (size_t)len, &o, &out, 1, &generated);
             out_bytes(&out, (const uint8_t *)"\n", 1);
+            out_flush(&out);  /* a line-by-line pipeline (a coprocess) waits for it */
         }
         free(line);
         sampler_free(&sp);
@@ -294,8 +297,9 @@ int main(int argc, char **argv)
     if (ferror(stdout) || fflush(stdout) == EOF) l1b_die("stdout: write error: %s", strerror(errno));
     double dt = now_seconds() - t_start;
     if (o.verbose)
-        l1b_warn("loaded in %.2fs (weights %.1f MB); %llu tokens in %.2fs, %.1f tokens/s; %llu context slides",
-                 t_load, m.weight_bytes / 1e6, (unsigned long long)generated, dt, dt > 0 ? generated / dt : 0.0,
+        l1b_warn("loaded in %.2fs (weights %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
+                 t_load, m.weight_bytes / 1e6, (unsigned long long)generated, o.score ? "scored" : "generated", dt,
+                 dt > 0 ? generated / dt : 0.0,
                  (unsigned long long)s.slides);
     prof_report();
     session_free(&s);

@@ -59,7 +59,10 @@ uint32_t sampler_pick(Sampler *s, const float *logits)
         qsort(s->order, V, sizeof *s->order, by_prob_desc);
         if (s->top_k && s->top_k < n) n = s->top_k;
         if (s->top_p < 1.0f) {
-            double cum = 0, target = s->top_p * sum;
+            /* the nucleus of what top-k left, renormalised */
+            double kept = 0;
+            for (uint32_t k = 0; k < n; k++) kept += s->probs[s->order[k]];
+            double cum = 0, target = s->top_p * kept;
             uint32_t k = 0;
             while (k < n) {
                 cum += s->probs[s->order[k++]];

@@ -1,6 +1,7 @@
 /* sampler: the next token from logits — greedy, or drawn at a temperature
- * from the top-k most likely tokens and/or the smallest set whose
- * probability reaches top-p (nucleus). Deterministic for a seed. */
+ * from the top-k most likely tokens, then from the smallest set of those
+ * whose share of their (renormalised) probability reaches top-p (nucleus).
+ * Deterministic for a seed. */
 #ifndef L1B_SAMPLER_H
 #define L1B_SAMPLER_H
 

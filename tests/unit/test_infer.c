@@ -104,7 +104,7 @@ TEST(sampler_top_k_and_top_p_restrict_the_support)
     float lg[8] = {3.0f, 2.5f, 2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -2.0f};
     Sampler k3, p, all;
     sampler_init(&k3, 8, 1.0f, 3, 1.0f, 7);
-    /* probabilities: 0.459 0.278 0.169 0.062 ...: 0.7 needs the top two */
+    /* probabilities: 0.441 0.268 0.162 0.060 ...: 0.7 needs the top two */
     sampler_init(&p, 8, 1.0f, 0, 0.7f, 7);
     sampler_init(&all, 8, 1.0f, 0, 1.0f, 7);
     int seen_k[8] = {0}, seen_p[8] = {0}, seen_all[8] = {0};
@@ -130,6 +130,27 @@ TEST(sampler_same_seed_same_draws)
     sampler_init(&a, 5, 1.0f, 0, 1.0f, 99);
     sampler_init(&b, 5, 1.0f, 0, 1.0f, 99);
     for (int i = 0; i < 100; i++) CHECK_EQ(sampler_pick(&a, lg), sampler_pick(&b, lg));
+    sampler_free(&a);
+    sampler_free(&b);
+}
+
+TEST(sampler_top_p_applies_within_top_k)
+{
+    /* probabilities 0.441 0.268 0.162 ...: the top two hold 0.709, of which
+     * the first is 0.62 and the second 0.38 once renormalised, so p 0.65
+     * needs both and p 0.6 only the first */
+    float lg[8] = {3.0f, 2.5f, 2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -2.0f};
+    Sampler a, b;
+    sampler_init(&a, 8, 1.0f, 2, 0.65f, 3);
+    sampler_init(&b, 8, 1.0f, 2, 0.6f, 3);
+    int seen_a[8] = {0}, seen_b[8] = {0};
+    for (int i = 0; i < 2000; i++) {
+        seen_a[sampler_pick(&a, lg)]++;
+        seen_b[sampler_pick(&b, lg)]++;
+    }
+    CHECK(seen_a[0] > 0 && seen_a[1] > 0);
+    for (int t = 2; t < 8; t++) CHECK_EQ(seen_a[t], 0);
+    CHECK_EQ(seen_b[0], 2000);
     sampler_free(&a);
     sampler_free(&b);
 }

@@ -1,0 +1,121 @@
+/* l1b-bench: how fast is it, here. See l1b-bench(1). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "kernels.h"
+#include "threads.h"
+#include "util.h"
+
+static void usage(void)
+{
+    printf("usage: l1b-bench [kernels|train|sample|all] [--simd LIST] [--shape SHAPE] [--batch N]\n"
+           "                 [-j N] [--format table|tsv|json] [--quick]\n"
+           "\n"
+           "Time l1b's kernels at every SIMD level this CPU has, side by side, and\n"
+           "training steps and decoding end to end (default: all).\n"
+           "\n"
+           "  --simd LIST      levels to compare in 'kernels', e.g. scalar,sse2,avx2\n"
+           "                   (default: every level the CPU and build support)\n"
+           "  --shape SHAPE    model shape for train and sample, as\n"
+           "                   dim=N,layers=N,heads=N,hidden=N,ctx=N,vocab=N\n"
+           "  --batch N        sequences per training step (default 12)\n"
+           "  -j, --threads N  threads (default 1, for per-core figures)\n"
+           "  --format FMT     table (default), tsv or json\n"
+           "  --quick          small shapes and few repetitions: seconds, not minutes\n"
+           "  -h, --help       this help\n"
+           "  -V, --version    version and SIMD level\n");
+}
+
+static void parse_shape(const char *s, ModelConfig *c)
+{
+    char *copy = xmalloc(strlen(s) + 1), *save = NULL;
+    strcpy(copy, s);
+    *c = (ModelConfig){128, 4, 4, 0, 64, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) cli_usage_error("--shape: '%s' is not KEY=VALUE", kv);
+        *eq = 0;
+        uint32_t v = (uint32_t)cli_uint(kv, eq + 1, 1, 65536);
+        if (!strcmp(kv, "dim")) c->dim = v;
+        else if (!strcmp(kv, "layers")) c->n_layers = v;
+        else if (!strcmp(kv, "heads")) c->n_heads = v;
+        else if (!strcmp(kv, "hidden")) c->hidden = v;
+        else if (!strcmp(kv, "ctx")) c->ctx = v;
+        else if (!strcmp(kv, "vocab")) c->vocab = v;
+        else cli_usage_error("--shape: unknown key '%s' (dim, layers, heads, hidden, ctx, vocab)", kv);
+    }
+    if (!c->hidden) c->hidden = model_default_hidden(c->dim, c->ffn_act);
+    if (model_config_check(c) < 0) cli_usage_error("--shape: %s", l1b_last_error());
+    free(copy);
+}
+
+int main(int argc, char **argv)
+{
+    cli_start(argv[0]);
+    BenchOptions o;
+    memset(&o, 0, sizeof o);
+    int format = 0, threads = 1, simd_given = 0;
+    enum { O_SIMD = 256, O_SHAPE, O_BATCH, O_FORMAT, O_QUICK };
+    static const struct option longopts[] = {
+        {"simd", required_argument, 0, O_SIMD}, {"shape", required_argument, 0, O_SHAPE},
+        {"batch", required_argument, 0, O_BATCH}, {"format", required_argument, 0, O_FORMAT},
+        {"quick", no_argument, 0, O_QUICK}, {"threads", required_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "j:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_SIMD: {
+            char *copy = xmalloc(strlen(optarg) + 1), *save = NULL;
+            strcpy(copy, optarg);
+            for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                SimdLevel lv;
+                if (simd_parse(name, &lv) < 0)
+                    cli_usage_error("--simd: unknown level '%s' (scalar, sse, sse2, ssse3, avx2)", name);
+                if (lv > cpu_best_level()) l1b_warn("--simd: %s is not supported here; skipped", name);
+                else o.levels[lv] = 1;
+            }
+            free(copy);
+            simd_given = 1;
+            break;
+        }
+        case O_SHAPE: parse_shape(optarg, &o.shape); break;
+        case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 4096); break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "table")) format = 0;
+            else if (!strcmp(optarg, "tsv")) format = 1;
+            else if (!strcmp(optarg, "json")) format = 2;
+            else cli_usage_error("--format: '%s' is not table, tsv or json", optarg);
+            break;
+        case O_QUICK: o.quick = 1; break;
+        case 'j': threads = (int)cli_uint("-j", optarg, 1, 64); break;
+        case 'h': usage(); return 0;
+        case 'V': cli_version(); return 0;
+        default: fprintf(stderr, "Try '%s --help'.\n", l1b_progname()); return 2;
+        }
+    }
+    if (!simd_given)
+        for (int lv = 0; lv <= (int)cpu_best_level(); lv++) o.levels[lv] = 1;
+    int do_kernels = 0, do_train = 0, do_sample = 0;
+    if (optind == argc) do_kernels = do_train = do_sample = 1;
+    for (int i = optind; i < argc; i++) {
+        if (!strcmp(argv[i], "kernels")) do_kernels = 1;
+        else if (!strcmp(argv[i], "train")) do_train = 1;
+        else if (!strcmp(argv[i], "sample")) do_sample = 1;
+        else if (!strcmp(argv[i], "all")) do_kernels = do_train = do_sample = 1;
+        else cli_usage_error("unknown benchmark '%s' (kernels, train, sample, all)", argv[i]);
+    }
+    threads_init(threads);
+    BenchTable t = {0};
+    if (do_kernels) bench_kernels(&o, &t);
+    if (do_train) bench_train(&o, &t);
+    if (do_sample) bench_sample(&o, &t);
+    bench_print(&t, format);
+    bench_table_free(&t);
+    if (fflush(stdout) == EOF || ferror(stdout)) l1b_die("stdout: write error");
+    return 0;
+}

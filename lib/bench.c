@@ -1,0 +1,374 @@
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "infer.h"
+#include "kernels.h"
+#include "layers.h"
+#include "optim.h"
+#include "ternary.h"
+#include "threads.h"
+#include "util.h"
+
+/* ---- timing ----------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of fn over reps runs after one warm-up; spread relative. */
+static double time_median(void (*fn)(void *), void *ctx, int reps, double *spread)
+{
+    double t[64];
+    if (reps > 64) reps = 64;
+    fn(ctx);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_seconds();
+        fn(ctx);
+        t[i] = now_seconds() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    *spread = med > 0 ? (t[reps - 1] - t[0]) / med : 0;
+    return med;
+}
+
+static BenchRow *add_row(BenchTable *t)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 32;
+        t->rows = xrealloc(t->rows, t->cap * sizeof *t->rows);
+    }
+    BenchRow *r = &t->rows[t->n++];
+    memset(r, 0, sizeof *r);
+    r->threads = threads_count();
+    r->rate = r->speedup = NAN;
+    r->unit = "us";
+    r->rate_unit = "";
+    return r;
+}
+
+static void fill_random(float *x, size_t n, Rng *r)
+{
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(r);
+}
+
+/* ---- kernels ---------------------------------------------------------- */
+
+typedef struct {
+    PackedTernary w;
+    int8_t *x;
+    int32_t *out;
+    float *a, *b, *c;
+    size_t M, K, N, batch;
+} KCtx;
+
+static void run_matvec(void *p)
+{
+    KCtx *k = p;
+    for (size_t i = 0; i < k->batch; i++) ternary_matvec(k->out + i * k->w.rows, &k->w, k->x + i * k->w.n_blocks * 64);
+}
+static void run_gemm_nt(void *p) { KCtx *k = p; gemm_nt(k->c, k->a, k->b, k->M, k->K, k->N, 0); }
+static void run_gemm_nn(void *p) { KCtx *k = p; gemm_nn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
+static void run_gemm_tn(void *p) { KCtx *k = p; gemm_tn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
+
+typedef struct {
+    const char *name;
+    void (*run)(void *);
+    size_t M, K, N, batch;  /* matvec: rows M, cols K, batch vectors */
+} KernelBench;
+
+static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
+{
+    memset(k, 0, sizeof *k);
+    k->M = kb->M;
+    k->K = kb->K;
+    k->N = kb->N;
+    k->batch = kb->batch;
+    if (kb->run == run_matvec) {
+        int8_t *q = xmalloc(kb->M * kb->K);
+        for (size_t i = 0; i < kb->M * kb->K; i++) q[i] = (int8_t)(rng_below(r, 3)) - 1;
+        ternary_pack(&k->w, q, (uint32_t)kb->M, (uint32_t)kb->K, 1.0f);
+        free(q);
+        size_t nx = kb->batch * k->w.n_blocks * 64;
+        k->x = xcalloc(nx, 1);
+        for (size_t b = 0; b < kb->batch; b++)
+            for (size_t i = 0; i < kb->K; i++) k->x[b * k->w.n_blocks * 64 + i] = (int8_t)(rng_u64(r) >> 56);
+        k->out = xmalloc(kb->batch * kb->M * sizeof *k->out);
+        return;
+    }
+    /* gemm operand sizes, whatever the variant: a (M,K) or (K,M), b (N,K) or (K,N) */
+    k->a = xmalloc(kb->M * kb->K * sizeof(float));
+    k->b = xmalloc(kb->K * kb->N * sizeof(float));
+    k->c = xcalloc(kb->M * kb->N, sizeof(float));
+    fill_random(k->a, kb->M * kb->K, r);
+    fill_random(k->b, kb->K * kb->N, r);
+}
+
+static void free_kernel(KCtx *k)
+{
+    ternary_free(&k->w);
+    free(k->x);
+    free(k->out);
+    free(k->a);
+    free(k->b);
+    free(k->c);
+}
+
+void bench_kernels(const BenchOptions *o, BenchTable *t)
+{
+    /* the shapes of the sampling issue (dim 768, hidden 2048) and of the
+     * nanoGPT training shape (768 tokens x dim 128, hidden 352) */
+    static const KernelBench full[] = {
+        {"ternary_matvec", run_matvec, 768, 768, 0, 1},
+        {"ternary_matvec", run_matvec, 2048, 768, 0, 1},
+        {"ternary_matvec", run_matvec, 768, 2048, 0, 1},
+        {"ternary_matmat", run_matvec, 768, 768, 0, 64},
+        {"gemm_nt (fwd)", run_gemm_nt, 768, 128, 352, 0},
+        {"gemm_nn (bwd dx)", run_gemm_nn, 768, 352, 128, 0},
+        {"gemm_tn (bwd dW)", run_gemm_tn, 352, 768, 128, 0},
+    };
+    static const KernelBench quick[] = {
+        {"ternary_matvec", run_matvec, 256, 256, 0, 1},
+        {"gemm_nt (fwd)", run_gemm_nt, 64, 64, 64, 0},
+    };
+    const KernelBench *list = o->quick ? quick : full;
+    size_t n = o->quick ? sizeof quick / sizeof quick[0] : sizeof full / sizeof full[0];
+    Kernels saved = kern;
+    Rng r;
+    rng_seed(&r, 1);
+    for (size_t i = 0; i < n; i++) {
+        KCtx k;
+        setup_kernel(&list[i], &k, &r);
+        double scalar_time = NAN;
+        for (int lv = 0; lv < SIMD_LEVELS; lv++) {
+            if (!o->levels[lv] || kernels_for_level((SimdLevel)lv, &kern) < 0) continue;
+            BenchRow *row = add_row(t);
+            double sp;
+            double sec = time_median(list[i].run, &k, o->quick ? 5 : 21, &sp);
+            double ops = list[i].run == run_matvec ? 2.0 * list[i].M * list[i].K * list[i].batch
+                                                   : 2.0 * list[i].M * list[i].K * list[i].N;
+            snprintf(row->bench, sizeof row->bench, "%s", list[i].name);
+            if (list[i].run == run_matvec)
+                snprintf(row->shape, sizeof row->shape, "%zux%zu%s", list[i].M, list[i].K,
+                         list[i].batch > 1 ? " x64 vectors" : "");
+            else
+                snprintf(row->shape, sizeof row->shape, "M%zu K%zu N%zu", list[i].M, list[i].K, list[i].N);
+            snprintf(row->simd, sizeof row->simd, "%s", simd_name((SimdLevel)lv));
+            row->median = sec * 1e6;
+            row->spread = sp;
+            row->rate = ops / sec / 1e9;
+            row->rate_unit = list[i].run == run_matvec ? "GOP/s" : "GFLOP/s";
+            if (lv == SIMD_SCALAR) scalar_time = sec;
+            row->speedup = scalar_time / sec;
+        }
+        free_kernel(&k);
+    }
+    kern = saved;
+}
+
+/* ---- end to end ------------------------------------------------------- */
+
+static ModelConfig default_train_shape(void)
+{
+    ModelConfig c = {128, 4, 4, 352, 64, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    return c;
+}
+
+typedef struct {
+    Model m;
+    OptimConfig oc;
+    int *inputs, *targets;
+    size_t B, T;
+    uint64_t step;
+} TrainCtx;
+
+static void run_train_step(void *p)
+{
+    TrainCtx *c = p;
+    model_zero_grads(&c->m);
+    model_forward(&c->m, c->inputs, c->targets, c->B, c->T);
+    model_backward(&c->m, c->inputs, c->targets, c->B, c->T, 1.0f);
+    double norm = grad_norm(&c->m);
+    adamw_update(&c->m, &c->oc, 1e-4f, norm > 1 ? (float)(1 / norm) : 1.0f, ++c->step);
+}
+
+static void shape_string(char *out, size_t n, const ModelConfig *c, uint32_t batch)
+{
+    if (batch)
+        snprintf(out, n, "d%u L%u h%u H%u T%u V%u B%u", c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx,
+                 c->vocab, batch);
+    else
+        snprintf(out, n, "d%u L%u h%u H%u T%u V%u", c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab);
+}
+
+void bench_train(const BenchOptions *o, BenchTable *t)
+{
+    ModelConfig c = o->shape.dim ? o->shape : default_train_shape();
+    if (o->quick) c = (ModelConfig){32, 1, 2, 96, 16, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    uint32_t B = o->batch ? o->batch : (o->quick ? 4 : 12);
+    TrainCtx tc;
+    memset(&tc, 0, sizeof tc);
+    model_alloc(&tc.m, &c, B);
+    Rng r;
+    rng_seed(&r, 2);
+    model_init_weights(&tc.m, &r);
+    tc.oc = (OptimConfig){1e-3f, 1e-4f, 0, 1000, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    tc.B = B;
+    tc.T = c.ctx;
+    tc.inputs = xmalloc(B * c.ctx * sizeof *tc.inputs);
+    tc.targets = xmalloc(B * c.ctx * sizeof *tc.targets);
+    for (size_t i = 0; i < (size_t)B * c.ctx; i++) {
+        tc.inputs[i] = (int)rng_below(&r, c.vocab);
+        tc.targets[i] = (int)rng_below(&r, c.vocab);
+    }
+    BenchRow *row = add_row(t);
+    double sp, sec = time_median(run_train_step, &tc, o->quick ? 3 : 11, &sp);
+    snprintf(row->bench, sizeof row->bench, "train_step");
+    shape_string(row->shape, sizeof row->shape, &c, B);
+    snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+    row->median = sec * 1e3;
+    row->unit = "ms";
+    row->spread = sp;
+    row->rate = (double)B * c.ctx / sec;
+    row->rate_unit = "tok/s";
+    free(tc.inputs);
+    free(tc.targets);
+    model_free(&tc.m);
+}
+
+typedef struct {
+    Infer inf;
+    uint32_t n_tokens;
+} SampleCtx;
+
+static void run_decode(void *p)
+{
+    SampleCtx *s = p;
+    uint32_t tok = TOK_EOD;
+    for (uint32_t pos = 0; pos < s->n_tokens; pos++) {
+        const float *lg = infer_forward(&s->inf, (int)tok, pos);
+        uint32_t best = 0;
+        for (uint32_t v = 1; v < s->inf.cfg.vocab; v++)
+            if (lg[v] > lg[best]) best = v;
+        tok = best;
+    }
+}
+
+static void run_first_token(void *p)
+{
+    SampleCtx *s = p;
+    infer_forward(&s->inf, TOK_EOD, 0);
+}
+
+void bench_sample(const BenchOptions *o, BenchTable *t)
+{
+    /* the sampling issue's shapes, context 256 */
+    ModelConfig shapes[3] = {
+        {128, 4, 4, 512, 256, 512, FFN_SWIGLU, QUANT_ABSMEAN},
+        {288, 6, 6, 768, 256, 512, FFN_SWIGLU, QUANT_ABSMEAN},
+        {768, 12, 12, 2048, 256, 4096, FFN_SWIGLU, QUANT_ABSMEAN},
+    };
+    size_t n = 3;
+    if (o->shape.dim) shapes[0] = o->shape, n = 1;
+    if (o->quick) shapes[0] = (ModelConfig){64, 2, 2, 160, 64, 512, FFN_SWIGLU, QUANT_ABSMEAN}, n = 1;
+    for (size_t i = 0; i < n; i++) {
+        ModelConfig c = shapes[i];
+        if (!c.hidden) c.hidden = model_default_hidden(c.dim, c.ffn_act);
+        TensorInfo info[N_TENSORS];
+        size_t np = model_tensor_table(&c, info);
+        float *params = xmalloc(np * sizeof(float));
+        Rng r;
+        rng_seed(&r, 3);
+        for (size_t j = 0; j < np; j++) params[j] = 0.02f * rng_normal(&r);
+        for (int k = 0; k < N_TENSORS; k++)
+            if (info[k].rows == 1)
+                for (size_t j = 0; j < (size_t)info[k].layers * info[k].cols; j++) params[info[k].offset + j] = 1;
+        Tokenizer tok;
+        tok_init_bytes(&tok);
+        /* a byte tokenizer cannot name vocab > 257 ids, but the model does
+         * not care: decoding runs on ids */
+        SampleCtx sc;
+        infer_init(&sc.inf, &c, params, &tok);
+        free(params);
+        sc.n_tokens = o->quick ? 32 : c.ctx;
+        double sp, sec = time_median(run_decode, &sc, o->quick ? 3 : 5, &sp);
+        BenchRow *row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "decode %u tokens", sc.n_tokens);
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = sec * 1e3 / sc.n_tokens;
+        row->unit = "ms";
+        row->spread = sp;
+        row->rate = sc.n_tokens / sec;
+        row->rate_unit = "tok/s";
+        sec = time_median(run_first_token, &sc, 11, &sp);
+        row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "first token");
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = sec * 1e3;
+        row->unit = "ms";
+        row->spread = sp;
+        row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "weights+cache");
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = (double)(sc.inf.weight_bytes + 2 * (size_t)c.n_layers * c.ctx * c.dim * sizeof(float)) / 1e6;
+        row->unit = "MB";
+        infer_close(&sc.inf);
+    }
+}
+
+void bench_table_free(BenchTable *t)
+{
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+void bench_print(const BenchTable *t, int format)
+{
+    if (format == 1) {
+        printf("bench\tshape\tsimd\tthreads\tmedian\tunit\tspread\trate\trate_unit\tspeedup\n");
+        for (size_t i = 0; i < t->n; i++) {
+            const BenchRow *r = &t->rows[i];
+            printf("%s\t%s\t%s\t%d\t%.4g\t%s\t%.3f\t%.4g\t%s\t%.3g\n", r->bench, r->shape, r->simd, r->threads,
+                   r->median, r->unit, r->spread, r->rate, r->rate_unit, r->speedup);
+        }
+        return;
+    }
+    if (format == 2) {
+        printf("{\"cpu\": \"%s\", \"rows\": [\n", cpu_feature_string());
+        for (size_t i = 0; i < t->n; i++) {
+            const BenchRow *r = &t->rows[i];
+            printf("  {\"bench\": \"%s\", \"shape\": \"%s\", \"simd\": \"%s\", \"threads\": %d, \"median\": %.6g, "
+                   "\"unit\": \"%s\", \"spread\": %.4f",
+                   r->bench, r->shape, r->simd, r->threads, r->median, r->unit, r->spread);
+            if (!isnan(r->rate)) printf(", \"rate\": %.6g, \"rate_unit\": \"%s\"", r->rate, r->rate_unit);
+            if (!isnan(r->speedup)) printf(", \"speedup\": %.4g", r->speedup);
+            printf("}%s\n", i + 1 < t->n ? "," : "");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("cpu features: %s\n", cpu_feature_string());
+    printf("%-18s %-28s %-7s %3s %12s %8s %14s %8s\n", "bench", "shape", "simd", "thr", "median", "spread",
+           "rate", "speedup");
+    for (size_t i = 0; i < t->n; i++) {
+        const BenchRow *r = &t->rows[i];
+        char med[32], rate[32] = "", sp[16] = "";
+        snprintf(med, sizeof med, "%.3g %s", r->median, r->unit);
+        if (!isnan(r->rate)) snprintf(rate, sizeof rate, "%.3g %s", r->rate, r->rate_unit);
+        if (!isnan(r->speedup)) snprintf(sp, sizeof sp, "%.2fx", r->speedup);
+        printf("%-18s %-28s %-7s %3d %12s %7.0f%% %14s %8s\n", r->bench, r->shape, r->simd, r->threads, med,
+               100 * r->spread, rate, sp);
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bats
+# l1b-bench: the structure of its reports (never its numbers).
+load helper
+
+@test "--quick table lists every kernel at every level, then train and sample" {
+    run l1b-bench --quick
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == "cpu features: "* ]]
+    [[ "${lines[1]}" == "bench"*"shape"*"simd"*"median"*"speedup" ]]
+    # the scalar row of each kernel is the 1.00x reference
+    [ "$(grep -c '^ternary_matvec .* scalar .* 1\.00x$' <<< "$output")" -eq 1 ]
+    [ "$(grep -c '^gemm_nt (fwd) .* scalar .* 1\.00x$' <<< "$output")" -eq 1 ]
+    grep -q '^train_step ' <<< "$output"
+    grep -q '^decode 32 tokens ' <<< "$output"
+    grep -q '^first token ' <<< "$output"
+}
+
+@test "tsv has a header and ten columns on every row" {
+    run l1b-bench kernels --quick --simd scalar --format tsv
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$(printf 'bench\tshape\tsimd\tthreads\tmedian\tunit\tspread\trate\trate_unit\tspeedup')" ]
+    [ "${#lines[@]}" -eq 3 ]   # header + two kernels at one level
+    for l in "${lines[@]}"; do [ "$(awk -F'\t' '{ print NF }' <<< "$l")" -eq 10 ]; done
+    [[ "${lines[1]}" == "ternary_matvec"$'\t'"256x256"$'\t'"scalar"$'\t'"1"$'\t'* ]]
+}
+
+@test "json is one object with a row per measurement" {
+    run l1b-bench train --quick --format json
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == '{"cpu": "'*'", "rows": [' ]]
+    [[ "${lines[1]}" == '  {"bench": "train_step", "shape": "d32 L1 h2 H96 T16 V257 B4", '* ]]
+    [ "${lines[-1]}" = "]}" ]
+    if command -v python3 >/dev/null; then
+        python3 -c 'import json,sys; d = json.load(sys.stdin); assert len(d["rows"]) == 1' <<< "$output"
+    fi
+}
+
+@test "bad arguments are usage errors" {
+    run l1b-bench --simd mmx
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-bench: --simd: unknown level 'mmx' (scalar, sse, sse2, ssse3, avx2)" ]
+    run l1b-bench flops
+    [ "$status" -eq 2 ]
+    run l1b-bench --shape dim=100,heads=3
+    [ "$status" -eq 2 ]
+}
