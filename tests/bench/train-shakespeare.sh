@@ -41,6 +41,7 @@ BIN=${2:-./build}
 STEPS=${STEPS:-2000}
 RUNS=${RUNS:-3}
 TIME=/usr/bin/time
+TIMEFORMAT='%R %U %S'   # bash time keyword: wall user sys
 TOK=$BIN/l1b-tokenize
 TRAIN=$BIN/l1b-train
 
@@ -251,13 +252,13 @@ for P in train-absmean train-f32 threads; do
     echo "  - $P: $lm ($llo–$lhi), $n samples"
 done
 # other processes using >= 20% of a CPU in the samples (l1b-train itself included)
-echo "- processes seen using >= 20% of a CPU, per phase (command: samples, median %CPU):"
+echo "- processes seen using >= 20% of a CPU in the samples, per phase (ps %CPU is averaged over each process's life):"
 for P in train-absmean train-f32 threads; do
     awk -v p="$P" '$1 == p { n[$3]++; s[$3] = s[$3] " " $2 }
-        END { for (c in n) printf "%s: %d, %s\n", c, n[c], s[c] }' "$TMP/procs" 2>/dev/null |
+        END { for (c in n) printf "%s %d%s\n", c, n[c], s[c] }' "$TMP/procs" 2>/dev/null |
     while read -r name cnt vals; do
         med=$(echo "$vals" | tr ' ' '\n' | grep . | stats | awk '{ print $1 }')
-        printf '%s %s, %s%%; ' "$name" "$cnt" "$med"
+        printf '%s (%s samples, median %s%%); ' "$name" "$cnt" "$med"
     done > "$TMP/procline"
     echo "  - $P: $(cat "$TMP/procline")"
 done
