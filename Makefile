@@ -139,3 +139,9 @@ demo: $(BINS)
 	@echo "== 6. score: bits per byte on the README versus on random text"
 	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score README.md
 	head -c 2000 /dev/urandom | $(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score
+
+# Whole-program answer to "what does SIMD buy": plain C build against the
+# normal one on the same training and decoding workload (a few minutes).
+.PHONY: bench
+bench:
+	sh tests/bench/simd-vs-plain.sh $(BENCH_ARGS)
