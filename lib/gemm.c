@@ -1,88 +1,134 @@
 #include "gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
 #include "threads.h"
+#include "util.h"
+
+/* Work is split in groups of 4 output rows, fixed by the shape alone, so a
+ * row is always computed the same way whatever the thread count. Inside a
+ * group, 16-column tiles go to the kernel table's register-blocked tile;
+ * leftover columns and a last partial group use plain loops. */
 
 typedef struct {
     float *out;
     const float *a, *b;
     size_t M, K, N;
+    size_t sm, sk;  /* coefficient (m, k) = a[m*sm + k*sk] */
     float alpha;
-    int accumulate;
 } Gemm;
 
-/* rows [r0, r1) of out = a @ b^T: four dot products share each load of a */
-static void nt_rows(void *ctx, size_t r0, size_t r1, int thread)
+static void rows_plain(const Gemm *g, size_t m0, size_t m1, size_t n0)
 {
-    (void)thread;
-    const Gemm *g = ctx;
-    float d[4];
-    for (size_t m = r0; m < r1; m++) {
-        const float *am = g->a + m * g->K;
+    for (size_t m = m0; m < m1; m++) {
         float *om = g->out + m * g->N;
-        size_t n = 0;
-        for (; n + 4 <= g->N; n += 4) {
-            kern.dot4_f32(am, g->b + n * g->K, g->K, g->K, d);
-            for (int j = 0; j < 4; j++) om[n + j] = g->accumulate ? om[n + j] + d[j] : d[j];
-        }
-        for (; n < g->N; n++) {
-            float s = kern.dot_f32(am, g->b + n * g->K, g->K);
-            om[n] = g->accumulate ? om[n] + s : s;
-        }
-    }
-}
-
-/* rows of out += alpha * sum_k coef(m,k) * b[k]: four rows of b per pass;
- * coef(m,k) is a[m*K + k] (nn) or a[k*M + m] (tn) */
-static void axpy_rows(const Gemm *g, size_t r0, size_t r1, size_t cstride, size_t kstride)
-{
-    for (size_t m = r0; m < r1; m++) {
-        float *om = g->out + m * g->N;
-        const float *coef = g->a + m * cstride;
-        size_t k = 0;
-        for (; k + 4 <= g->K; k += 4) {
-            float c[4] = {g->alpha * coef[k * kstride], g->alpha * coef[(k + 1) * kstride],
-                          g->alpha * coef[(k + 2) * kstride], g->alpha * coef[(k + 3) * kstride]};
-            kern.axpy4_f32(om, g->b + k * g->N, g->N, c, g->N);
-        }
-        for (; k < g->K; k++) {
-            float c = g->alpha * coef[k * kstride];
+        for (size_t k = 0; k < g->K; k++) {
+            float c = g->alpha * g->a[m * g->sm + k * g->sk];
             const float *bk = g->b + k * g->N;
-            for (size_t n = 0; n < g->N; n++) om[n] += c * bk[n];
+            for (size_t n = n0; n < g->N; n++) om[n] += c * bk[n];
         }
     }
 }
 
-static void nn_rows(void *ctx, size_t r0, size_t r1, int thread)
+static void groups(void *ctx, size_t g0, size_t g1, int thread)
 {
     (void)thread;
     const Gemm *g = ctx;
-    axpy_rows(g, r0, r1, g->K, 1);
+    for (size_t grp = g0; grp < g1; grp++) {
+        size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M;
+        if (m1 - m0 < 4) {
+            rows_plain(g, m0, m1, 0);
+            continue;
+        }
+        size_t n = 0;
+        for (; n + 16 <= g->N; n += 16)
+            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, g->a + m0 * g->sm, g->sm, g->sk, g->b + n, g->N, g->K,
+                               g->alpha);
+        if (n < g->N) rows_plain(g, m0, m1, n);
+    }
 }
 
-static void tn_rows(void *ctx, size_t r0, size_t r1, int thread)
+static void run(float *out, const float *a, size_t sm, size_t sk, const float *b, size_t M, size_t K, size_t N,
+                float alpha)
 {
-    (void)thread;
-    const Gemm *g = ctx;
-    axpy_rows(g, r0, r1, 1, g->M);
-}
-
-void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, int accumulate)
-{
-    Gemm g = {out, a, b, M, K, N, 1.0f, accumulate};
-    parallel_for(M, nt_rows, &g);
+    Gemm g = {out, a, b, M, K, N, sm, sk, alpha};
+    parallel_for((M + 3) / 4, groups, &g);
 }
 
 void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha)
 {
-    Gemm g = {out, a, b, M, K, N, alpha, 1};
-    parallel_for(M, nn_rows, &g);
+    run(out, a, K, 1, b, M, K, N, alpha);
 }
 
 void gemm_tn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha)
 {
-    Gemm g = {out, a, b, M, K, N, alpha, 1};
-    parallel_for(M, tn_rows, &g);
+    run(out, a, 1, M, b, M, K, N, alpha);
+}
+
+/* ---- out = a @ b^T ---------------------------------------------------- */
+
+typedef struct {
+    float *out;
+    const float *a, *b;
+    size_t M, K, N;
+    int accumulate;
+} Dots;
+
+/* few rows (decoding: one token): dot products straight from b's rows, in
+ * fixed groups of 4 columns (a shape-only split, as for the row groups) */
+static void dot_groups(void *ctx, size_t g0, size_t g1, int thread)
+{
+    (void)thread;
+    const Dots *d = ctx;
+    float r[4];
+    for (size_t m = 0; m < d->M; m++) {
+        const float *am = d->a + m * d->K;
+        float *om = d->out + m * d->N;
+        for (size_t grp = g0; grp < g1; grp++) {
+            size_t n = 4 * grp;
+            if (n + 4 <= d->N) {
+                kern.dot4_f32(am, d->b + n * d->K, d->K, d->K, r);
+                for (int j = 0; j < 4; j++) om[n + j] = d->accumulate ? om[n + j] + r[j] : r[j];
+            } else {
+                for (; n < d->N; n++) {
+                    float s = kern.dot_f32(am, d->b + n * d->K, d->K);
+                    om[n] = d->accumulate ? om[n] + s : s;
+                }
+            }
+        }
+    }
+}
+
+/* The transposed copy of b for the tiled path: one buffer, grown on demand
+ * (callers are one thread at a time). */
+static float *transposed(const float *b, size_t N, size_t K)
+{
+    static float *bt;
+    static size_t cap;
+    if (N * K > cap) {
+        free(bt);
+        bt = xmalloc(N * K * sizeof *bt);
+        cap = N * K;
+    }
+    for (size_t n = 0; n < N; n++)
+        for (size_t k = 0; k < K; k++) bt[k * N + n] = b[n * K + k];
+    return bt;
+}
+
+#define FEW_ROWS 16
+
+void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, int accumulate)
+{
+    if (M < FEW_ROWS) {
+        /* split over the columns of out (the rows of b): with one token the
+         * work is all in b */
+        Dots d = {out, a, b, M, K, N, accumulate};
+        parallel_for((N + 3) / 4, dot_groups, &d);
+        return;
+    }
+    if (!accumulate)
+        for (size_t m = 0; m < M; m++) memset(out + m * N, 0, N * sizeof *out);
+    run(out, a, K, 1, transposed(b, N, K), M, K, N, 1.0f);
 }

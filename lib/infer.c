@@ -20,18 +20,85 @@ static float *copy_floats(const float *src, size_t n)
 
 int infer_open(Infer *m, const char *path)
 {
-    Checkpoint ck;
+    uint32_t kind;
+    if (ckpt_kind(path, &kind) < 0) return -1;
     double t0 = prof_begin();
-    int rc = ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY);
+    if (kind == CKPT_KIND_TRAIN) {
+        Checkpoint ck;
+        int rc = ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY);
+        prof_end(PROF_IO, t0);
+        if (rc < 0) return -1;
+        Tokenizer tok;
+        if (tok_record_read(&tok, ck.tok_record, ck.tok_record_size, path) < 0) {
+            ckpt_free(&ck);
+            return -1;
+        }
+        infer_init(m, &ck.cfg, ck.params, &tok);
+        ckpt_free(&ck);
+        return 0;
+    }
+
+    /* An inference file (l1b-ckpt convert --pack): the packed ternary
+     * weights and scales are the ones infer_init would compute from the
+     * shadow weights, so they are taken as they are; no float shadow. */
+    memset(m, 0, sizeof *m);
+    PackedModel pm;
+    int rc = ckpt_read_packed(path, &pm, NULL, NULL);
     prof_end(PROF_IO, t0);
     if (rc < 0) return -1;
-    Tokenizer tok;
-    if (tok_record_read(&tok, ck.tok_record, ck.tok_record_size, path) < 0) {
-        ckpt_free(&ck);
+    if (tok_record_read(&m->tok, pm.tok_record, pm.tok_record_size, path) < 0) {
+        packed_model_free(&pm);
         return -1;
     }
-    infer_init(m, &ck.cfg, ck.params, &tok);
-    ckpt_free(&ck);
+    const ModelConfig *c = &pm.cfg;
+    m->cfg = *c;
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+    /* the float tensors change hands */
+    m->tok_emb = pm.t[T_TOK_EMB];
+    m->attn_norm = pm.t[T_ATTN_NORM];
+    m->ffn_norm = pm.t[T_FFN_NORM];
+    m->final_norm = pm.t[T_FINAL_NORM];
+    m->head = pm.t[T_HEAD];
+    pm.t[T_TOK_EMB] = pm.t[T_ATTN_NORM] = pm.t[T_FFN_NORM] = pm.t[T_FINAL_NORM] = pm.t[T_HEAD] = NULL;
+    m->weight_bytes = (2 * V * C + 2 * L * C + C) * sizeof(float);
+    m->lin = xcalloc(L * N_LIN, sizeof *m->lin);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < N_LIN; k++) {
+            const TensorInfo *ti = &info[lin_tensor[k]];
+            Linear *lin = &m->lin[l * N_LIN + k];
+            lin->rows = ti->rows;
+            lin->cols = ti->cols;
+            if (!ti->rows) continue;  /* no gate in a ReLU² model */
+            size_t n = (size_t)ti->rows * ti->cols;
+            if (c->quant == QUANT_F32) {
+                lin->w = copy_floats(pm.t[lin_tensor[k]] + l * n, n);
+                m->weight_bytes += n * sizeof(float);
+            } else {
+                lin->ternary = 1;
+                lin->t = pm.packed[lin_tensor[k]][l];  /* takes over the data */
+                pm.packed[lin_tensor[k]][l].data = NULL;
+                m->weight_bytes += (size_t)ti->rows * lin->t.n_blocks * 16;
+            }
+        }
+    packed_model_free(&pm);
+    /* the KV cache and one token's activations, as infer_init makes them */
+    m->kc = xcalloc(L * T * C, sizeof(float));
+    m->vc = xcalloc(L * T * C, sizeof(float));
+    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
+    m->x = xcalloc(C, sizeof(float));
+    m->xn = xcalloc(C, sizeof(float));
+    m->q = xcalloc(C, sizeof(float));
+    m->atty = xcalloc(C, sizeof(float));
+    m->att = xcalloc(T, sizeof(float));
+    m->tmp = xcalloc(C, sizeof(float));
+    m->gate = xcalloc(H, sizeof(float));
+    m->up = xcalloc(H, sizeof(float));
+    m->act = xcalloc(H, sizeof(float));
+    m->logits = xcalloc(V, sizeof(float));
+    m->xq = xcalloc(padded, 1);
+    m->acc = xcalloc(wide, sizeof(int32_t));
     return 0;
 }
 

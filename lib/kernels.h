@@ -20,6 +20,11 @@ typedef struct {
     void (*dot4_f32)(const float *a, const float *b, size_t ldb, size_t K, float out[4]);
     /* y[i] += sum_j c[j] * x[j*ldx + i], j < 4   y: (n), x: (4, ldx) */
     void (*axpy4_f32)(float *y, const float *x, size_t ldx, const float c[4], size_t n);
+    /* a 4 x 16 tile of a matrix product, accumulated:
+     *   out[i*ldo + j] += alpha * sum_k a[i*sm + k*sk] * b[k*ldb + j]
+     * for i < 4, j < 16, k < K — a (4, K) with any strides, b (K, 16) rows */
+    void (*gemm_tile_f32)(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
+                          size_t ldb, size_t K, float alpha);
     /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
      * 16 bytes of 2-bit codes against 64 int8 values each */
     int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);

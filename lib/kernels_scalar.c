@@ -45,8 +45,24 @@ static int32_t ternary_codes_dot_scalar(const uint8_t *codes, const int8_t *x, s
     return acc;
 }
 
+static void gemm_tile_f32_scalar(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
+                                 size_t ldb, size_t K, float alpha)
+{
+    float acc[4][16] = {{0}};
+    for (size_t k = 0; k < K; k++) {
+        const float *bk = b + k * ldb;
+        for (int i = 0; i < 4; i++) {
+            float c = a[i * sm + k * sk];
+            for (int j = 0; j < 16; j++) acc[i][j] += c * bk[j];
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) out[i * ldo + j] += alpha * acc[i][j];
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->gemm_tile_f32 = gemm_tile_f32_scalar;
     k->ternary_codes_dot = ternary_codes_dot_scalar;
     k->dot4_f32 = dot4_f32_scalar;
     k->axpy4_f32 = axpy4_f32_scalar;

@@ -76,8 +76,33 @@ static void axpy4_f32_sse(float *y, const float *x, size_t ldx, const float c[4]
     for (; i < n; i++) y[i] += c[0] * x[i] + c[1] * x1[i] + c[2] * x2[i] + c[3] * x3[i];
 }
 
+/* 4 x 16 as four 4 x 4 column strips: 4 accumulators and one load of b per
+ * step leave room in the 8 registers of a 32-bit SSE machine */
+static void gemm_tile_f32_sse(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
+                              size_t ldb, size_t K, float alpha)
+{
+    __m128 va = _mm_set1_ps(alpha);
+    for (int j = 0; j < 16; j += 4) {
+        __m128 c0 = _mm_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (size_t k = 0; k < K; k++) {
+            __m128 bk = _mm_loadu_ps(b + k * ldb + j);
+            const float *ak = a + k * sk;
+            c0 = _mm_add_ps(c0, _mm_mul_ps(_mm_set1_ps(ak[0]), bk));
+            c1 = _mm_add_ps(c1, _mm_mul_ps(_mm_set1_ps(ak[sm]), bk));
+            c2 = _mm_add_ps(c2, _mm_mul_ps(_mm_set1_ps(ak[2 * sm]), bk));
+            c3 = _mm_add_ps(c3, _mm_mul_ps(_mm_set1_ps(ak[3 * sm]), bk));
+        }
+        float *o = out + j;
+        _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(va, c0)));
+        _mm_storeu_ps(o + ldo, _mm_add_ps(_mm_loadu_ps(o + ldo), _mm_mul_ps(va, c1)));
+        _mm_storeu_ps(o + 2 * ldo, _mm_add_ps(_mm_loadu_ps(o + 2 * ldo), _mm_mul_ps(va, c2)));
+        _mm_storeu_ps(o + 3 * ldo, _mm_add_ps(_mm_loadu_ps(o + 3 * ldo), _mm_mul_ps(va, c3)));
+    }
+}
+
 void kernels_fill_sse(Kernels *k)
 {
+    k->gemm_tile_f32 = gemm_tile_f32_sse;
     k->dot4_f32 = dot4_f32_sse;
     k->axpy4_f32 = axpy4_f32_sse;
     k->dot_f32 = dot_f32_sse;
