@@ -419,6 +419,8 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
     for (size_t n = 0; n < N; n++) {
         const float *l = logits + n * V;
         float *p = probs + n * V;
+        int tgt = targets[n];
+        float lt = tgt < 0 ? 0.0f : l[tgt];  /* read before p may overwrite l */
         float maxv = -INFINITY;
         for (size_t i = 0; i < V; i++)
             if (l[i] > maxv) maxv = l[i];
@@ -429,8 +431,7 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
         }
         float inv = 1.0f / sum;
         for (size_t i = 0; i < V; i++) p[i] *= inv;
-        int tgt = targets[n];
-        losses[n] = tgt < 0 ? 0.0f : logf(sum) - (l[tgt] - maxv);
+        losses[n] = tgt < 0 ? 0.0f : logf(sum) - (lt - maxv);
     }
 }
 

@@ -133,7 +133,8 @@ void relu2_backward(float *dinp, const float *dout, const float *inp, size_t N, 
 /* ---- loss ------------------------------------------------------------------- */
 
 /* logits (N,V), targets (N) -> losses (N) = -log softmax[target], probs (N,V)
- * saved. A target < 0 masks its row: loss 0 (probs are still written). */
+ * saved. A target < 0 masks its row: loss 0 (probs are still written).
+ * probs may be logits itself (computed in place). */
 void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
                           size_t N, size_t V);
 /* dlogits (N,V) += (probs - onehot(target)) * dloss_scale for unmasked rows;

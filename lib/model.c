@@ -66,6 +66,9 @@ size_t model_tensor_table(const ModelConfig *c, TensorInfo info[N_TENSORS])
     return off;
 }
 
+/* layers whose linear-layer inputs are stored (see model_alloc) */
+static size_t layers_kept(const ModelConfig *c) { return c->quant == QUANT_F32 ? c->n_layers : 1; }
+
 static void set_pointers(const Model *m, float *block, Tensors *out)
 {
     for (int i = 0; i < N_TENSORS; i++) out->t[i] = block + m->info[i].offset;
@@ -89,17 +92,21 @@ void model_alloc(Model *m, const ModelConfig *c, size_t B)
     m->B = B;
     Activations *a = &m->a;
     /* one block for every float activation; sizes in floats */
+    /* The inputs of the linear layers (xn1, xn2, atty, act) are needed by
+     * the backward only in float mode: quantised layers keep their int8
+     * copy instead, so one layer's worth of each serves every layer. */
+    size_t LK = layers_kept(c);
     size_t sizes[] = {
-        (L + 1) * N * C, L * N * C, L * N * C, L * N * C, L * N, L * N,
-        L * N * C, L * N * C, L * N * C, L * B * NH * T * T, L * N * C,
-        L * N * H, L * N * H, L * N * H, N * C, N, N * V, N * V, N,
+        (L + 1) * N * C, L * N * C, LK * N * C, LK * N * C, L * N, L * N,
+        L * N * C, L * N * C, L * N * C, L * B * NH * T * T, LK * N * C,
+        L * N * H, L * N * H, LK * N * H, N * C, N, N * V, N,
         /* scratch: dx dxn dq dk dv datt datty dgate dup dact dlogits */
         N * C, N * C, N * C, N * C, N * C, B * NH * T * T, N * C, N * H, N * H, N * H, N * V,
     };
     float **ptrs[] = {
         &a->x, &a->xmid, &a->xn1, &a->xn2, &a->rstd1, &a->rstd2,
         &a->q, &a->k, &a->v, &a->att, &a->atty,
-        &a->gate, &a->up, &a->act, &a->xf, &a->rstdf, &a->logits, &a->probs, &a->losses,
+        &a->gate, &a->up, &a->act, &a->xf, &a->rstdf, &a->logits, &a->losses,
         &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->datty, &a->dgate, &a->dup, &a->dact, &a->dlogits,
     };
     size_t total = 0;
@@ -110,6 +117,7 @@ void model_alloc(Model *m, const ModelConfig *c, size_t B)
         *ptrs[i] = mem;
         mem += sizes[i];
     }
+    a->probs = a->logits;  /* the loss turns logits into probabilities in place */
     a->pos = xmalloc(N * sizeof *a->pos);
 
     /* BitLinear buffers: quantised weights, activations and their scales */
@@ -192,10 +200,11 @@ float model_forward(Model *m, const int *inputs, const int *targets, size_t B, s
     PROFILED(PROF_ELEMENTWISE, embedding_forward(a->x, inputs, m->p.t[T_TOK_EMB], N, C));
     for (size_t l = 0; l < L; l++) {
         float *x = a->x + l * Nmax * C, *xnext = a->x + (l + 1) * Nmax * C;
-        float *xn1 = a->xn1 + l * Nmax * C, *xn2 = a->xn2 + l * Nmax * C, *xmid = a->xmid + l * Nmax * C;
+        size_t lk = layers_kept(c) > 1 ? l : 0;  /* the slot of the linear layers' inputs */
+        float *xn1 = a->xn1 + lk * Nmax * C, *xn2 = a->xn2 + lk * Nmax * C, *xmid = a->xmid + l * Nmax * C;
         float *q = a->q + l * Nmax * C, *k = a->k + l * Nmax * C, *v = a->v + l * Nmax * C;
-        float *atty = a->atty + l * Nmax * C, *att = a->att + l * attmax;
-        float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + l * Nmax * H;
+        float *atty = a->atty + lk * Nmax * C, *att = a->att + l * attmax;
+        float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + lk * Nmax * H;
         BitLinearQuant *bq = a->bq + l * N_LIN;
 
         PROFILED(PROF_NORM, rmsnorm_forward(xn1, a->rstd1 + l * Nmax, x, layer_w(m, &m->p, T_ATTN_NORM, l), N, C, RMSNORM_EPS));
@@ -253,10 +262,11 @@ void model_backward(Model *m, const int *inputs, const int *targets, size_t B, s
 
     for (size_t l = L; l-- > 0;) {
         float *x = a->x + l * Nmax * C;
-        float *xn1 = a->xn1 + l * Nmax * C, *xn2 = a->xn2 + l * Nmax * C, *xmid = a->xmid + l * Nmax * C;
+        size_t lk = layers_kept(c) > 1 ? l : 0;  /* the slot of the linear layers' inputs */
+        float *xn1 = a->xn1 + lk * Nmax * C, *xn2 = a->xn2 + lk * Nmax * C, *xmid = a->xmid + l * Nmax * C;
         float *q = a->q + l * Nmax * C, *k = a->k + l * Nmax * C, *v = a->v + l * Nmax * C;
-        float *atty = a->atty + l * Nmax * C, *att = a->att + l * attmax;
-        float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + l * Nmax * H;
+        float *atty = a->atty + lk * Nmax * C, *att = a->att + l * attmax;
+        float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + lk * Nmax * H;
         BitLinearQuant *bq = a->bq + l * N_LIN;
 
         /* feed-forward branch: dx is the gradient of the block's output */

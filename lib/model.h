@@ -70,8 +70,8 @@ typedef struct {
     float *act;      /* (L, N, H) feed-forward activation entering Wdown */
     float *xf;       /* (N, C) final norm output */
     float *rstdf;    /* (N) */
-    float *logits;   /* (N, V) */
-    float *probs;    /* (N, V) */
+    float *logits;   /* (N, V); with targets, the probabilities after the forward */
+    float *probs;    /* the same buffer as logits */
     float *losses;   /* (N) */
     int *pos;        /* (N) positions */
     BitLinearQuant *bq;  /* (L, 7): q k v o gate up down */
@@ -108,7 +108,8 @@ void model_free(Model *m);
 void model_init_weights(Model *m, Rng *rng);
 
 /* Forward over inputs (B,T) with T <= ctx; with targets (B,T) (-1 =
- * masked) also the losses, returning the mean loss over unmasked targets. */
+ * masked) also the losses, returning the mean loss over unmasked targets,
+ * and a.logits then holds the softmax probabilities (same argmax). */
 float model_forward(Model *m, const int *inputs, const int *targets, size_t B, size_t T);
 /* Backward of the mean loss of the last forward, scaled by loss_scale,
  * accumulated into m->grads (zero them with model_zero_grads first). */
