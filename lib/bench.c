@@ -126,6 +126,7 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
     /* the shapes of the sampling issue (dim 768, hidden 2048) and of the
      * nanoGPT training shape (768 tokens x dim 128, hidden 352) */
     static const KernelBench full[] = {
+        {"ternary_matvec", run_matvec, 288, 288, 0, 1},  /* an odd number of 64-blocks */
         {"ternary_matvec", run_matvec, 768, 768, 0, 1},
         {"ternary_matvec", run_matvec, 2048, 768, 0, 1},
         {"ternary_matvec", run_matvec, 768, 2048, 0, 1},
@@ -360,7 +361,7 @@ void bench_print(const BenchTable *t, int format)
         return;
     }
     printf("cpu features: %s\n", cpu_feature_string());
-    printf("%-18s %-28s %-7s %3s %12s %8s %14s %8s\n", "bench", "shape", "simd", "thr", "median", "spread",
+    printf("%-18s %-30s %-7s %3s %12s %8s %14s %8s\n", "bench", "shape", "simd", "thr", "median", "spread",
            "rate", "speedup");
     for (size_t i = 0; i < t->n; i++) {
         const BenchRow *r = &t->rows[i];
@@ -368,7 +369,7 @@ void bench_print(const BenchTable *t, int format)
         snprintf(med, sizeof med, "%.3g %s", r->median, r->unit);
         if (!isnan(r->rate)) snprintf(rate, sizeof rate, "%.3g %s", r->rate, r->rate_unit);
         if (!isnan(r->speedup)) snprintf(sp, sizeof sp, "%.2fx", r->speedup);
-        printf("%-18s %-28s %-7s %3d %12s %7.0f%% %14s %8s\n", r->bench, r->shape, r->simd, r->threads, med,
+        printf("%-18s %-30s %-7s %3d %12s %7.0f%% %14s %8s\n", r->bench, r->shape, r->simd, r->threads, med,
                100 * r->spread, rate, sp);
     }
 }

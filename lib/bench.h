@@ -10,13 +10,13 @@
 #include "model.h"
 
 typedef struct {
-    char bench[32];     /* e.g. "ternary_matvec", "train_step", "decode" */
+    char bench[32];     /* e.g. "ternary_matvec", "train_step", "decode 256 tokens" */
     char shape[64];
     char simd[8];
     int threads;
     double median;      /* in `unit` */
     double spread;      /* (max - min) / median over the repetitions */
-    const char *unit;   /* "us", "ms" */
+    const char *unit;   /* "us", "ms", "MB" */
     double rate;        /* GOP/s, tokens/s; NAN if none */
     const char *rate_unit;
     double speedup;     /* over the scalar level of the same bench; NAN if none */

@@ -107,13 +107,17 @@ static int32_t ternary_codes_dot_avx2(const uint8_t *codes, const int8_t *x, siz
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
     }
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (b < n_blocks) {  /* an odd last block: the same with 128-bit registers */
+        const __m128i three4 = _mm_set1_epi8(3), ones4 = _mm_set1_epi16(1);
+        __m128i v = _mm_loadu_si128((const __m128i *)codes), s = _mm_setzero_si128();
+        for (int j = 0; j < 4; j++)
+            s = _mm_add_epi16(s, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 2 * j), three4),
+                                                   _mm_loadu_si128((const __m128i *)(x + 16 * j))));
+        h = _mm_add_epi32(h, _mm_madd_epi16(s, ones4));
+    }
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    int32_t r = _mm_cvtsi128_si32(h);
-    for (; b < n_blocks; b++, codes += 16, x += 64)
-        for (int i = 0; i < 16; i++)
-            for (int j = 0; j < 4; j++) r += (codes[i] >> (2 * j) & 3) * x[16 * j + i];
-    return r;
+    return _mm_cvtsi128_si32(h);
 }
 
 /* 4 x 16 in eight 8-wide accumulators: per step two loads of b and four
