@@ -25,7 +25,7 @@ SIMD ?= 1
 endif
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -fno-math-errno $(WARN) -Ilib $(CFLAGS)
 LIBS     = -lm -lpthread
 
 PROGRAMS = l1b-tokenize l1b-train l1b-sample l1b-bench

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernels.h"
 #include "profile.h"
 #include "threads.h"
 #include "util.h"
@@ -113,13 +114,10 @@ static float *workspace(size_t n)
 
 /* ---- BitLinear quantisation ------------------------------------------------ */
 
-/* roundf() without the libm call (it showed up at several per cent of a
- * training step): round half away from zero, exact for |x| < 2^30 since
- * x + 0.5 is exact in double */
-static inline int round_away(float x)
-{
-    return (int)((double)x + (x < 0 ? -0.5 : 0.5));
-}
+/* Round to nearest, ties to even (the default rounding mode; torch.round
+ * does the same): one instruction with -fno-math-errno, where roundf() was
+ * a libm call worth several per cent of a training step. */
+static inline int round_even(float x) { return (int)lrintf(x); }
 
 float ternary_absmean(const float *w, size_t n, int8_t *q)
 {
@@ -132,7 +130,7 @@ float ternary_absmean(const float *w, size_t n, int8_t *q)
     for (size_t i = 0; i < n; i++) {
         float r = w[i] / denom;
         r = r > 2 ? 2 : r < -2 ? -2 : r;  /* the result is clipped to [-1, 1] anyway */
-        int k = round_away(r);
+        int k = round_even(r);
         q[i] = (int8_t)(k > 1 ? 1 : k < -1 ? -1 : k);
     }
     return gamma;
@@ -148,7 +146,7 @@ void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
     /* the floor keeps an all-zero row finite: it quantises to zeros */
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
     for (size_t c = 0; c < C; c++) {
-        int k = round_away(x[c] * s);  /* |x * s| <= 127 by construction */
+        int k = round_even(x[c] * s);  /* |x * s| <= 127 by construction */
         q[c] = (int8_t)(k > 127 ? 127 : k < -128 ? -128 : k);
     }
     *scale = 1.0f / s;
@@ -221,16 +219,44 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
 
 /* x (N,NH,HS): pair j of every head of row i turns by sign * pos[i] * freq_j,
  * freq_j = theta^(-2j/HS). The angle and its sine and cosine are taken in
- * double: at position 4096 a float angle is already off by 5e-4 rad. */
-static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta,
-                        double sign)
+ * double (at position 4096 a float angle is already off by 5e-4 rad) and
+ * kept in a table by position, grown on demand: the same numbers every
+ * call, without a sin/cos per row per call. Callers are one thread at a
+ * time. */
+static const float *rope_table(size_t HS, float theta, size_t n_pos)
 {
+    static float *tab;  /* (n_pos, HS/2, 2): cos, sin */
+    static size_t tab_hs, tab_pos;
+    static float tab_theta;
+    if (tab && tab_hs == HS && tab_theta == theta && tab_pos >= n_pos) return tab;
+    if (n_pos < 256) n_pos = 256;
+    free(tab);
+    tab = xmalloc(n_pos * HS * sizeof *tab);
     double step = pow((double)theta, -2.0 / (double)HS);  /* freq_{j+1} / freq_j */
-    for (size_t i = 0; i < N; i++) {
+    for (size_t p = 0; p < n_pos; p++) {
         double freq = 1.0;
         for (size_t j = 0; j < HS / 2; j++, freq *= step) {
-            double angle = (double)pos[i] * freq;
-            float c = (float)cos(angle), s = (float)(sign * sin(angle));
+            double angle = (double)p * freq;
+            tab[(p * (HS / 2) + j) * 2] = (float)cos(angle);
+            tab[(p * (HS / 2) + j) * 2 + 1] = (float)sin(angle);
+        }
+    }
+    tab_hs = HS;
+    tab_theta = theta;
+    tab_pos = n_pos;
+    return tab;
+}
+
+static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta, float sign)
+{
+    size_t max_pos = 0;
+    for (size_t i = 0; i < N; i++)
+        if ((size_t)pos[i] + 1 > max_pos) max_pos = (size_t)pos[i] + 1;
+    const float *tab = rope_table(HS, theta, max_pos);
+    for (size_t i = 0; i < N; i++) {
+        const float *cs = tab + (size_t)pos[i] * HS;
+        for (size_t j = 0; j < HS / 2; j++) {
+            float c = cs[2 * j], s = sign * cs[2 * j + 1];
             for (size_t h = 0; h < NH; h++) {
                 float *p = x + (i * NH + h) * HS + 2 * j;
                 float x0 = p[0], x1 = p[1];
@@ -243,14 +269,14 @@ static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS
 
 void rope_forward(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta)
 {
-    rope_rotate(x, pos, N, NH, HS, theta, 1.0);
+    rope_rotate(x, pos, N, NH, HS, theta, 1.0f);
 }
 
 /* A rotation's Jacobian is the rotation itself, so the gradient goes back
  * through its transpose: the same angle, turned the other way. */
 void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, float theta)
 {
-    rope_rotate(dx, pos, N, NH, HS, theta, -1.0);
+    rope_rotate(dx, pos, N, NH, HS, theta, -1.0f);
 }
 
 /* ---- causal self-attention ------------------------------------------------ */
@@ -262,10 +288,7 @@ void attention_query(float *out, float *att, const float *q, const float *k, con
     float scale = 1.0f / sqrtf((float)HS);
     float maxv = -INFINITY;
     for (size_t t2 = 0; t2 < n; t2++) {
-        const float *kt = k + t2 * stride;
-        float s = 0;
-        for (size_t i = 0; i < HS; i++) s += q[i] * kt[i];
-        s *= scale;
+        float s = kern.dot_f32(q, k + t2 * stride, HS) * scale;
         att[t2] = s;
         if (s > maxv) maxv = s;
     }
@@ -339,11 +362,8 @@ static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread
             for (size_t t2 = 0; t2 <= t; t2++) {
                 const float *vt = v + (b * T + t2) * C + h * HS;
                 float *dvt = dv + (b * T + t2) * C + h * HS;
-                float s = 0;
-                for (size_t i = 0; i < HS; i++) {
-                    s += go[i] * vt[i];
-                    dvt[i] += a[t2] * go[i];
-                }
+                float s = kern.dot_f32(go, vt, HS);
+                for (size_t i = 0; i < HS; i++) dvt[i] += a[t2] * go[i];
                 da[t2] = s;
                 adot += a[t2] * s;
             }

@@ -59,7 +59,7 @@ typedef enum {
 } QuantScheme;
 
 /* Weights: gamma = mean|w| (0 for n == 0); q = clamp(round(w / (gamma + 1e-8)),
- * -1, 1) with round half away from zero. Dequantised weight = q * gamma.
+ * -1, 1), rounding to nearest with ties to even. Dequantised weight = q * gamma.
  * Returns gamma. */
 float ternary_absmean(const float *w, size_t n, int8_t *q);
 /* Activations, one row x (C): s = 127 / max(absmax(x), 1e-5);

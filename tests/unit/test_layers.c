@@ -263,7 +263,7 @@ TEST(layers_ternary_absmean_hand_worked_example)
 
 TEST(layers_act_quant_int8_hand_worked_example)
 {
-    /* absmax 1, s = 127: 63.5 and -63.5 round away from zero to +-64,
+    /* absmax 1, s = 127: 63.5 and -63.5 round to the even +-64,
      * 31.75 -> 32, 0.381 -> 0 */
     float x[5] = {0.5f, -1.0f, 0.25f, 0.003f, -0.5f};
     int8_t q[5];
