@@ -9,7 +9,7 @@
 # CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
 
 CC      ?= cc
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O3 -g
 LDFLAGS ?=
 BUILD   ?= build
 PREFIX  ?= /usr/local
