@@ -24,7 +24,9 @@ static void usage(const TrainOptions *d)
            "                   for swiglu, 4*dim for relu2)\n"
            "  --ctx N          context length in tokens (default %u)\n"
            "  --ffn-act ACT    swiglu or relu2 (default swiglu)\n"
-           "  --quant SCHEME   absmean (ternary, default) or f32 (float baseline)\n"
+           "  --quant SCHEME   absmean (ternary BitNet b1.58, default), twn (ternary\n"
+           "                   weight networks), stochastic (absmean, stochastic rounding),\n"
+           "                   sign (binary) or f32 (float baseline)\n"
            "training:\n"
            "  --steps N        length of the run and its schedule (default %llu)\n"
            "  --time DURATION  stop, save and exit 0 after this long (90s, 30m, 2h)\n"
@@ -114,9 +116,12 @@ int main(int argc, char **argv)
             o.ffn_set = 1;
             break;
         case O_QUANT:
-            if (!strcmp(optarg, "absmean")) o.cfg.quant = QUANT_ABSMEAN;
-            else if (!strcmp(optarg, "f32")) o.cfg.quant = QUANT_F32;
-            else cli_usage_error("--quant: '%s' is not absmean or f32", optarg);
+        {
+            QuantScheme q;
+            if (quant_scheme_parse(optarg, &q) < 0)
+                cli_usage_error("--quant: '%s' is not absmean, twn, stochastic, sign or f32", optarg);
+            o.cfg.quant = q;
+        }
             o.quant_set = 1;
             break;
         case O_STEPS: o.steps = cli_uint("--steps", optarg, 1, 1000000000000ull); o.steps_set = 1; break;

@@ -152,16 +152,96 @@ void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
     *scale = 1.0f / s;
 }
 
-float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
+static const char *const quant_names[QUANT_COUNT] = {"f32", "absmean", "twn", "stochastic", "sign"};
+
+const char *quant_scheme_name(QuantScheme scheme)
+{
+    return scheme >= 0 && scheme < QUANT_COUNT ? quant_names[scheme] : "?";
+}
+
+int quant_scheme_parse(const char *name, QuantScheme *scheme)
+{
+    for (int i = 0; i < QUANT_COUNT; i++)
+        if (!strcmp(name, quant_names[i])) {
+            *scheme = (QuantScheme)i;
+            return 0;
+        }
+    return -1;
+}
+
+float ternary_twn(const float *w, size_t n, int8_t *q)
+{
+    if (n == 0) return 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
+    float delta = (float)(0.7 * sum / (double)n);
+    double kept = 0;
+    size_t n_kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(w[i]);
+        q[i] = (int8_t)(w[i] > delta ? 1 : w[i] < -delta ? -1 : 0);
+        if (a > delta) kept += a, n_kept++;
+    }
+    return n_kept ? (float)(kept / (double)n_kept) : 0.0f;
+}
+
+float binary_sign(const float *w, size_t n, int8_t *q)
+{
+    if (n == 0) return 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += fabsf(w[i]);
+        q[i] = (int8_t)(w[i] >= 0 ? 1 : -1);
+    }
+    return (float)(sum / (double)n);
+}
+
+/* uniform [0, 1) from (seed, i): splitmix64 of their mix, 24 bits */
+static inline float hash_uniform(uint64_t seed, uint64_t i)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+float ternary_stochastic(const float *w, size_t n, int8_t *q, uint64_t seed)
+{
+    if (n == 0) return 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
+    float gamma = (float)(sum / (double)n), denom = gamma + 1e-8f;
+    for (size_t i = 0; i < n; i++) {
+        float r = w[i] / denom;
+        r = r > 1 ? 1 : r < -1 ? -1 : r;
+        float f = floorf(r);
+        q[i] = (int8_t)((int)f + (hash_uniform(seed, i) < r - f));
+    }
+    return gamma;
+}
+
+float weight_quantise_noisy(QuantScheme scheme, const float *w, size_t n, int8_t *q, uint64_t noise)
 {
     switch (scheme) {
     case QUANT_ABSMEAN:
         return ternary_absmean(w, n, q);
+    case QUANT_TWN:
+        return ternary_twn(w, n, q);
+    case QUANT_STOCHASTIC:
+        return noise ? ternary_stochastic(w, n, q, noise) : ternary_absmean(w, n, q);
+    case QUANT_SIGN:
+        return binary_sign(w, n, q);
     case QUANT_F32:
     case QUANT_COUNT:
         break;
     }
     return 0;  /* not reached: float schemes never quantise */
+}
+
+float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
+{
+    return weight_quantise_noisy(scheme, w, n, q, 0);
 }
 
 /* inp (N,C) @ quant(w (OC,C))^T -> out (N,OC) */
@@ -173,7 +253,7 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
         return;
     }
     double t0 = prof_begin();
-    bq->wscale = weight_quantise(scheme, w, OC * C, bq->wq);
+    bq->wscale = weight_quantise_noisy(scheme, w, OC * C, bq->wq, bq->noise);
     for (size_t n = 0; n < N; n++)
         act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
     prof_end(PROF_QUANT, t0);

@@ -48,32 +48,55 @@ void matmul_forward(float *out, const float *inp, const float *w, size_t N, size
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      size_t N, size_t C, size_t OC);
 
-/* How a BitLinear layer quantises. New schemes: add an entry here and a case
- * in weight_quantise() in layers.c; the forward and backward need no change
- * as long as the scheme produces int8 weights times one scale per tensor. */
+/* How a BitLinear layer quantises its weights (activations are always int8
+ * absmax per row). The numbers are stored in model files: never reuse one.
+ * New schemes: an entry here, a name in layers.c (quant_names), a case in
+ * weight_quantise_noisy(); the forward and backward need no change as long
+ * as the scheme produces int8 weights times one scale per tensor. */
 typedef enum {
-    QUANT_F32,      /* no quantisation: a plain matmul (the float baseline) */
-    QUANT_ABSMEAN,  /* BitNet b1.58: ternary weights scaled by mean|w| per
-                       tensor, int8 absmax activations per row */
+    QUANT_F32 = 0,         /* no quantisation: a plain matmul (the float baseline) */
+    QUANT_ABSMEAN = 1,     /* BitNet b1.58: round(w / mean|w|) clipped to -1..1 */
+    QUANT_TWN = 2,         /* ternary weight networks: |w| > 0.7 mean|w| keeps its
+                              sign, else 0; scale = mean |w| of the kept ones */
+    QUANT_STOCHASTIC = 3,  /* absmean with stochastic rounding while training,
+                              deterministic (absmean) rounding at inference */
+    QUANT_SIGN = 4,        /* binary -1/+1 (the sign), scale mean|w| */
     QUANT_COUNT
 } QuantScheme;
+
+/* "f32", "absmean", "twn", "stochastic", "sign"; -1 if unknown. */
+const char *quant_scheme_name(QuantScheme scheme);
+int quant_scheme_parse(const char *name, QuantScheme *scheme);
 
 /* Weights: gamma = mean|w| (0 for n == 0); q = clamp(round(w / (gamma + 1e-8)),
  * -1, 1), rounding to nearest with ties to even. Dequantised weight = q * gamma.
  * Returns gamma. */
 float ternary_absmean(const float *w, size_t n, int8_t *q);
+/* TWN: delta = 0.7 mean|w|; q = sign(w) where |w| > delta, else 0; returns
+ * alpha = mean |w| over the kept weights (0 if none). */
+float ternary_twn(const float *w, size_t n, int8_t *q);
+/* Sign: q = +1 for w >= 0, else -1; returns mean|w|. */
+float binary_sign(const float *w, size_t n, int8_t *q);
+/* Stochastic rounding of r = clip(w / (gamma + 1e-8), -1, 1): q = floor(r)
+ * + (u < r - floor(r)) with u uniform in [0, 1) from (seed, index), so the
+ * expectation of q is r and a seed gives the same q every time. Returns
+ * gamma = mean|w|. */
+float ternary_stochastic(const float *w, size_t n, int8_t *q, uint64_t seed);
 /* Activations, one row x (C): s = 127 / max(absmax(x), 1e-5);
  * q = clamp(round(x * s), -128, 127); *scale = 1/s (dequantised = q * scale). */
 void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale);
 
 /* The one place that knows the weight quantisers: q (n) from w (n) by the
  * scheme, returning the per-tensor scale (dequantised = q * scale). Not for
- * QUANT_F32. Training and the sampler's packing both call it. */
+ * QUANT_F32. The deterministic form is the one inference uses; training
+ * passes noise != 0 to draw the stochastic scheme's rounding (0: none). */
 float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q);
+float weight_quantise_noisy(QuantScheme scheme, const float *w, size_t n, int8_t *q, uint64_t noise);
 
 /* Caller-owned buffers of one BitLinear call, filled by the forward and read
  * by the backward (unused for QUANT_F32, where the struct may be NULL). */
 typedef struct {
+    uint64_t noise;  /* seed of the stochastic rounding this call; 0: none */
     int8_t *wq;      /* (OC,C) quantised weights */
     float wscale;    /* dequantised weight = wq * wscale */
     int8_t *xq;      /* (N,C) quantised activations */

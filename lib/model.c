@@ -206,6 +206,8 @@ float model_forward(Model *m, const int *inputs, const int *targets, size_t B, s
         float *atty = a->atty + lk * Nmax * C, *att = a->att + l * attmax;
         float *gate = a->gate + l * Nmax * H, *up = a->up + l * Nmax * H, *act = a->act + lk * Nmax * H;
         BitLinearQuant *bq = a->bq + l * N_LIN;
+        for (int j = 0; j < N_LIN; j++)  /* a distinct rounding seed per tensor */
+            bq[j].noise = m->quant_noise ? m->quant_noise * 0x9E3779B97F4A7C15ull + l * N_LIN + j + 1 : 0;
 
         PROFILED(PROF_NORM, rmsnorm_forward(xn1, a->rstd1 + l * Nmax, x, layer_w(m, &m->p, T_ATTN_NORM, l), N, C, RMSNORM_EPS));
         bitlinear_forward(q, xn1, layer_w(m, &m->p, T_WQ, l), N, C, C, qs, &bq[LIN_Q]);
@@ -325,7 +327,7 @@ double model_zero_share(const Model *m)
         if (!t->ternary) continue;
         size_t n = (size_t)t->rows * t->cols;
         for (size_t l = 0; l < t->layers; l++) {
-            ternary_absmean(m->p.t[i] + l * n, n, q);
+            weight_quantise((QuantScheme)m->cfg.quant, m->p.t[i] + l * n, n, q);
             for (size_t j = 0; j < n; j++) zeros += q[j] == 0;
             total += n;
         }

@@ -89,6 +89,7 @@ typedef struct {
     size_t B;                        /* batch rows the activations hold */
     void *act_mem;
     int8_t *wq_mem;
+    uint64_t quant_noise;            /* stochastic rounding seed for the next forward; 0: none */
 } Model;
 
 /* Check a configuration; -1 with a message naming what is wrong. */

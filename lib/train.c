@@ -321,7 +321,10 @@ static int run_loop(Trainer *tr, int *stopped_by)
             int T = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, tr->inputs, tr->targets, &n_targets);
             prof_end(PROF_DATA, t0);
             if (T < 0) return -1;
+            /* stochastic rounding draws from (seed, micro-batch): resumable */
+            tr->m.quant_noise = tr->m.cfg.quant == QUANT_STOCHASTIC ? (s->seed ^ (s->batch_index << 20)) | 1 : 0;
             loss += model_forward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T);
+            tr->m.quant_noise = 0;  /* evaluation rounds deterministically, as inference does */
             model_backward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
             tokens_since += n_targets;
             s->tokens_seen += n_targets;
@@ -402,7 +405,7 @@ int train_run(const TrainOptions *o)
         const ModelConfig *c = &tr.m.cfg;
         l1b_warn("model: dim %u, %u layers, %u heads, hidden %u, ctx %u, vocab %u, %s, %s; %zu parameters",
                  c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab,
-                 c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2", c->quant == QUANT_F32 ? "f32" : "absmean",
+                 c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2", quant_scheme_name((QuantScheme)c->quant),
                  tr.m.n_params);
         l1b_warn("data: %llu training tokens, %llu validation batches, %s batching%s; %d threads; from step %llu",
                  (unsigned long long)(tr.train_end - tr.train_begin), (unsigned long long)tr.n_eval,
