@@ -28,7 +28,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -fno-math-errno $(WARN) -Ilib $(CFLAGS)
 LIBS     = -lm -lpthread
 
-PROGRAMS = l1b-tokenize l1b-train l1b-sample l1b-bench
+PROGRAMS = l1b-tokenize l1b-train l1b-sample l1b-bench l1b-ckpt
 
 LIB_SRC  = $(filter-out lib/kernels_sse%.c lib/kernels_ssse3.c lib/kernels_avx2.c,$(wildcard lib/*.c))
 ifeq ($(SIMD),0)

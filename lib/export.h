@@ -21,7 +21,8 @@
  *
  * tokenizer.bin: int32 max_token_length, then per id: float score, int32
  * length, the bytes. Score -rank for merge tokens, 0 for bytes and <eod>
- * (whose bytes are the text "<eod>", never produced by encoding). */
+ * (whose bytes are the text "<eod>", never produced by encoding; no token
+ * is empty, which run.c's reader could not read). */
 #ifndef L1B_EXPORT_H
 #define L1B_EXPORT_H
 

@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "svg.h"
 #include "tokstream.h"
 #include "util.h"
 
 static const char *ffn_name(uint32_t a) { return a == FFN_SWIGLU ? "swiglu" : "relu2"; }
-static const char *quant_name(uint32_t q) { return q == QUANT_F32 ? "f32" : "absmean"; }
+static const char *quant_name(uint32_t q) { return quant_scheme_name((QuantScheme)q); }
 
 void slice_stats(const PackedTernary *p, SliceStats *s)
 {
@@ -43,6 +44,20 @@ typedef struct {
     double train_loss, val_loss, val_bpb, train_step, val_step;  /* NAN: none */
 } Summary;
 
+/* A clearer message than "bad magic" for a token stream given where a
+ * model file is wanted. */
+static int not_a_stream(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;  /* the reader reports it */
+    uint8_t magic[8];
+    long long got = read_full(fd, magic, 8, path);
+    close(fd);
+    if (got == 8 && !memcmp(magic, TOKSTREAM_MAGIC, 8))
+        return l1b_error("%s: a token stream, not a model file (vocab and verify read token streams)", path);
+    return 0;
+}
+
 static int summarise(Summary *s, const char *path)
 {
     memset(s, 0, sizeof *s);
@@ -50,7 +65,7 @@ static int summarise(Summary *s, const char *path)
     struct stat st;
     if (stat(path, &st) < 0) return l1b_error("%s: %s", path, strerror(errno));
     s->file_bytes = (uint64_t)st.st_size;
-    if (ckpt_read_packed(path, &s->pm, &s->kind, &s->st) < 0) return -1;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &s->pm, &s->kind, &s->st) < 0) return -1;
     if (tok_record_read(&s->tok, s->pm.tok_record, s->pm.tok_record_size, path) < 0) {
         packed_model_free(&s->pm);
         return -1;
@@ -194,8 +209,14 @@ static void print_text(FILE *out, const Summary *s)
             c->dim, c->n_layers, c->n_heads, c->dim / c->n_heads, c->hidden, c->ctx, c->vocab, ffn_name(c->ffn_act));
     fprintf(out, "parameters    %llu (ternary %llu, float %llu)\n", (unsigned long long)s->n_params,
             (unsigned long long)s->n_ternary, (unsigned long long)(s->n_params - s->n_ternary));
-    fprintf(out, "quantisation  %s\n", c->quant == QUANT_F32 ? "f32 (float baseline, no quantisation)"
-                                                           : "absmean (ternary, scale mean|w| per layer slice)");
+    static const char *const what[QUANT_COUNT] = {
+        "f32 (float baseline, no quantisation)",
+        "absmean (ternary, scale mean|w| per layer slice)",
+        "twn (ternary weight networks, threshold 0.7 mean|w|)",
+        "stochastic (absmean, stochastic rounding in training)",
+        "sign (binary -1/+1, scale mean|w|)",
+    };
+    fprintf(out, "quantisation  %s\n", c->quant < QUANT_COUNT ? what[c->quant] : "?");
     if (s->tok.kind == TOK_KIND_BPE)
         fprintf(out, "tokenizer     bpe, %u tokens (%u merges)\n", s->tok.n_vocab, s->tok.n_merges);
     else
@@ -217,7 +238,7 @@ static void print_text(FILE *out, const Summary *s)
         fputs(", val loss -, val bpb -\n", out);
     fprintf(out, "size          %llu bytes, %.3f bytes per parameter\n", (unsigned long long)s->file_bytes,
             (double)s->file_bytes / (double)s->n_params);
-    fprintf(out, "\n%-14s %-11s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "scale");
+    fprintf(out, "\n%-14s %-11s %6s  %6s  %6s   %s\n", "tensor", "shape", "-1", "0", "+1", "scale");
     for (int t = 0; t < N_TENSORS; t++) {
         const TensorInfo *ti = &s->info[t];
         char name[64], shape[64];
@@ -389,7 +410,7 @@ static const char *const hist_formats[H_COLS] = {
 int inspect_history(FILE *out, const char *path)
 {
     PackedModel pm;
-    if (ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
     size_t n = pm.n_hist;
     char(*cell)[32] = xmalloc((n + 1) * H_COLS * sizeof *cell);
     int width[H_COLS];
@@ -410,4 +431,21 @@ int inspect_history(FILE *out, const char *path)
     free(cell);
     packed_model_free(&pm);
     return 0;
+}
+
+int inspect_history_svg(const char *path, const char *svg_path)
+{
+    PackedModel pm;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
+    int rc;
+    if (!pm.n_hist) {
+        rc = l1b_error("%s: no metric history to plot", path);
+    } else {
+        const char *base = strrchr(path, '/');
+        char title[512];
+        snprintf(title, sizeof title, "%s: training history", base ? base + 1 : path);
+        rc = history_svg_write(svg_path, pm.hist, pm.n_hist, title);
+    }
+    packed_model_free(&pm);
+    return rc;
 }

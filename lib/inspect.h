@@ -38,7 +38,9 @@ int inspect_vocab(FILE *out, const char *path);
  * out needs room for 4 n + 1 chars. */
 void escape_bytes(char *out, const uint8_t *b, size_t n);
 
-/* The metric history as an aligned table, columns as in hist_names. */
+/* The metric history as an aligned table, columns as in hist_names, or
+ * plotted as an SVG file (svg.h), written atomically. */
 int inspect_history(FILE *out, const char *path);
+int inspect_history_svg(const char *path, const char *svg_path);
 
 #endif

@@ -1,0 +1,465 @@
+/* model files: the inference file (kind 2), pack and unpack, and the
+ * checks that refuse damaged files */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "crc32.h"
+#include "helpers.h"
+#include "infer.h"
+#include "inspect.h"
+#include "model.h"
+#include "test.h"
+#include "util.h"
+
+/* A random model (weights spread wider than at initialisation, so every
+ * ternary value occurs) with a training state and a 3-row history, saved
+ * as a training checkpoint. */
+static char *make_checkpoint(Model *m, const ModelConfig *shape, uint64_t seed)
+{
+    ModelConfig c = *shape;
+    Tokenizer tok;
+    if (c.vocab > 257) {
+        uint16_t merges[] = {'t', 'h', 'h', 'e', 257, 'e'};
+        tok_init_bpe(&tok, merges, 3, "test");
+    } else {
+        tok_init_bytes(&tok);
+    }
+    c.vocab = tok.n_vocab;
+    model_alloc(m, &c, 1);
+    Rng r;
+    rng_seed(&r, seed);
+    model_init_weights(m, &r);
+    for (size_t i = 0; i < m->n_params; i++) {
+        m->params[i] += 0.2f * rng_normal(&r);
+        m->m[i] = 0.01f * rng_normal(&r);
+        m->v[i] = 0.001f * rng_float(&r);
+    }
+    size_t rec_size = tok_record_size(&tok);
+    uint8_t *rec = xmalloc(rec_size);
+    tok_record_write(&tok, rec);
+    tok_free(&tok);
+    HistRow hist[3];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < H_COLS; k++) hist[i].v[k] = 10 * i + k + 0.5;
+    hist[1].v[H_VAL_LOSS] = hist[1].v[H_VAL_PPL] = hist[1].v[H_VAL_BPB] = hist[1].v[H_VAL_ACC] = NAN;
+    Checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ck.cfg = c;
+    ck.tok_record = rec;
+    ck.tok_record_size = rec_size;
+    ck.params = m->params;
+    ck.adam_m = m->m;
+    ck.adam_v = m->v;
+    ck.n_params = m->n_params;
+    ck.st.step = 30;
+    ck.st.total_steps = 100;
+    ck.st.tokens_seen = 1234;
+    ck.st.batch = 8;
+    ck.st.accum = 1;
+    ck.st.lr = 1e-3f;
+    ck.st.val_frac = 0.1f;
+    ck.hist = hist;
+    ck.n_hist = 3;
+    char *path = temp_file_with("", 0);
+    if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
+    free(rec);
+    return path;
+}
+
+/* dim 16, 2 layers, hidden 40: rows shorter than a 64-weight block, so
+ * every packed row has padding codes */
+static const ModelConfig small = {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+
+static char *pack_to_temp(const char *ckpt)
+{
+    PackedModel pm;
+    char *out = temp_file_with("", 0);
+    if (ckpt_read_packed(ckpt, &pm, NULL, NULL) < 0 || ckpt_write_packed(out, &pm) < 0)
+        FAIL_AT("%s", l1b_last_error());
+    packed_model_free(&pm);
+    return out;
+}
+
+static void remove_temp(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+TEST(ckpt_inference_file_has_the_documented_size)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 1), *inf = pack_to_temp(ck);
+    size_t n;
+    unsigned char *b = slurp(inf, &n);
+    /* header 32 + 5 table entries = 192 -> CONF at 192 (already aligned) */
+    CHECK_EQ(le32(b + 12), CKPT_KIND_INFER);
+    CHECK_EQ(le32(b + 16), 5);
+    uint64_t flts = 4 * (2 * 257 * 16 + 2 * 2 * 16 + 16);
+    /* 2 layers x 7 slices; rows x 1 block x 16 bytes; 14 scales = 56 -> 64 */
+    uint64_t tern = 64 + 2 * (4 * 16 * 16 + 2 * 40 * 16 + 16 * 16);
+    CHECK_EQ(ckpt_flts_size(&m.cfg), flts);
+    CHECK_EQ(ckpt_tern_size(&m.cfg), tern);
+    const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
+    uint64_t sizes[] = {64, 20, 8 + 3 * H_COLS * 8, flts, tern};
+    uint64_t end = 192;
+    for (int i = 0; i < 5; i++) {
+        const unsigned char *e = b + 32 + 32 * i;
+        CHECK(!memcmp(e, tags[i], 4));
+        CHECK_EQ(le64(e + 8), (end + 63) / 64 * 64);
+        CHECK_EQ(le64(e + 16), sizes[i]);
+        end = le64(e + 8) + le64(e + 16);
+    }
+    CHECK_EQ(n, end);
+    /* the first slice (wq[0]) right after the scales: its packing */
+    PackedModel pm;
+    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL), 0);
+    const unsigned char *tern_data = b + le64(b + 32 + 32 * 4 + 8);
+    uint32_t scale_bits;
+    memcpy(&scale_bits, &pm.packed[T_WQ][0].scale, 4);
+    CHECK_EQ(le32(tern_data), scale_bits);
+    CHECK(!memcmp(tern_data + 64, pm.packed[T_WQ][0].data, 16 * 16));
+    /* weight (r, c) sits in byte 16r + c%16, bits 2*(c/16) */
+    for (uint32_t r = 0; r < 16; r++)
+        for (uint32_t c = 0; c < 16; c++)
+            CHECK_EQ((tern_data[64 + 16 * r + c % 16] >> (2 * (c / 16)) & 3) - 1, ternary_get(&pm.packed[T_WQ][0], r, c));
+    packed_model_free(&pm);
+    free(b);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+TEST(ckpt_pack_unpack_pack_is_byte_identical)
+{
+    const ModelConfig shapes[] = {
+        small,
+        {16, 1, 2, 80, 8, 260, FFN_RELU2, QUANT_ABSMEAN},  /* BPE, no gate, 2 blocks a row */
+        {16, 1, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        Model m;
+        char *ck = make_checkpoint(&m, &shapes[s], 7 + s), *a = pack_to_temp(ck);
+        PackedModel pm;
+        CHECK_EQ(ckpt_read_packed(a, &pm, NULL, NULL), 0);
+        TrainState st;
+        memset(&st, 0, sizeof st);
+        st.batch = 4;
+        Checkpoint back;
+        CHECK_EQ(ckpt_unpack(&pm, &st, &back), 0);
+        char *un = temp_file_with("", 0);
+        CHECK_EQ(ckpt_write(un, &back), 0);
+        char *b = pack_to_temp(un);
+        size_t na, nb;
+        unsigned char *da = slurp(a, &na), *db = slurp(b, &nb);
+        CHECK_EQ(na, nb);
+        CHECK(na == nb && !memcmp(da, db, na));
+        /* the unpacked checkpoint: fresh moments, the given state, the history */
+        Checkpoint rd;
+        CHECK_EQ(ckpt_read(un, &rd, 0), 0);
+        CHECK_EQ(rd.st.batch, 4);
+        CHECK_EQ(rd.st.step, 0);
+        CHECK_EQ(rd.n_hist, 3);
+        CHECK_NEAR(rd.hist[2].v[H_TRAIN_LOSS], 22.5, 0);
+        for (size_t i = 0; i < rd.n_params; i++) CHECK(rd.adam_m[i] == 0 && rd.adam_v[i] == 0);
+        ckpt_free(&rd);
+        free(da);
+        free(db);
+        ckpt_free(&back);
+        packed_model_free(&pm);
+        model_free(&m);
+        remove_temp(ck);
+        remove_temp(a);
+        remove_temp(un);
+        remove_temp(b);
+    }
+}
+
+TEST(ckpt_unpack_shadow_weights_quantise_back_exactly)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 3);
+    PackedModel pm;
+    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL), 0);
+    TrainState st;
+    memset(&st, 0, sizeof st);
+    Checkpoint back;
+    CHECK_EQ(ckpt_unpack(&pm, &st, &back), 0);
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(&pm.cfg, info);
+    const TensorInfo *ti = &info[T_W_UP];
+    size_t n = (size_t)ti->rows * ti->cols;
+    int8_t q[40 * 16];
+    for (uint32_t l = 0; l < 2; l++) {
+        const float *w = back.params + ti->offset + l * n;
+        const PackedTernary *p = &pm.packed[T_W_UP][l];
+        float scale = weight_quantise(QUANT_ABSMEAN, w, n, q);
+        CHECK(scale == p->scale);
+        size_t nonzero = 0;
+        for (uint32_t r = 0; r < ti->rows; r++)
+            for (uint32_t c = 0; c < ti->cols; c++) {
+                CHECK_EQ(q[r * ti->cols + c], ternary_get(p, r, c));
+                nonzero += q[r * ti->cols + c] != 0;
+            }
+        /* |w| is the scale over the share of non-zero weights, to a float step */
+        double want = (double)p->scale * (double)n / (double)nonzero;
+        for (size_t i = 0; i < n; i++)
+            if (q[i]) CHECK_NEAR(fabs(w[i]), want, want * 3e-7);
+        /* plain q * scale would quantise to scale * nonzero / n: another model */
+        CHECK(nonzero < n);
+    }
+    /* float tensors are copied */
+    CHECK(!memcmp(back.params, m.params, 257 * 16 * sizeof(float)));
+    ckpt_free(&back);
+    packed_model_free(&pm);
+    model_free(&m);
+    remove_temp(ck);
+}
+
+TEST(ckpt_inference_file_gives_the_same_logits)
+{
+    const ModelConfig shapes[] = {small, {16, 1, 2, 80, 8, 257, FFN_RELU2, QUANT_ABSMEAN},
+                                  {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32}};
+    for (size_t s = 0; s < 3; s++) {
+        Model m;
+        char *ck = make_checkpoint(&m, &shapes[s], 11), *inf = pack_to_temp(ck);
+        Infer a, b;
+        CHECK_EQ(infer_open(&a, ck), 0);
+        CHECK_EQ(infer_open(&b, inf), 0);
+        CHECK_EQ(a.weight_bytes, b.weight_bytes);
+        int tokens[8] = {256, 72, 101, 108, 108, 111, 0, 255};
+        for (uint32_t t = 0; t < 8; t++) {
+            const float *la = infer_forward(&a, tokens[t], t);
+            float keep[257];
+            memcpy(keep, la, sizeof keep);
+            const float *lb = infer_forward(&b, tokens[t], t);
+            CHECK(!memcmp(keep, lb, sizeof keep));  /* bit for bit */
+        }
+        infer_close(&a);
+        infer_close(&b);
+        model_free(&m);
+        remove_temp(ck);
+        remove_temp(inf);
+    }
+}
+
+TEST(ckpt_kinds_are_told_apart)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 2), *inf = pack_to_temp(ck);
+    uint32_t kind;
+    CHECK_EQ(ckpt_kind(ck, &kind), 0);
+    CHECK_EQ(kind, CKPT_KIND_TRAIN);
+    CHECK_EQ(ckpt_kind(inf, &kind), 0);
+    CHECK_EQ(kind, CKPT_KIND_INFER);
+    Checkpoint c;
+    CHECK_EQ(ckpt_read(inf, &c, 0), -1);  /* what l1b-train --resume uses */
+    CHECK_ERR("convert --unpack");
+    Tokenizer t;
+    CHECK_EQ(tokenizer_from_file(inf, &t), 0);
+    CHECK_EQ(t.n_vocab, 257);
+    tok_free(&t);
+    TrainState st;
+    PackedModel pm;
+    CHECK_EQ(ckpt_read_packed(ck, &pm, &kind, &st), 0);
+    CHECK_EQ(st.step, 30);
+    CHECK_EQ(st.tokens_seen, 1234);
+    packed_model_free(&pm);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+/* ---- damaged files ------------------------------------------------------- */
+
+static int verify_bytes(const unsigned char *b, size_t n)
+{
+    char *p = temp_file_with(b, n);
+    int rc = inspect_verify(p);
+    remove_temp(p);
+    return rc;
+}
+
+/* Re-seal a section's CRC and the header CRC after editing it. */
+static void reseal(unsigned char *b, int section)
+{
+    unsigned char *e = b + 32 + 32 * section;
+    put32(e + 24, crc32_update(0, b + le64(e + 8), (size_t)le64(e + 16)));
+    uint32_t n = le32(b + 16);
+    put32(b + 20, crc32_update(crc32_update(0, b, 20), b + 32, 32 * n));
+}
+
+static void check_every_byte_matters(const char *path, size_t stride)
+{
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    CHECK_EQ(verify_bytes(b, n), 0);
+    size_t tried = 0, missed = 0;
+    for (size_t off = 0; off < n; off += off < 512 ? 1 : stride) {
+        b[off] ^= 0x10;
+        if (verify_bytes(b, n) == 0) {
+            missed++;
+            FAIL_AT("%s: flipped byte at %zu not noticed", path, off);
+        }
+        b[off] ^= 0x10;
+        tried++;
+    }
+    CHECK(tried > 200);
+    CHECK_EQ(missed, 0);
+    free(b);
+}
+
+TEST(ckpt_verify_notices_a_flipped_byte_anywhere)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 4), *inf = pack_to_temp(ck);
+    check_every_byte_matters(inf, 13);
+    check_every_byte_matters(ck, 211);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+TEST(ckpt_truncated_files_are_refused)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 5), *inf = pack_to_temp(ck);
+    const char *files[] = {ck, inf};
+    for (int f = 0; f < 2; f++) {
+        size_t n;
+        unsigned char *b = slurp(files[f], &n);
+        for (size_t len = 0; len < n; len += len < 400 ? 1 : 331) {
+            if (verify_bytes(b, len) == 0) FAIL_AT("%s cut to %zu bytes accepted", files[f], len);
+            else if (len >= 8 && !strstr(l1b_last_error(), "truncated") && !strstr(l1b_last_error(), "corrupt"))
+                FAIL_AT("cut to %zu: unexpected message %s", len, l1b_last_error());
+        }
+        /* and one byte too many */
+        unsigned char *longer = xmalloc(n + 1);
+        memcpy(longer, b, n);
+        longer[n] = 0;
+        CHECK_EQ(verify_bytes(longer, n + 1), -1);
+        CHECK_ERR("after the last section");
+        free(longer);
+        free(b);
+    }
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+TEST(ckpt_invalid_ternary_codes_are_refused_even_with_good_checksums)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 6), *inf = pack_to_temp(ck);
+    size_t n;
+    unsigned char *b = slurp(inf, &n);
+    unsigned char *tern = b + le64(b + 32 + 32 * 4 + 8);
+    /* code 3 in wq[0], row 2 */
+    tern[64 + 16 * 2 + 5] |= 3 << 2;
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("invalid ternary code 3 in wq[0] row 2");
+    free(b);
+    /* a padding code that is not 1: column 16 of a 16-wide row */
+    b = slurp(inf, &n);
+    tern = b + le64(b + 32 + 32 * 4 + 8);
+    tern[64] ^= 1 << 2;  /* code 1 -> 0 */
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("padding code not 1 in wq[0] row 0");
+    free(b);
+    /* a negative scale */
+    b = slurp(inf, &n);
+    tern = b + le64(b + 32 + 32 * 4 + 8);
+    tern[3] |= 0x80;
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("scale of wq[0]");
+    free(b);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+TEST(ckpt_absurd_offsets_and_shapes_are_refused)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 8);
+    size_t n;
+    unsigned char *b = slurp(ck, &n);
+    /* a section size near 2^64: offset + size would overflow */
+    unsigned char *c = xmalloc(n);
+    memcpy(c, b, n);
+    put64(c + 32 + 32 * 4 + 16, UINT64_MAX - 100);
+    reseal(c, 0);  /* any section: the header CRC is what matters */
+    CHECK_EQ(verify_bytes(c, n), -1);
+    CHECK_ERR("truncated model file");
+    /* an offset far past the end */
+    memcpy(c, b, n);
+    put64(c + 32 + 32 * 5 + 8, UINT64_MAX - 63);
+    reseal(c, 0);
+    CHECK_EQ(verify_bytes(c, n), -1);
+    /* a shape whose parameters would not fit: caught before any allocation */
+    memcpy(c, b, n);
+    unsigned char *conf = c + le64(c + 32 + 8);
+    put32(conf, 16384);       /* dim */
+    put32(conf + 4, 256);     /* layers */
+    put32(conf + 12, 65536);  /* hidden */
+    reseal(c, 0);
+    CHECK_EQ(verify_bytes(c, n), -1);
+    CHECK(strstr(l1b_last_error(), "too large") || strstr(l1b_last_error(), "expected"));
+    /* 65535 sections */
+    memcpy(c, b, n);
+    put32(c + 16, 65535);
+    CHECK_EQ(verify_bytes(c, n), -1);
+    CHECK_ERR("sections");
+    /* wrong version, wrong kind (header CRC fixed) */
+    memcpy(c, b, n);
+    put32(c + 8, 2);
+    reseal(c, 0);
+    CHECK_EQ(verify_bytes(c, n), -1);
+    CHECK_ERR("version 2 not supported");
+    memcpy(c, b, n);
+    put32(c + 12, 7);
+    reseal(c, 0);
+    CHECK_EQ(verify_bytes(c, n), -1);
+    CHECK_ERR("unknown model file kind 7");
+    free(c);
+    free(b);
+    model_free(&m);
+    remove_temp(ck);
+}
+
+TEST(ckpt_verify_checks_weights_and_state)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 9);
+    CHECK_EQ(inspect_verify(ck), 0);
+    size_t n;
+    unsigned char *b = slurp(ck, &n);
+    /* a NaN weight in wk, with a good checksum */
+    unsigned char *parm = b + le64(b + 32 + 32 * 4 + 8);
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(&m.cfg, info);
+    put32(parm + 4 * (info[T_WK].offset + 5), 0x7fc00000);
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("PARM tensor wk holds a non-finite value");
+    free(b);
+    /* batch 0 in STAT */
+    b = slurp(ck, &n);
+    put32(b + le64(b + 32 + 32 * 2 + 8) + 76, 0);
+    reseal(b, 2);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("bad batch settings");
+    free(b);
+    CHECK_EQ(inspect_verify("/nonexistent/model"), -1);
+    CHECK_ERR("No such file");
+    char *junk = temp_file_with("hello, world", 12);
+    CHECK_EQ(inspect_verify(junk), -1);
+    CHECK_ERR("bad magic");
+    remove_temp(junk);
+    model_free(&m);
+    remove_temp(ck);
+}
