@@ -163,3 +163,26 @@ last_col() {  # last_col FILE COLUMN: the column's value in the log's last row
     [ "$status" -eq 1 ]
     [ "$output" = "l1b-train: 3 heads do not split dimension 128 into even head sizes" ]
 }
+
+@test "every quantisation scheme trains, resumes exactly and samples" {
+    tiny_corpus
+    for q in absmean twn stochastic sign f32; do
+        l1b-train -q -o $q.l1b $TINY --quant $q --steps 40 --log $q.tsv tiny.tok
+        l1b-train -q -o $q-split.l1b $TINY --quant $q --steps 40 --until 15 tiny.tok
+        l1b-train -q -o $q-split.l1b --resume tiny.tok
+        [ "$(section_sum $q.l1b PARM ADAM)" = "$(section_sum $q-split.l1b PARM ADAM)" ]
+        awk -v l="$(last_col $q.tsv val_loss)" 'BEGIN { exit !(l < 3.3) }'   # learning, from 5.5
+        run l1b-sample -m $q.l1b --greedy -n 5 -i "the"
+        [ "$status" -eq 0 ]
+        [ "${#output}" -eq 5 ]
+    done
+    # the scheme is recorded: resuming with another is refused
+    run l1b-train -q -o twn.l1b --resume --quant sign tiny.tok
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"--quant differs from the model being resumed"* ]]
+    # the sign scheme has no zero weights, the ternary ones have some
+    [ "$(last_col sign.tsv zero_share)" = 0 ]
+    awk -v z="$(last_col twn.tsv zero_share)" 'BEGIN { exit !(z > 0.2) }'
+    run l1b-train -q -o x.l1b --quant int4 tiny.tok
+    [ "$status" -eq 2 ]
+}

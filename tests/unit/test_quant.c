@@ -1,0 +1,82 @@
+/* the quantisation schemes: hand-worked examples and their properties */
+#include <stdlib.h>
+
+#include "layers.h"
+#include "test.h"
+
+/* w = {0.5, -1.5, 0.05, 1.0}: mean|w| = 0.7625 */
+static const float w4[4] = {0.5f, -1.5f, 0.05f, 1.0f};
+
+TEST(quant_twn_hand_worked_example)
+{
+    /* delta = 0.7 * 0.7625 = 0.53375: 0.5 and 0.05 fall inside, so
+     * q = {0, -1, 0, 1} and alpha = (1.5 + 1.0) / 2 = 1.25 */
+    int8_t q[4];
+    float alpha = ternary_twn(w4, 4, q);
+    CHECK_NEAR(alpha, 1.25, 1e-7);
+    CHECK_EQ(q[0], 0); CHECK_EQ(q[1], -1); CHECK_EQ(q[2], 0); CHECK_EQ(q[3], 1);
+    float z[3] = {0, 0, 0};
+    CHECK(ternary_twn(z, 3, q) == 0.0f);
+    CHECK(q[0] == 0 && q[1] == 0 && q[2] == 0);
+}
+
+TEST(quant_sign_hand_worked_example)
+{
+    int8_t q[4];
+    float s = binary_sign(w4, 4, q);
+    CHECK_NEAR(s, 0.7625, 1e-7);
+    CHECK_EQ(q[0], 1); CHECK_EQ(q[1], -1); CHECK_EQ(q[2], 1); CHECK_EQ(q[3], 1);
+    float zero = 0.0f, neg = -0.0f;
+    binary_sign(&zero, 1, q);
+    CHECK_EQ(q[0], 1);  /* w >= 0 is +1, -0 too */
+    binary_sign(&neg, 1, q);
+    CHECK_EQ(q[0], 1);
+}
+
+TEST(quant_stochastic_rounds_to_neighbours_with_the_right_odds)
+{
+    /* w / gamma: 0.65574, -1.96721 (clipped to -1), 0.06557, 1.31148 (1) */
+    int8_t q[4];
+    int plus0 = 0, plus2 = 0;
+    for (uint64_t seed = 1; seed <= 4000; seed++) {
+        float g = ternary_stochastic(w4, 4, q, seed);
+        CHECK_NEAR(g, 0.7625, 1e-7);
+        CHECK(q[0] == 0 || q[0] == 1);
+        CHECK_EQ(q[1], -1);
+        CHECK(q[2] == 0 || q[2] == 1);
+        CHECK_EQ(q[3], 1);
+        plus0 += q[0];
+        plus2 += q[2];
+    }
+    /* expectations 0.656 and 0.066 of 4000: binomial sd ~30 and ~16 */
+    CHECK(abs(plus0 - 2623) < 150);
+    CHECK(abs(plus2 - 262) < 80);
+    /* a seed gives the same rounding every time */
+    int8_t a[4], b[4];
+    ternary_stochastic(w4, 4, a, 77);
+    ternary_stochastic(w4, 4, b, 77);
+    CHECK(!memcmp(a, b, 4));
+}
+
+TEST(quant_stochastic_is_absmean_without_noise)
+{
+    int8_t a[4], b[4];
+    float ga = weight_quantise(QUANT_STOCHASTIC, w4, 4, a), gb = ternary_absmean(w4, 4, b);
+    CHECK(ga == gb);
+    CHECK(!memcmp(a, b, 4));
+    /* and the noisy form draws */
+    weight_quantise_noisy(QUANT_STOCHASTIC, w4, 4, a, 12345);
+    CHECK(a[1] == -1 && a[3] == 1);
+}
+
+TEST(quant_scheme_names_parse_back)
+{
+    for (int i = 0; i < QUANT_COUNT; i++) {
+        QuantScheme q;
+        CHECK_EQ(quant_scheme_parse(quant_scheme_name((QuantScheme)i), &q), 0);
+        CHECK_EQ(q, i);
+    }
+    QuantScheme q;
+    CHECK_EQ(quant_scheme_parse("int4", &q), -1);
+    CHECK_STR(quant_scheme_name(QUANT_TWN), "twn");
+}
