@@ -164,6 +164,20 @@ static int write_model_file(const char *path, uint32_t kind, const Part *parts, 
     return -1;
 }
 
+Checkpoint ckpt_of_model(const Model *m, const uint8_t *tok_record, size_t tok_record_size)
+{
+    Checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ck.cfg = m->cfg;
+    ck.tok_record = (uint8_t *)tok_record;
+    ck.tok_record_size = tok_record_size;
+    ck.params = m->params;
+    ck.adam_m = m->m;
+    ck.adam_v = m->v;
+    ck.n_params = m->n_params;
+    return ck;
+}
+
 int ckpt_write(const char *path, const Checkpoint *ck)
 {
     uint8_t conf[CONF_SIZE], stat[STAT_SIZE];

@@ -81,6 +81,9 @@ typedef struct {
     size_t n_params;
 } Checkpoint;
 
+/* A checkpoint view of a model in memory (its blocks, not copies) and a
+ * tokenizer record; the caller fills st and hist. For ckpt_write. */
+Checkpoint ckpt_of_model(const Model *m, const uint8_t *tok_record, size_t tok_record_size);
 /* Write atomically (temp file, fsync, rename). The pointers are only read. */
 int ckpt_write(const char *path, const Checkpoint *ck);
 /* Read and check everything: structure, checksums, shapes, tokenizer.

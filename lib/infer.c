@@ -18,6 +18,28 @@ static float *copy_floats(const float *src, size_t n)
     return d;
 }
 
+/* the KV cache and one token's activations */
+static void alloc_buffers(Infer *m)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
+    m->kc = xcalloc(L * T * C, sizeof(float));
+    m->vc = xcalloc(L * T * C, sizeof(float));
+    m->x = xcalloc(C, sizeof(float));
+    m->xn = xcalloc(C, sizeof(float));
+    m->q = xcalloc(C, sizeof(float));
+    m->atty = xcalloc(C, sizeof(float));
+    m->att = xcalloc(T, sizeof(float));
+    m->tmp = xcalloc(C, sizeof(float));
+    m->gate = xcalloc(H, sizeof(float));
+    m->up = xcalloc(H, sizeof(float));
+    m->act = xcalloc(H, sizeof(float));
+    m->logits = xcalloc(V, sizeof(float));
+    m->xq = xcalloc(padded, 1);
+    m->acc = xcalloc(wide, sizeof(int32_t));
+}
+
 int infer_open(Infer *m, const char *path)
 {
     uint32_t kind;
@@ -54,7 +76,7 @@ int infer_open(Infer *m, const char *path)
     m->cfg = *c;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
-    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+    size_t C = c->dim, L = c->n_layers, V = c->vocab;
     /* the float tensors change hands */
     m->tok_emb = pm.t[T_TOK_EMB];
     m->attn_norm = pm.t[T_ATTN_NORM];
@@ -83,22 +105,7 @@ int infer_open(Infer *m, const char *path)
             }
         }
     packed_model_free(&pm);
-    /* the KV cache and one token's activations, as infer_init makes them */
-    m->kc = xcalloc(L * T * C, sizeof(float));
-    m->vc = xcalloc(L * T * C, sizeof(float));
-    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
-    m->x = xcalloc(C, sizeof(float));
-    m->xn = xcalloc(C, sizeof(float));
-    m->q = xcalloc(C, sizeof(float));
-    m->atty = xcalloc(C, sizeof(float));
-    m->att = xcalloc(T, sizeof(float));
-    m->tmp = xcalloc(C, sizeof(float));
-    m->gate = xcalloc(H, sizeof(float));
-    m->up = xcalloc(H, sizeof(float));
-    m->act = xcalloc(H, sizeof(float));
-    m->logits = xcalloc(V, sizeof(float));
-    m->xq = xcalloc(padded, 1);
-    m->acc = xcalloc(wide, sizeof(int32_t));
+    alloc_buffers(m);
     return 0;
 }
 
@@ -109,7 +116,7 @@ void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *
     m->cfg = *c;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
-    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab;
 #define TENSOR(t) (params + info[t].offset)
     m->tok_emb = copy_floats(TENSOR(T_TOK_EMB), V * C);
     m->attn_norm = copy_floats(TENSOR(T_ATTN_NORM), L * C);
@@ -141,22 +148,7 @@ void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *
         }
     free(q);
 #undef TENSOR
-
-    m->kc = xcalloc(L * T * C, sizeof(float));
-    m->vc = xcalloc(L * T * C, sizeof(float));
-    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
-    m->x = xcalloc(C, sizeof(float));
-    m->xn = xcalloc(C, sizeof(float));
-    m->q = xcalloc(C, sizeof(float));
-    m->atty = xcalloc(C, sizeof(float));
-    m->att = xcalloc(T, sizeof(float));
-    m->tmp = xcalloc(C, sizeof(float));
-    m->gate = xcalloc(H, sizeof(float));
-    m->up = xcalloc(H, sizeof(float));
-    m->act = xcalloc(H, sizeof(float));
-    m->logits = xcalloc(V, sizeof(float));
-    m->xq = xcalloc(padded, 1);
-    m->acc = xcalloc(wide, sizeof(int32_t));
+    alloc_buffers(m);
 }
 
 void infer_close(Infer *m)

@@ -284,15 +284,7 @@ static void add_row(Trainer *tr, const HistRow *row)
 static int save(Trainer *tr)
 {
     double t0 = prof_begin();
-    Checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    ck.cfg = tr->m.cfg;
-    ck.tok_record = tr->data.tok_record;
-    ck.tok_record_size = tr->data.tok_record_size;
-    ck.params = tr->m.params;
-    ck.adam_m = tr->m.m;
-    ck.adam_v = tr->m.v;
-    ck.n_params = tr->m.n_params;
+    Checkpoint ck = ckpt_of_model(&tr->m, tr->data.tok_record, tr->data.tok_record_size);
     ck.st = tr->st;
     ck.st.rng_state = tr->rng.s;
     ck.hist = tr->hist;

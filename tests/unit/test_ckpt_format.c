@@ -43,15 +43,7 @@ static char *make_checkpoint(Model *m, const ModelConfig *shape, uint64_t seed)
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < H_COLS; k++) hist[i].v[k] = 10 * i + k + 0.5;
     hist[1].v[H_VAL_LOSS] = hist[1].v[H_VAL_PPL] = hist[1].v[H_VAL_BPB] = hist[1].v[H_VAL_ACC] = NAN;
-    Checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    ck.cfg = c;
-    ck.tok_record = rec;
-    ck.tok_record_size = rec_size;
-    ck.params = m->params;
-    ck.adam_m = m->m;
-    ck.adam_v = m->v;
-    ck.n_params = m->n_params;
+    Checkpoint ck = ckpt_of_model(m, rec, rec_size);
     ck.st.step = 30;
     ck.st.total_steps = 100;
     ck.st.tokens_seen = 1234;

@@ -38,15 +38,7 @@ static char *make_model(Model *m, uint32_t quant)
     hist[1].v[H_VAL_BPB] = 2.5;
     hist[2].v[H_VAL_LOSS] = 1.25;
     hist[2].v[H_VAL_BPB] = 1.8;
-    Checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    ck.cfg = c;
-    ck.tok_record = rec;
-    ck.tok_record_size = sizeof rec;
-    ck.params = m->params;
-    ck.adam_m = m->m;
-    ck.adam_v = m->v;
-    ck.n_params = m->n_params;
+    Checkpoint ck = ckpt_of_model(m, rec, sizeof rec);
     ck.st.step = 200;
     ck.st.total_steps = 300;
     ck.st.tokens_seen = 25600;

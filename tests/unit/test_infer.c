@@ -24,15 +24,7 @@ static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
     uint8_t rec[TOK_RECORD_FIXED];
     tok_record_write(&tok, rec);
     tok_free(&tok);
-    Checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    ck.cfg = c;
-    ck.tok_record = rec;
-    ck.tok_record_size = sizeof rec;
-    ck.params = m->params;
-    ck.adam_m = m->m;
-    ck.adam_v = m->v;
-    ck.n_params = m->n_params;
+    Checkpoint ck = ckpt_of_model(m, rec, sizeof rec);
     char *path = temp_file_with("", 0);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     return path;

@@ -114,15 +114,7 @@ TEST(lr_schedule_warmup_then_cosine)
 
 static Checkpoint sample_checkpoint(Model *m, uint8_t *rec, size_t rec_n, HistRow *h)
 {
-    Checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    ck.cfg = m->cfg;
-    ck.tok_record = rec;
-    ck.tok_record_size = rec_n;
-    ck.params = m->params;
-    ck.adam_m = m->m;
-    ck.adam_v = m->v;
-    ck.n_params = m->n_params;
+    Checkpoint ck = ckpt_of_model(m, rec, rec_n);
     ck.st.step = 7;
     ck.st.rng_state = 0x123456789abcdefull;
     ck.st.lr = 1e-3f;
