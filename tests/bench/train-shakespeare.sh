@@ -22,6 +22,7 @@
 # Environment (defaults are the measurement; change only for a smoke test):
 #   STEPS   steps of the two long runs (default 2000)
 #   RUNS    runs per thread count in the throughput part (default 3)
+#   ONLY    'threads': skip parts 2-3 and run only the throughput part
 #
 # Units: s = wall seconds (GNU time %e); RSS in MiB (GNU time %M KiB / 1024);
 # ms/step and tok/s as logged by l1b-train (training time only, evaluations
@@ -51,6 +52,8 @@ if [ ! -f "$CORPUS" ] || [ ! -r "$CORPUS" ]; then die "$CORPUS: not a readable f
 [ -x "$TIME" ] || die "$TIME: not found (Debian package time)"
 case $STEPS in ''|*[!0-9]*) die "STEPS=$STEPS: not a number" ;; esac
 case $RUNS in ''|*[!0-9]*) die "RUNS=$RUNS: not a number" ;; esac
+ONLY=${ONLY:-}
+case $ONLY in ''|threads) ;; *) die "ONLY=$ONLY: only 'threads' is known" ;; esac
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/train-shakespeare.XXXXXX") || die "mktemp failed"
 SAMPLER=
@@ -123,6 +126,8 @@ echo
 
 SCHEMES="absmean f32"
 declare -A OK
+# parts 2-3 (not indented, to keep the diff of the body readable)
+long_runs() {
 for S in $SCHEMES; do
     echo "training $S ($STEPS steps) ..." >&2
     phase "train-$S"
@@ -197,6 +202,9 @@ for S in $SCHEMES; do
 done
 echo
 
+}
+if [ "$ONLY" != threads ]; then long_runs; fi
+
 # --- 4. throughput, 1 vs 2 threads -----------------------------------------
 phase threads
 echo "- load before the thread runs: $(loadline)"
@@ -244,16 +252,18 @@ echo "- targets (issue): ternary val loss within 0.10 of the f32 baseline; nanoG
 echo "  peak RSS under 64 MB; PyTorch at this shape ~95 ms/step on 1 thread here (context only, not run)."
 echo "- load at end: $(loadline)"
 
+PHASES="train-absmean train-f32 threads"
+if [ "$ONLY" = threads ]; then PHASES=threads; fi
 # load during each phase: median (min–max) of the 15 s samples of the 1-minute load average
 echo "- 1-minute load average sampled every 15 s, median (min–max) per phase:"
-for P in train-absmean train-f32 threads; do
+for P in $PHASES; do
     read -r lm llo lhi < <(awk -v p="$P" '$2 == p { print $3 }' "$TMP/load" | stats)
     n=$(awk -v p="$P" '$2 == p' "$TMP/load" | wc -l)
     echo "  - $P: $lm ($llo–$lhi), $n samples"
 done
 # other processes using >= 20% of a CPU in the samples (l1b-train itself included)
 echo "- processes seen using >= 20% of a CPU in the samples, per phase (ps %CPU is averaged over each process's life):"
-for P in train-absmean train-f32 threads; do
+for P in $PHASES; do
     awk -v p="$P" '$1 == p { n[$3]++; s[$3] = s[$3] " " $2 }
         END { for (c in n) printf "%s %d%s\n", c, n[c], s[c] }' "$TMP/procs" 2>/dev/null |
     while read -r name cnt vals; do
