@@ -517,6 +517,22 @@ static int decode_conf(const uint8_t *b, ModelConfig *c, const char *path)
     return 0;
 }
 
+/* The training settings a resumed run relies on, within the ranges
+ * l1b-train accepts: a checksummed but crafted file must not crash it. */
+static int check_stat(const TrainState *s, const char *path)
+{
+    const char *bad = NULL;
+    if (s->batch < 1 || s->batch > 65536) bad = "batch";
+    else if (s->accum < 1 || s->accum > 65536) bad = "accum";
+    else if (s->batching > 1) bad = "batching";
+    else if (!(s->val_frac >= 0 && s->val_frac <= 0.9f)) bad = "val-frac";
+    else if (!(s->lr >= 0 && s->lr <= 10) || !(s->min_lr >= 0 && s->min_lr <= 10)) bad = "lr";
+    else if (!(s->wd >= 0 && s->wd <= 10) || !(s->clip >= 0 && s->clip <= 1e9f)) bad = "wd or clip";
+    else if (s->total_steps < 1 || s->step > s->total_steps) bad = "steps";
+    if (bad) return l1b_error("%s: corrupt training state (%s out of range)", path, bad);
+    return 0;
+}
+
 static void decode_stat(const uint8_t *b, TrainState *s)
 {
     s->step = le64(b);
@@ -589,6 +605,7 @@ static int read_train(const ModelIn *mf, Checkpoint *ck, int flags)
     if (!stat_b) return -1;
     decode_stat(stat_b, &ck->st);
     free(stat_b);
+    if (check_stat(&ck->st, mf->path) < 0) return -1;
     SecIn r;
     if (secin_open(&r, mf, "PARM", 4 * (uint64_t)ck->n_params) < 0) return -1;
     if (!(ck->params = alloc_or_error(mf, 4 * (uint64_t)ck->n_params))) return -1;

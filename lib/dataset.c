@@ -26,15 +26,15 @@ static int pread_full(int fd, void *buf, size_t n, uint64_t off, const char *nam
     return 0;
 }
 
-/* stdin that is not a regular file goes to a temporary file first */
-static int spool_stdin(TokenFile *f)
+/* a stream that is not a regular file goes to a temporary file first */
+static int spool(TokenFile *f, int in)
 {
     int fd = tmpfile_create(&f->spool_path, "tokens");
     if (fd < 0) return -1;
     uint8_t *buf = xmalloc(1 << 16);
     long long got;
     int rc = 0;
-    while ((got = read_full(STDIN_FILENO, buf, 1 << 16, "stdin")) > 0)
+    while ((got = read_full(in, buf, 1 << 16, f->path)) > 0)
         if (write_full(fd, buf, (size_t)got, f->spool_path) < 0) { rc = -1; break; }
     free(buf);
     if (got < 0) rc = -1;
@@ -82,11 +82,16 @@ int tokfile_open(TokenFile *f, const char *path, int want_docs)
     f->path = xmalloc(strlen(is_stdin ? "stdin" : path) + 1);
     strcpy(f->path, is_stdin ? "stdin" : path);
     struct stat st;
-    if (is_stdin) {
-        if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) f->fd = dup(STDIN_FILENO);
-        else if (spool_stdin(f) < 0) goto fail;
+    /* random access needs a regular file: anything else (a pipe, a process
+     * substitution) is copied aside first */
+    int in = is_stdin ? dup(STDIN_FILENO) : open(path, O_RDONLY);
+    if (in < 0) { l1b_error("%s: %s", f->path, strerror(errno)); goto fail; }
+    if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+        f->fd = in;
     } else {
-        f->fd = open(path, O_RDONLY);
+        int rc = spool(f, in);
+        close(in);
+        if (rc < 0) goto fail;
     }
     if (f->fd < 0) { l1b_error("%s: %s", f->path, strerror(errno)); goto fail; }
     if (fstat(f->fd, &st) < 0) { l1b_error("%s: %s", f->path, strerror(errno)); goto fail; }

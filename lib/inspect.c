@@ -317,14 +317,7 @@ static int verify_training(const char *path)
     }
     if (rc == 0) rc = check_finite(path, "ADAM first moment", ck.adam_m, ck.n_params);
     if (rc == 0) rc = check_finite(path, "ADAM second moment", ck.adam_v, ck.n_params);
-    const TrainState *s = &ck.st;
-    if (rc == 0 && (s->batch < 1 || s->accum < 1 || s->batching > 1))
-        rc = l1b_error("%s: STAT section: bad batch settings (batch %u, accum %u, batching %u)", path, s->batch,
-                       s->accum, s->batching);
-    if (rc == 0 && !(s->lr >= 0 && s->min_lr >= 0 && s->wd >= 0 && s->clip >= 0 && s->val_frac >= 0 &&
-                     s->val_frac < 1 && isfinite(s->lr) && isfinite(s->min_lr) && isfinite(s->wd) &&
-                     isfinite(s->clip)))
-        rc = l1b_error("%s: STAT section: bad schedule settings", path);
+    /* the training state's ranges are checked by ckpt_read itself */
     ckpt_free(&ck);
     return rc;
 }

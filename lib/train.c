@@ -106,13 +106,19 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
     CONFLICT(o->heads_set, o->cfg.n_heads, c->n_heads, "heads");
     CONFLICT(o->hidden_set, o->cfg.hidden, c->hidden, "hidden");
     CONFLICT(o->ctx_set, o->cfg.ctx, c->ctx, "ctx");
-    CONFLICT(o->ffn_set, o->cfg.ffn_act, c->ffn_act, "ffn-act");
-    CONFLICT(o->quant_set, o->cfg.quant, c->quant, "quant");
+    if (o->ffn_set && o->cfg.ffn_act != c->ffn_act)
+        return l1b_error("%s: --ffn-act differs from the model being resumed (%s there)", o->model_path,
+                         c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2");
+    if (o->quant_set && o->cfg.quant != c->quant)
+        return l1b_error("%s: --quant differs from the model being resumed (%s there)", o->model_path,
+                         quant_scheme_name((QuantScheme)c->quant));
     const TrainState *s = &ck->st;
     CONFLICT(o->batch_set, o->batch, s->batch, "batch");
     CONFLICT(o->accum_set, o->accum, s->accum, "accum");
     CONFLICT(o->warmup_set, o->warmup, s->warmup, "warmup");
-    CONFLICT(o->batching_set, o->batching, s->batching, "batching");
+    if (o->batching_set && o->batching != s->batching)
+        return l1b_error("%s: --batching differs from the model being resumed (%s there)", o->model_path,
+                         s->batching == BATCH_BUCKET ? "bucket" : "pack");
     CONFLICT(o->lr_set, o->lr, s->lr, "lr");
     CONFLICT(o->min_lr_set, o->min_lr, s->min_lr, "min-lr");
     CONFLICT(o->wd_set, o->wd, s->wd, "wd");
@@ -122,6 +128,9 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
     if (!same_tokenizer(&tr->data, ck->tok_record, ck->tok_record_size))
         return l1b_error("%s: tokenizer differs from that of %s (tokenize with --tokenizer %s)",
                          tr->data.path, o->model_path, o->model_path);
+    if (o->steps_set && o->steps < s->step)
+        return l1b_error("%s: --steps %llu is below the step already reached (%llu)", o->model_path,
+                         (unsigned long long)o->steps, (unsigned long long)s->step);
     tr->st = *s;
     if (o->steps_set) tr->st.total_steps = o->steps;
     model_alloc(&tr->m, c, s->batch);
@@ -200,9 +209,13 @@ static int setup(Trainer *tr)
     }
     uint64_t nb = eval_batches(tr->val_begin, tr->val_end, s->batch, c->ctx);
     tr->n_eval = nb < o->eval_batches ? nb : o->eval_batches;
-    if (!tr->n_eval && !o->quiet)
-        l1b_warn("%s: too little validation data for one batch of %u x %u; no validation",
-                 o->val_path ? o->val_path : tr->data.path, s->batch, c->ctx);
+    if (!tr->n_eval && o->eval_batches && !o->quiet) {
+        if (tr->val_end == tr->val_begin)
+            l1b_warn("no validation data (give --val FILE or --val-frac F); no validation");
+        else
+            l1b_warn("%s: too little validation data for one batch of %u x %u; no validation",
+                     o->val_path ? o->val_path : tr->data.path, s->batch, c->ctx);
+    }
     if (batcher_init(&tr->batcher, &tr->data, tr->train_begin, tr->train_end, (int)s->batching, s->batch,
                      c->ctx, s->seed) < 0)
         return -1;

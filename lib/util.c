@@ -123,7 +123,7 @@ static volatile sig_atomic_t *deferred;
 
 static void cleanup_on_signal(int sig)
 {
-    if (deferred && (sig == SIGINT || sig == SIGTERM)) {
+    if (deferred && (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)) {
         *deferred = sig;
         return;
     }

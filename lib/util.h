@@ -91,9 +91,9 @@ void outfile_abort(OutFile *f);  /* close and remove the temporary file */
  * SIGHUP or SIGPIPE (the handler removes them and re-raises the signal). */
 void cleanup_register(const char *path);
 void cleanup_unregister(const char *path);
-/* From now on SIGINT and SIGTERM only store their number in *flag, for a
- * program that stops at a safe point of its own (the trainer saves first);
- * SIGHUP and SIGPIPE still remove the temporary files and end the process. */
+/* From now on SIGINT, SIGTERM and SIGHUP only store their number in *flag,
+ * for a program that stops at a safe point of its own (the trainer saves
+ * first); SIGPIPE still removes the temporary files and ends the process. */
 void signals_defer(volatile sig_atomic_t *flag);
 /* Create and open a temporary file in $TMPDIR (or /tmp); registered for
  * clean-up. Returns the fd and stores the malloc'ed path in *path. */

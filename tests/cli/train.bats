@@ -186,3 +186,15 @@ last_col() {  # last_col FILE COLUMN: the column's value in the log's last row
     run l1b-train -q -o x.l1b --quant int4 tiny.tok
     [ "$status" -eq 2 ]
 }
+
+@test "a pipe given as TOKENS is read; --steps below the step reached is refused" {
+    tiny_corpus
+    l1b-train -q -o a.l1b $TINY --steps 5 <(cat tiny.tok)
+    l1b-train -q -o b.l1b $TINY --steps 5 tiny.tok
+    [ "$(section_sum a.l1b PARM)" = "$(section_sum b.l1b PARM)" ]
+    run l1b-train -q -o b.l1b --resume --steps 3 tiny.tok
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-train: b.l1b: --steps 3 is below the step already reached (5)" ]
+    run l1b-train -q -o b.l1b --resume --quant twn tiny.tok
+    [ "$output" = "l1b-train: b.l1b: --quant differs from the model being resumed (absmean there)" ]
+}

@@ -35,3 +35,11 @@ unsigned char *slurp(const char *path, size_t *n)
     *n = used;
     return buf;
 }
+
+void plausible_train_state(TrainState *st)
+{
+    if (!st->batch) st->batch = 1;
+    if (!st->accum) st->accum = 1;
+    if (st->total_steps < st->step) st->total_steps = st->step;
+    if (!st->total_steps) st->total_steps = 1;
+}

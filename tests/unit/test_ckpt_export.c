@@ -31,6 +31,7 @@ static char *make_model(Model *m, uint32_t quant, uint32_t ffn, uint64_t seed)
     tok_free(&tok);
     Checkpoint ck = ckpt_of_model(m, rec, sizeof rec);
     char *path = temp_file_with("", 0);
+    plausible_train_state(&ck.st);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     return path;
 }

@@ -54,6 +54,7 @@ static char *make_checkpoint(Model *m, const ModelConfig *shape, uint64_t seed)
     ck.hist = hist;
     ck.n_hist = 3;
     char *path = temp_file_with("", 0);
+    plausible_train_state(&ck.st);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     free(rec);
     return path;
@@ -138,6 +139,7 @@ TEST(ckpt_pack_unpack_pack_is_byte_identical)
         TrainState st;
         memset(&st, 0, sizeof st);
         st.batch = 4;
+        plausible_train_state(&st);
         Checkpoint back;
         CHECK_EQ(ckpt_unpack(&pm, &st, &back), 0);
         char *un = temp_file_with("", 0);
@@ -444,7 +446,7 @@ TEST(ckpt_verify_checks_weights_and_state)
     put32(b + le64(b + 32 + 32 * 2 + 8) + 76, 0);
     reseal(b, 2);
     CHECK_EQ(verify_bytes(b, n), -1);
-    CHECK_ERR("bad batch settings");
+    CHECK_ERR("corrupt training state (batch out of range)");
     free(b);
     CHECK_EQ(inspect_verify("/nonexistent/model"), -1);
     CHECK_ERR("No such file");

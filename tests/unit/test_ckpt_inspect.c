@@ -47,6 +47,7 @@ static char *make_model(Model *m, uint32_t quant)
     ck.hist = hist;
     ck.n_hist = 4;
     char *path = temp_file_with("", 0);
+    plausible_train_state(&ck.st);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     return path;
 }

@@ -26,6 +26,7 @@ static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
     tok_free(&tok);
     Checkpoint ck = ckpt_of_model(m, rec, sizeof rec);
     char *path = temp_file_with("", 0);
+    plausible_train_state(&ck.st);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     return path;
 }

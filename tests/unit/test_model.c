@@ -141,6 +141,7 @@ TEST(checkpoint_save_load_save_is_byte_identical)
     HistRow h[2] = {{{1, 2, 3, NAN, NAN, NAN, NAN, 8, 9, 10, 11, 12, 13}}, {{2, 4, 2.5, 2.4, 11, 3.4, 0.3, 1, 1, 1, 1, 1, 1}}};
     Checkpoint ck = sample_checkpoint(&m, rec, sizeof rec, h);
     char *a = temp_file_with("", 0), *b = temp_file_with("", 0);
+    plausible_train_state(&ck.st);
     CHECK_EQ(ckpt_write(a, &ck), 0);
     Checkpoint back;
     CHECK_EQ(ckpt_read(a, &back, 0), 0);
@@ -229,4 +230,45 @@ TEST(checkpoint_rejections_name_the_problem)
     free(p);
     CHECK_EQ(ckpt_read("/nonexistent/m.l1b", &x, 0), -1);
     CHECK_ERR("/nonexistent/m.l1b: No such file");
+}
+
+TEST(checkpoint_refuses_training_state_out_of_range)
+{
+    /* checksums are right, the values are not: a crafted file must not
+     * crash the trainer that resumes it */
+    ModelConfig c = tiny(QUANT_ABSMEAN, FFN_SWIGLU);
+    Model m;
+    model_alloc(&m, &c, 1);
+    Tokenizer tok;
+    tok_init_bytes(&tok);
+    uint8_t rec[TOK_RECORD_FIXED];
+    tok_record_write(&tok, rec);
+    tok_free(&tok);
+    Checkpoint ck = ckpt_of_model(&m, rec, sizeof rec);
+    ck.st.total_steps = 10;
+    ck.st.batch = 4;
+    ck.st.accum = 1;
+    char *path = temp_file_with("", 0);
+    Checkpoint back;
+    plausible_train_state(&ck.st);
+    CHECK_EQ(ckpt_write(path, &ck), 0);
+    CHECK_EQ(ckpt_read(path, &back, 0), 0);
+    ckpt_free(&back);
+    ck.st.batch = 0;
+    CHECK_EQ(ckpt_write(path, &ck), 0);
+    CHECK_EQ(ckpt_read(path, &back, 0), -1);
+    CHECK_ERR("corrupt training state (batch out of range)");
+    ck.st.batch = 4;
+    ck.st.val_frac = 5;
+    CHECK_EQ(ckpt_write(path, &ck), 0);
+    CHECK_EQ(ckpt_read(path, &back, 0), -1);
+    CHECK_ERR("(val-frac out of range)");
+    ck.st.val_frac = 0.1f;
+    ck.st.step = 11;
+    CHECK_EQ(ckpt_write(path, &ck), 0);
+    CHECK_EQ(ckpt_read(path, &back, 0), -1);
+    CHECK_ERR("(steps out of range)");
+    unlink(path);
+    free(path);
+    model_free(&m);
 }
