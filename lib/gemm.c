@@ -50,11 +50,21 @@ static void groups(void *ctx, size_t g0, size_t g1, int thread)
     }
 }
 
+/* Below this many multiply-adds a second thread costs more than it saves
+ * (waking it is microseconds); the split never changes the arithmetic. */
+#define PARALLEL_MIN_MACS (1u << 18)
+
+static void split(size_t n_groups, ParallelFn fn, void *ctx, size_t macs)
+{
+    if (macs < PARALLEL_MIN_MACS) fn(ctx, 0, n_groups, 0);
+    else parallel_for(n_groups, fn, ctx);
+}
+
 static void run(float *out, const float *a, size_t sm, size_t sk, const float *b, size_t M, size_t K, size_t N,
                 float alpha)
 {
     Gemm g = {out, a, b, M, K, N, sm, sk, alpha};
-    parallel_for((M + 3) / 4, groups, &g);
+    split((M + 3) / 4, groups, &g, M * K * N);
 }
 
 void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha)
@@ -125,7 +135,7 @@ void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, siz
         /* split over the columns of out (the rows of b): with one token the
          * work is all in b */
         Dots d = {out, a, b, M, K, N, accumulate};
-        parallel_for((N + 3) / 4, dot_groups, &d);
+        split((N + 3) / 4, dot_groups, &d, M * K * N);
         return;
     }
     if (!accumulate)
