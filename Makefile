@@ -125,8 +125,8 @@ DEMO_DIR = $(BUILD)/demo
 .PHONY: demo
 demo: $(BINS)
 	@mkdir -p $(DEMO_DIR)
-	@echo "== 1. corpus: the project's README and man pages"
-	cat README.md $(wildcard man/*) > $(DEMO_DIR)/corpus.txt
+	@echo "== 1. corpus: the project's README and man pages (roff requests stripped)"
+	{ cat README.md; sed -e '/^\./d' -e 's/\\f[BIRP]//g' -e 's/\\(.[a-z]//g' -e 's/\\-/-/g' -e 's/\\//g' $(wildcard man/*); } > $(DEMO_DIR)/corpus.txt
 	@echo "== 2. learn a 512-token BPE vocabulary and encode the corpus"
 	$(BUILD)/l1b-tokenize --bpe --vocab 512 -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
 	@echo "== 3. the round trip is byte-exact"
@@ -135,7 +135,7 @@ demo: $(BINS)
 	$(BUILD)/l1b-train -o $(DEMO_DIR)/model.l1b --dim 96 --layers 3 --heads 4 --ctx 64 --batch 12 \
 	    --steps 600 --eval-every 100 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
 	@echo "== 5. sample: continue a prompt"
-	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" -n 200 -s 1 -T 0.7 -v; echo
+	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" -n 200 -s 1 -T 0.7 -k 40 -v; echo
 	@echo "== 6. score: bits per byte on the README versus on random text"
 	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score README.md
 	head -c 2000 /dev/urandom | $(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score
