@@ -83,8 +83,8 @@ void model_alloc(Model *m, const ModelConfig *c, size_t B)
     set_pointers(m, m->params, &m->p);
     if (!B) return;
     m->grads = xcalloc(m->n_params, sizeof(float));
-    m->m = xcalloc(m->n_params, sizeof(float));
-    m->v = xcalloc(m->n_params, sizeof(float));
+    m->m = xcalloc(2 * m->n_params, sizeof(float));  /* v follows m: one ADAM section as it is */
+    m->v = m->m + m->n_params;
     set_pointers(m, m->grads, &m->g);
 
     size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx, NH = c->n_heads;
@@ -147,8 +147,7 @@ void model_free(Model *m)
 {
     free(m->params);
     free(m->grads);
-    free(m->m);
-    free(m->v);
+    free(m->m);  /* v lives in the same block */
     free(m->act_mem);
     free(m->a.pos);
     if (m->a.bq) {
