@@ -140,15 +140,6 @@ static int cmd_verify(int argc, char **argv)
     return 0;
 }
 
-static float opt_float(const char *opt, const char *v, float min, float max)
-{
-    char *end;
-    float f = strtof(v, &end);
-    if (end == v || *end || !(f >= min && f <= max))
-        cli_usage_error("%s: '%s' is not a number from %g to %g", opt, v, min, max);
-    return f;
-}
-
 static uint64_t file_size(const char *path)
 {
     struct stat st;
@@ -184,12 +175,12 @@ static int cmd_convert(int argc, char **argv)
         case O_BATCH: d.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); break;
         case O_ACCUM: d.accum = (uint32_t)cli_uint("--accum", optarg, 1, 65536); break;
         case O_WARMUP: d.warmup = (uint32_t)cli_uint("--warmup", optarg, 0, UINT32_MAX); break;
-        case O_LR: d.lr = opt_float("--lr", optarg, 0, 10); break;
-        case O_MIN_LR: d.min_lr = opt_float("--min-lr", optarg, 0, 10); break;
-        case O_WD: d.wd = opt_float("--wd", optarg, 0, 10); break;
-        case O_CLIP: d.clip = opt_float("--clip", optarg, 0, 1e9f); break;
+        case O_LR: d.lr = cli_float("--lr", optarg, 0, 10); break;
+        case O_MIN_LR: d.min_lr = cli_float("--min-lr", optarg, 0, 10); break;
+        case O_WD: d.wd = cli_float("--wd", optarg, 0, 10); break;
+        case O_CLIP: d.clip = cli_float("--clip", optarg, 0, 1e9f); break;
         case O_SEED: d.seed = cli_uint("--seed", optarg, 0, UINT64_MAX); break;
-        case O_VAL_FRAC: d.val_frac = opt_float("--val-frac", optarg, 0, 0.9f); break;
+        case O_VAL_FRAC: d.val_frac = cli_float("--val-frac", optarg, 0, 0.9f); break;
         case O_BATCHING:
             if (!strcmp(optarg, "pack")) d.batching = BATCH_PACK;
             else if (!strcmp(optarg, "bucket")) d.batching = BATCH_BUCKET;

@@ -191,22 +191,16 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     int c;
-    char *end;
     while ((c = getopt_long(argc, argv, "m:i:n:T:k:p:s:j:vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'i': o.input = optarg; break;
         case 'n': o.n_tokens = cli_uint("-n", optarg, 0, 1000000000000ull); break;
-        case 'T':
-            o.temperature = strtof(optarg, &end);
-            if (end == optarg || *end || !(o.temperature >= 0 && o.temperature <= 100))
-                cli_usage_error("-T: '%s' is not a temperature from 0 to 100", optarg);
-            break;
+        case 'T': o.temperature = cli_float("-T", optarg, 0, 100); break;
         case 'k': o.top_k = (uint32_t)cli_uint("-k", optarg, 0, 65536); break;
         case 'p':
-            o.top_p = strtof(optarg, &end);
-            if (end == optarg || *end || !(o.top_p > 0 && o.top_p <= 1))
-                cli_usage_error("-p: '%s' is not a probability in (0, 1]", optarg);
+            o.top_p = cli_float("-p", optarg, 0, 1);
+            if (o.top_p == 0) cli_usage_error("-p: '%s' is not a probability in (0, 1]", optarg);
             break;
         case O_GREEDY: o.temperature = 0; break;
         case 's': o.seed = cli_uint("-s", optarg, 0, UINT64_MAX); seed_set = 1; break;

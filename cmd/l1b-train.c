@@ -62,15 +62,6 @@ static void usage(const TrainOptions *d)
            d->eval_every, d->eval_batches, d->save_every);
 }
 
-static float opt_float(const char *opt, const char *v, float min, float max)
-{
-    char *end;
-    float f = strtof(v, &end);
-    if (end == v || *end || !(f >= min && f <= max))
-        cli_usage_error("%s: '%s' is not a number from %g to %g", opt, v, min, max);
-    return f;
-}
-
 int main(int argc, char **argv)
 {
     cli_start(argv[0]);
@@ -131,11 +122,11 @@ int main(int argc, char **argv)
             break;
         case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); o.batch_set = 1; break;
         case O_ACCUM: o.accum = (uint32_t)cli_uint("--accum", optarg, 1, 65536); o.accum_set = 1; break;
-        case O_LR: o.lr = opt_float("--lr", optarg, 0, 10); o.lr_set = 1; break;
-        case O_MIN_LR: o.min_lr = opt_float("--min-lr", optarg, 0, 10); o.min_lr_set = 1; break;
+        case O_LR: o.lr = cli_float("--lr", optarg, 0, 10); o.lr_set = 1; break;
+        case O_MIN_LR: o.min_lr = cli_float("--min-lr", optarg, 0, 10); o.min_lr_set = 1; break;
         case O_WARMUP: o.warmup = (uint32_t)cli_uint("--warmup", optarg, 0, 1000000000); o.warmup_set = 1; break;
-        case O_WD: o.wd = opt_float("--wd", optarg, 0, 10); o.wd_set = 1; break;
-        case O_CLIP: o.clip = opt_float("--clip", optarg, 0, 1e9f); o.clip_set = 1; break;
+        case O_WD: o.wd = cli_float("--wd", optarg, 0, 10); o.wd_set = 1; break;
+        case O_CLIP: o.clip = cli_float("--clip", optarg, 0, 1e9f); o.clip_set = 1; break;
         case O_SEED: o.seed = cli_uint("--seed", optarg, 0, UINT64_MAX); o.seed_set = 1; break;
         case O_BATCHING:
             if (!strcmp(optarg, "pack")) o.batching = BATCH_PACK;
@@ -144,7 +135,7 @@ int main(int argc, char **argv)
             o.batching_set = 1;
             break;
         case O_VAL: o.val_path = optarg; break;
-        case O_VAL_FRAC: o.val_frac = opt_float("--val-frac", optarg, 0, 0.9f); o.val_frac_set = 1; break;
+        case O_VAL_FRAC: o.val_frac = cli_float("--val-frac", optarg, 0, 0.9f); o.val_frac_set = 1; break;
         case O_EVAL_EVERY: o.eval_every = (uint32_t)cli_uint("--eval-every", optarg, 1, 1000000000); break;
         case O_EVAL_BATCHES: o.eval_batches = (uint32_t)cli_uint("--eval-batches", optarg, 0, 1000000000); break;
         case O_SAVE_EVERY: o.save_every = (uint32_t)cli_uint("--save-every", optarg, 0, 1000000000); break;

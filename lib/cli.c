@@ -38,3 +38,12 @@ uint64_t cli_uint(const char *opt, const char *value, uint64_t min, uint64_t max
                         (unsigned long long)min, (unsigned long long)max);
     return v;
 }
+
+float cli_float(const char *opt, const char *value, float min, float max)
+{
+    char *end;
+    float f = strtof(value, &end);
+    if (end == value || *end || !(f >= min && f <= max))
+        cli_usage_error("%s: '%s' is not a number from %g to %g", opt, value, min, max);
+    return f;
+}

@@ -17,5 +17,7 @@ void cli_usage_error(const char *fmt, ...)
     ;
 /* Parse an unsigned option value within [min, max], or exit 2 naming opt. */
 uint64_t cli_uint(const char *opt, const char *value, uint64_t min, uint64_t max);
+/* The same for a real number. */
+float cli_float(const char *opt, const char *value, float min, float max);
 
 #endif
