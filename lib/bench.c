@@ -75,6 +75,19 @@ static void run_matvec(void *p)
     for (size_t i = 0; i < k->batch; i++) ternary_matvec(k->out + i * k->w.rows, &k->w, k->x + i * k->w.n_blocks * 64);
 }
 static void run_gemm_nt(void *p) { KCtx *k = p; gemm_nt(k->c, k->a, k->b, k->M, k->K, k->N, 0); }
+/* one row of K activations, M rows: the quantisation of a batch's inputs */
+static void run_quantize(void *p)
+{
+    KCtx *k = p;
+    for (size_t r = 0; r < k->M; r++) kern.quantize_i8(k->a + r * k->K, k->K, 60.0f, k->x + r * k->K);
+}
+/* an AdamW update of M*K weights (a on b's gradients, c and the b copy as moments) */
+static void run_adamw(void *p)
+{
+    KCtx *k = p;
+    const float consts[8] = {0.9f, 0.95f, 1e-8f, 1e-9f, 0.1f, 0.5f, 0.5f, 1.0f};
+    kern.adamw_f32(k->a, k->b, k->c, k->c + k->M * k->K, k->M * k->K, consts);
+}
 static void run_gemm_nn(void *p) { KCtx *k = p; gemm_nn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 static void run_gemm_tn(void *p) { KCtx *k = p; gemm_tn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 
@@ -101,6 +114,16 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
         for (size_t b = 0; b < kb->batch; b++)
             for (size_t i = 0; i < kb->K; i++) k->x[b * k->w.n_blocks * 64 + i] = (int8_t)(rng_u64(r) >> 56);
         k->out = xmalloc(kb->batch * kb->M * sizeof *k->out);
+        return;
+    }
+    if (kb->run == run_quantize || kb->run == run_adamw) {
+        size_t n = kb->M * kb->K;
+        k->a = xmalloc(n * sizeof(float));
+        k->b = xmalloc(n * sizeof(float));
+        k->c = xcalloc(2 * n, sizeof(float));
+        k->x = xmalloc(n);
+        fill_random(k->a, n, r);
+        fill_random(k->b, n, r);
         return;
     }
     /* gemm operand sizes, whatever the variant: a (M,K) or (K,M), b (N,K) or (K,N) */
@@ -134,6 +157,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         {"gemm_nt (fwd)", run_gemm_nt, 768, 128, 352, 0},
         {"gemm_nn (bwd dx)", run_gemm_nn, 768, 352, 128, 0},
         {"gemm_tn (bwd dW)", run_gemm_tn, 352, 768, 128, 0},
+        {"quantize_i8", run_quantize, 768, 352, 1, 0},
+        {"adamw", run_adamw, 1024, 864, 1, 0},
     };
     static const KernelBench quick[] = {
         {"ternary_matvec", run_matvec, 256, 256, 0, 1},
@@ -153,19 +178,23 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             BenchRow *row = add_row(t);
             double sp;
             double sec = time_median(list[i].run, &k, o->quick ? 5 : 21, &sp);
+            int elementwise = list[i].run == run_quantize || list[i].run == run_adamw;
             double ops = list[i].run == run_matvec ? 2.0 * list[i].M * list[i].K * list[i].batch
+                         : elementwise             ? (double)list[i].M * list[i].K
                                                    : 2.0 * list[i].M * list[i].K * list[i].N;
             snprintf(row->bench, sizeof row->bench, "%s", list[i].name);
             if (list[i].run == run_matvec)
                 snprintf(row->shape, sizeof row->shape, "%zux%zu%s", list[i].M, list[i].K,
                          list[i].batch > 1 ? " x64 vectors" : "");
+            else if (elementwise)
+                snprintf(row->shape, sizeof row->shape, "%zu values", list[i].M * list[i].K);
             else
                 snprintf(row->shape, sizeof row->shape, "M%zu K%zu N%zu", list[i].M, list[i].K, list[i].N);
             snprintf(row->simd, sizeof row->simd, "%s", simd_name((SimdLevel)lv));
             row->median = sec * 1e6;
             row->spread = sp;
             row->rate = ops / sec / 1e9;
-            row->rate_unit = list[i].run == run_matvec ? "GOP/s" : "GFLOP/s";
+            row->rate_unit = list[i].run == run_matvec ? "GOP/s" : elementwise ? "Gvalue/s" : "GFLOP/s";
             if (lv == SIMD_SCALAR) scalar_time = sec;
             row->speedup = scalar_time / sec;
         }

@@ -25,6 +25,12 @@ typedef struct {
      * for i < 4, j < 16, k < K — a (4, K) with any strides, b (K, 16) rows */
     void (*gemm_tile_f32)(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
                           size_t ldb, size_t K, float alpha);
+    /* q[i] = clamp(round(x[i] * s), -128, 127), rounding to nearest, ties to
+     * even: int8 activation quantisation                x: (n), q: (n) */
+    void (*quantize_i8)(const float *x, size_t n, float s, int8_t *q);
+    /* one AdamW update of n weights (optim.h has the formula); k holds
+     * {beta1, beta2, eps, lr, wd, 1-beta1^t, 1-beta2^t, grad scale} */
+    void (*adamw_f32)(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
     /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
      * 16 bytes of 2-bit codes against 64 int8 values each */
     int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
@@ -40,6 +46,10 @@ SimdLevel kernels_init(void);
 /* The table for a given level, for tests and benchmarks; -1 if this CPU or
  * build cannot run that level. */
 int kernels_for_level(SimdLevel level, Kernels *out);
+
+/* Plain C kernels the SIMD versions also use for their last few elements. */
+void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q);
+void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
 
 /* Per-level fill functions: each overwrites the slots it implements. */
 void kernels_fill_scalar(Kernels *k);

@@ -157,8 +157,49 @@ static void gemm_tile_f32_avx2(float *out, size_t ldo, const float *a, size_t sm
     _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(va, c31, _mm256_loadu_ps(o + 8)));
 }
 
+/* the scalar formula in the same order (no fused multiply-adds), so the
+ * result is the same to the bit as the plain C version's on x86-64 */
+static void adamw_f32_avx2(float *w, const float *g, float *m, float *v, size_t n, const float k[8])
+{
+    __m256 b1 = _mm256_set1_ps(k[0]), b2 = _mm256_set1_ps(k[1]), eps = _mm256_set1_ps(k[2]);
+    __m256 lr = _mm256_set1_ps(k[3]), wd = _mm256_set1_ps(k[4]), c1 = _mm256_set1_ps(k[5]);
+    __m256 c2 = _mm256_set1_ps(k[6]), gs = _mm256_set1_ps(k[7]);
+    __m256 a1 = _mm256_set1_ps(1.0f - k[0]), a2 = _mm256_set1_ps(1.0f - k[1]);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(a1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(a2, gi), gi));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 upd = _mm256_div_ps(_mm256_div_ps(mi, c1), _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, c2)), eps));
+        __m256 wi = _mm256_loadu_ps(w + i);
+        _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, _mm256_mul_ps(lr, _mm256_add_ps(upd, _mm256_mul_ps(wd, wi)))));
+    }
+    adamw_f32_ref(w + i, g + i, m + i, v + i, n - i, k);
+}
+
+static void quantize_i8_avx2(const float *x, size_t n, float s, int8_t *q)
+{
+    __m256 vs = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+        __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs));
+        __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vs));
+        __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vs));
+        /* the packs work within 128-bit lanes; the permute restores order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + i), p);
+    }
+    quantize_i8_ref(x + i, n - i, s, q + i);
+}
+
 void kernels_fill_avx2(Kernels *k)
 {
+    k->adamw_f32 = adamw_f32_avx2;
+    k->quantize_i8 = quantize_i8_avx2;
     k->gemm_tile_f32 = gemm_tile_f32_avx2;
     k->ternary_codes_dot = ternary_codes_dot_avx2;
     k->dot4_f32 = dot4_f32_avx2;

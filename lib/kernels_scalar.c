@@ -60,8 +60,31 @@ static void gemm_tile_f32_scalar(float *out, size_t ldo, const float *a, size_t 
         for (int j = 0; j < 16; j++) out[i * ldo + j] += alpha * acc[i][j];
 }
 
+void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        long r = lrintf(x[i] * s);
+        q[i] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
+    }
+}
+
+void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8])
+{
+    float b1 = k[0], b2 = k[1], eps = k[2], lr = k[3], wd = k[4], c1 = k[5], c2 = k[6], gs = k[7];
+    float a1 = 1.0f - b1, a2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * gs;
+        m[i] = b1 * m[i] + a1 * gi;
+        v[i] = b2 * v[i] + (a2 * gi) * gi;
+        float mhat = m[i] / c1, vhat = v[i] / c2;
+        w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
+    }
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->quantize_i8 = quantize_i8_ref;
+    k->adamw_f32 = adamw_f32_ref;
     k->gemm_tile_f32 = gemm_tile_f32_scalar;
     k->ternary_codes_dot = ternary_codes_dot_scalar;
     k->dot4_f32 = dot4_f32_scalar;

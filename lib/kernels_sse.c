@@ -100,8 +100,29 @@ static void gemm_tile_f32_sse(float *out, size_t ldo, const float *a, size_t sm,
     }
 }
 
+/* the scalar formula, four at a time, in the same order of operations */
+static void adamw_f32_sse(float *w, const float *g, float *m, float *v, size_t n, const float k[8])
+{
+    __m128 b1 = _mm_set1_ps(k[0]), b2 = _mm_set1_ps(k[1]), eps = _mm_set1_ps(k[2]), lr = _mm_set1_ps(k[3]);
+    __m128 wd = _mm_set1_ps(k[4]), c1 = _mm_set1_ps(k[5]), c2 = _mm_set1_ps(k[6]), gs = _mm_set1_ps(k[7]);
+    __m128 a1 = _mm_set1_ps(1.0f - k[0]), a2 = _mm_set1_ps(1.0f - k[1]);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), gs);
+        __m128 mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(a1, gi));
+        __m128 vi = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(a2, gi), gi));
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        __m128 upd = _mm_div_ps(_mm_div_ps(mi, c1), _mm_add_ps(_mm_sqrt_ps(_mm_div_ps(vi, c2)), eps));
+        __m128 wi = _mm_loadu_ps(w + i);
+        _mm_storeu_ps(w + i, _mm_sub_ps(wi, _mm_mul_ps(lr, _mm_add_ps(upd, _mm_mul_ps(wd, wi)))));
+    }
+    adamw_f32_ref(w + i, g + i, m + i, v + i, n - i, k);
+}
+
 void kernels_fill_sse(Kernels *k)
 {
+    k->adamw_f32 = adamw_f32_sse;
     k->gemm_tile_f32 = gemm_tile_f32_sse;
     k->dot4_f32 = dot4_f32_sse;
     k->axpy4_f32 = axpy4_f32_sse;

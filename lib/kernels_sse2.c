@@ -30,7 +30,24 @@ static int32_t ternary_codes_dot_sse2(const uint8_t *codes, const int8_t *x, siz
     return hsum_epi32(acc);
 }
 
+/* cvtps2dq rounds to nearest even (the default mode), and the two packs
+ * saturate to int16 then int8: exactly the clamp of the scalar version */
+static void quantize_i8_sse2(const float *x, size_t n, float s, int8_t *q)
+{
+    __m128 vs = _mm_set1_ps(s);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(x + i), vs));
+        __m128i b = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(x + i + 4), vs));
+        __m128i c = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(x + i + 8), vs));
+        __m128i d = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(x + i + 12), vs));
+        _mm_storeu_si128((__m128i *)(q + i), _mm_packs_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d)));
+    }
+    quantize_i8_ref(x + i, n - i, s, q + i);
+}
+
 void kernels_fill_sse2(Kernels *k)
 {
+    k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
 }

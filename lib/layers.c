@@ -138,17 +138,10 @@ float ternary_absmean(const float *w, size_t n, int8_t *q)
 
 void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale)
 {
-    float amax = 0;
-    for (size_t c = 0; c < C; c++) {
-        float a = fabsf(x[c]);
-        if (a > amax) amax = a;
-    }
+    float amax = kern.absmax_f32(x, C);
     /* the floor keeps an all-zero row finite: it quantises to zeros */
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
-    for (size_t c = 0; c < C; c++) {
-        int k = round_even(x[c] * s);  /* |x * s| <= 127 by construction */
-        q[c] = (int8_t)(k > 127 ? 127 : k < -128 ? -128 : k);
-    }
+    kern.quantize_i8(x, C, s, q);  /* |x * s| <= 127 by construction */
     *scale = 1.0f / s;
 }
 

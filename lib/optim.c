@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "kernels.h"
+
 float lr_at(const OptimConfig *o, uint64_t s)
 {
     if (s < o->warmup) return o->lr * (float)(s + 1) / (float)o->warmup;
@@ -23,14 +25,7 @@ void adamw_update(Model *m, const OptimConfig *o, float lr, float grad_scale, ui
     for (int k = 0; k < N_TENSORS; k++) {
         const TensorInfo *ti = &m->info[k];
         size_t n = (size_t)ti->layers * ti->rows * ti->cols, off = ti->offset;
-        float wd = ti->decay ? o->wd : 0.0f;
-        float *w = m->params + off, *g = m->grads + off, *mm = m->m + off, *vv = m->v + off;
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * grad_scale;
-            mm[i] = o->beta1 * mm[i] + (1.0f - o->beta1) * gi;
-            vv[i] = o->beta2 * vv[i] + (1.0f - o->beta2) * gi * gi;
-            float mhat = mm[i] / c1, vhat = vv[i] / c2;
-            w[i] -= lr * (mhat / (sqrtf(vhat) + o->eps) + wd * w[i]);
-        }
+        const float consts[8] = {o->beta1, o->beta2, o->eps, lr, ti->decay ? o->wd : 0.0f, c1, c2, grad_scale};
+        kern.adamw_f32(m->params + off, m->grads + off, m->m + off, m->v + off, n, consts);
     }
 }

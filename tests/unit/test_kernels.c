@@ -123,3 +123,73 @@ TEST(ternary_codes_dot_matches_scalar_at_every_level)
     free(codes);
     free(x);
 }
+
+TEST(quantize_i8_matches_scalar_at_every_level_exactly)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    float x[300];
+    unsigned seed = 4;
+    for (int i = 0; i < 300; i++) x[i] = 2.0f * frand(&seed);
+    x[7] = 0.5f / 60.0f;   /* x * s = 0.5 exactly below: a tie, to even (0) */
+    x[8] = 1.5f / 60.0f;   /* 1.5: to even (2) */
+    int8_t want[300], got[300];
+    static const size_t sizes2[] = {0, 1, 15, 16, 17, 31, 33, 64, 257, 299};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof sizes2 / sizeof sizes2[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = sizes2[si];
+                ref.quantize_i8(x + off, n, 60.0f, want);
+                k.quantize_i8(x + off, n, 60.0f, got);
+                if (memcmp(want, got, n)) FAIL_AT("%s, n %zu, offset %d", simd_name((SimdLevel)lv), n, off);
+            }
+    }
+    /* hand-worked: s 60 on {0.5/60, 1.5/60, 1, -3, 2.5/60} -> {0, 2, 60, -128, 2} */
+    float h[5] = {0.5f / 60.0f, 1.5f / 60.0f, 1.0f, -3.0f, 2.5f / 60.0f};
+    int8_t q[5];
+    ref.quantize_i8(h, 5, 60.0f, q);
+    CHECK_EQ(q[2], 60);
+    CHECK_EQ(q[3], -128);   /* saturates */
+    CHECK(q[0] == 0 || q[0] == 1);  /* 0.5 / 60 * 60 may not be exactly 0.5 in float */
+}
+
+TEST(adamw_kernel_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    enum { N = 203 };
+    float w0[N], g[N], m0[N], v0[N];
+    unsigned seed = 8;
+    for (int i = 0; i < N; i++) {
+        w0[i] = frand(&seed);
+        g[i] = frand(&seed);
+        m0[i] = 0.1f * frand(&seed);
+        v0[i] = 0.01f * fabsf(frand(&seed));
+    }
+    const float c[8] = {0.9f, 0.95f, 1e-8f, 1e-3f, 0.1f, 0.271f, 0.143f, 0.5f};
+    float wr[N], mr[N], vr[N];
+    memcpy(wr, w0, sizeof wr);
+    memcpy(mr, m0, sizeof mr);
+    memcpy(vr, v0, sizeof vr);
+    ref.adamw_f32(wr, g, mr, vr, N, c);
+    /* hand-worked first element against the formula */
+    float gi = g[0] * 0.5f, mi = 0.9f * m0[0] + 0.1f * gi, vi = 0.95f * v0[0] + 0.05f * gi * gi;
+    float wi = w0[0] - 1e-3f * ((mi / 0.271f) / (sqrtf(vi / 0.143f) + 1e-8f) + 0.1f * w0[0]);
+    CHECK_NEAR(wr[0], wi, 1e-6);
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        float w[N], m[N], v[N];
+        memcpy(w, w0, sizeof w);
+        memcpy(m, m0, sizeof m);
+        memcpy(v, v0, sizeof v);
+        k.adamw_f32(w, g, m, v, N, c);
+        for (int i = 0; i < N; i++) {
+            /* the same operations in the same order: equal but for x87's
+             * excess precision in 32-bit scalar builds, which can move a
+             * result by an ulp of its terms (m and v may nearly cancel) */
+            if (fabsf(w[i] - wr[i]) > 1e-6f * fabsf(wr[i]) + 1e-8f || fabsf(m[i] - mr[i]) > 1e-6f * fabsf(mr[i]) + 1e-8f)
+                FAIL_AT("%s, element %d: %.9g vs %.9g", simd_name((SimdLevel)lv), i, w[i], wr[i]);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+#!/bin/bash
+# quant-study.sh — compare the weight quantisation schemes of l1b-train
+# (absmean, twn, stochastic, sign, f32) on the same shape, schedule and seed.
+#
+# usage: tests/bench/quant-study.sh CORPUS [BPE_CORPUS]
+#
+#   (a) CORPUS, byte tokens:   l1b-tokenize CORPUS -o DIR/bytes.tok
+#   (b) BPE_CORPUS (optional), its first BPE_BYTES bytes (default 5000000),
+#       a 1024-token BPE vocabulary learnt from that text itself:
+#         head -c BPE_BYTES BPE_CORPUS > DIR/bpe.txt
+#         l1b-tokenize --bpe --vocab 1024 DIR/bpe.txt -o DIR/bpe.tok
+#   For every corpus and every scheme S (same seed, the l1b-train default):
+#     l1b-train -o S.l1b --quant S --dim 128 --layers 4 --heads 4 --ctx 64
+#       --batch 12 --steps 2000 --lr 1e-3 --min-lr 1e-4 --warmup 100
+#       --val-frac 0.1 --eval-every 500 --eval-batches NB --log S.tsv -j 1 TOKENS
+#     l1b-ckpt convert --pack S.l1b S.l1bi   (the packed inference file)
+#     l1b-ckpt info --json S.l1bi             (share of -1/0/+1)
+#   NB is the number of whole validation batches (12 x 64 tokens, each row
+#   needing 65 tokens) the held-out last tenth of TOKENS holds, so every
+#   evaluation covers the whole held-out tenth (145 for tinyshakespeare).
+#
+# The ten training runs form one queue worked off two at a time (the
+# machine has 2 cores; -j 1 each), so nearly every run shares the machine
+# with one other run; the last one runs alone for its last part.
+# Tokens/s measured that way on a shared machine is indicative only.
+#
+# Prints markdown: per corpus a table of final validation loss, bits per
+# byte, next-token accuracy, zero share (log columns at the last step), the
+# share of -1/0/+1 over all ternary weights of the packed file, the packed
+# file size, median train tokens/s and ms/step (over the logged rows), wall
+# time and the median 1-minute load during the run; then the validation
+# loss at every evaluation.
+#
+# Environment (defaults are the measurement; change only for a smoke test):
+#   L1B_BIN    directory of the l1b binaries (default ./build)
+#   STEPS      training steps (default 2000)
+#   EVAL_EVERY evaluation interval (default 500)
+#   SCHEMES    schemes to run (default "absmean twn stochastic sign f32")
+#   BPE_BYTES  bytes of BPE_CORPUS used (default 5000000)
+#   KEEP       a directory to copy the logs, checkpoints and packed files to
+#
+# A benchmark reports figures; it asserts nothing.  Corpora are read where
+# they are; scratch files live in a mktemp -d directory removed on exit.
+
+set -u -o pipefail
+
+usage() { echo "usage: $0 CORPUS [BPE_CORPUS]" >&2; exit 2; }
+die() { echo "quant-study.sh: $*" >&2; exit 1; }
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
+case $1 in -h|--help) usage ;; esac
+CORPUS=$1
+BPE_CORPUS=${2:-}
+BIN=${L1B_BIN:-./build}
+STEPS=${STEPS:-2000}
+EVAL_EVERY=${EVAL_EVERY:-500}
+SCHEMES=${SCHEMES:-absmean twn stochastic sign f32}
+BPE_BYTES=${BPE_BYTES:-5000000}
+KEEP=${KEEP:-}
+TOK=$BIN/l1b-tokenize
+TRAIN=$BIN/l1b-train
+CKPT=$BIN/l1b-ckpt
+
+for f in "$CORPUS" ${BPE_CORPUS:+"$BPE_CORPUS"}; do
+    [ -f "$f" ] && [ -r "$f" ] || die "$f: not a readable file"
+done
+for p in "$TOK" "$TRAIN" "$CKPT"; do [ -x "$p" ] || die "$p: not found (run make, or set L1B_BIN)"; done
+for v in STEPS EVAL_EVERY BPE_BYTES; do
+    case ${!v} in ''|*[!0-9]*) die "$v=${!v}: not a number" ;; esac
+done
+for S in $SCHEMES; do
+    case $S in absmean|twn|stochastic|sign|f32) ;; *) die "SCHEMES: unknown scheme '$S'" ;; esac
+done
+if [ -n "$KEEP" ]; then mkdir -p "$KEEP" || die "$KEEP: cannot create"; fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/quant-study.XXXXXX") || die "mktemp failed"
+SAMPLER=
+cleanup() {
+    if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; fi
+    # the queue's runs, if interrupted
+    for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1-minute load average every 15 s: "epoch load1"
+( while :; do read -r l1 _ < /proc/loadavg; echo "$(date +%s) $l1"; sleep 15; done ) > "$TMP/load" 2>/dev/null &
+SAMPLER=$!
+
+# stats : "median min max" of the numbers on stdin (one a line)
+stats() {
+    sort -g | awk '
+        { v[NR] = $1 }
+        END { if (NR == 0) { print "nan nan nan"; exit }
+              m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              print m, v[1], v[NR] }'
+}
+
+# col FILE NAME : column NAME of the TSV log FILE, data rows only
+col() {
+    awk -F '\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i; next }
+                           c { print $c }' "$1"
+}
+
+loadline() { uptime | sed 's/.*load average/load average/'; }
+
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+        grep -xE 'sse|sse2|ssse3|sse4_1|sse4_2|avx|avx2|fma|avx512f' | tr '\n' ' ')
+
+echo "# quant-study: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) online CPUs; SIMD flags: $flags"
+echo "- binaries: \`$BIN\` — $("$TRAIN" -V 2>&1 | head -n 1)"
+echo "- load at start: $(loadline)"
+echo
+
+# --- tokenize ----------------------------------------------------------------
+# tokens FILE.err : the token count l1b-tokenize -v reported
+tokens() { sed -n 's/.*bytes -> \([0-9]*\) tokens.*/\1/p' "$1" | tail -n 1; }
+# nbatches N : whole 12 x 64 validation batches in the last tenth of N tokens
+# (as l1b-train splits: n_val = floor(N * 0.1f), rows = (n_val - 1) / 64)
+nbatches() {
+    awk -v n="$1" 'BEGIN { v = int(n * 0.100000001490116); r = (v > 64) ? int((v - 1) / 64) : 0
+                           print int(r / 12) }'
+}
+
+CORPORA=bytes
+"$TOK" -v "$CORPUS" -o "$TMP/bytes.tok" 2> "$TMP/bytes.err" ||
+    die "l1b-tokenize failed: $(head -n 3 "$TMP/bytes.err")"
+N_bytes=$(tokens "$TMP/bytes.err")
+NB_bytes=$(nbatches "$N_bytes")
+if [ -n "$BPE_CORPUS" ]; then
+    head -c "$BPE_BYTES" "$BPE_CORPUS" > "$TMP/bpe.txt" || die "cannot read $BPE_CORPUS"
+    "$TOK" -v --bpe --vocab 1024 "$TMP/bpe.txt" -o "$TMP/bpe.tok" 2> "$TMP/bpe.err" ||
+        die "l1b-tokenize --bpe failed: $(head -n 3 "$TMP/bpe.err")"
+    N_bpe=$(tokens "$TMP/bpe.err")
+    NB_bpe=$(nbatches "$N_bpe")
+    CORPORA="bytes bpe"
+fi
+
+echo "Corpora:"
+echo
+echo "- bytes: \`$CORPUS\` ($(wc -c < "$CORPUS" | tr -d ' ') bytes) -> $N_bytes byte tokens; $NB_bytes validation batches"
+if [ -n "$BPE_CORPUS" ]; then
+    echo "- bpe: first $(wc -c < "$TMP/bpe.txt" | tr -d ' ') bytes of \`$BPE_CORPUS\` -> $N_bpe tokens,"
+    echo "  vocabulary 1024 ($(awk -v b="$(wc -c < "$TMP/bpe.txt")" -v n="$N_bpe" 'BEGIN { printf "%.3f", b / n }') bytes/token); $NB_bpe validation batches"
+fi
+echo
+SHAPE=(--dim 128 --layers 4 --heads 4 --ctx 64 --batch 12)
+SCHED=(--steps "$STEPS" --lr 1e-3 --min-lr 1e-4 --warmup 100 --val-frac 0.1 --eval-every "$EVAL_EVERY")
+echo "Commands (DIR = scratch directory, S = scheme, C = bytes or bpe, NB as above):"
+echo
+echo '```sh'
+echo "$TOK -v $CORPUS -o DIR/bytes.tok"
+if [ -n "$BPE_CORPUS" ]; then
+    echo "head -c $BPE_BYTES $BPE_CORPUS > DIR/bpe.txt"
+    echo "$TOK -v --bpe --vocab 1024 DIR/bpe.txt -o DIR/bpe.tok"
+fi
+echo "$TRAIN -o DIR/C-S.l1b --quant S ${SHAPE[*]} \\"
+echo "  ${SCHED[*]} --eval-batches NB --log DIR/C-S.tsv -j 1 DIR/C.tok"
+echo "$CKPT convert --pack DIR/C-S.l1b DIR/C-S.l1bi"
+echo "$CKPT info --json DIR/C-S.l1bi"
+echo '```'
+echo
+
+# --- the training queue, two at a time --------------------------------------
+run_one() {  # run_one C S
+    local C=$1 S=$2 nb
+    nb=NB_$C
+    date +%s > "$TMP/$C-$S.start"
+    "$TRAIN" -q -o "$TMP/$C-$S.l1b" --quant "$S" "${SHAPE[@]}" "${SCHED[@]}" \
+        --eval-batches "${!nb}" --log "$TMP/$C-$S.tsv" -j 1 "$TMP/$C.tok" 2> "$TMP/$C-$S.err"
+    echo $? > "$TMP/$C-$S.rc"
+    date +%s > "$TMP/$C-$S.end"
+}
+
+QUEUE=()
+for C in $CORPORA; do for S in $SCHEMES; do QUEUE+=("$C $S"); done; done
+running=0
+for item in "${QUEUE[@]}"; do
+    if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
+    echo "training $item ($STEPS steps) ... [$(loadline)]" >&2
+    # shellcheck disable=SC2086
+    run_one $item &
+    running=$((running + 1))
+done
+for p in $(jobs -p); do [ "$p" = "$SAMPLER" ] || wait "$p"; done
+echo "- load after the runs: $(loadline)"
+echo
+
+# --- results -------------------------------------------------------------
+# ternary_shares FILE.json : "minus zero plus" over all ternary weights
+ternary_shares() {
+    awk '/"ternary": true/ {
+            match($0, /"shape": \[[0-9]+, [0-9]+\]/); s = substr($0, RSTART + 10, RLENGTH - 11)
+            split(s, d, ", "); n = d[1] * d[2]
+            for (k = 0; k < 3; k++) {
+                key = (k == 0) ? "minus" : (k == 1) ? "zero" : "plus"
+                if (match($0, "\"" key "\": [0-9.]+")) {
+                    v = substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 4); sum[k] += v * n
+                }
+            }
+            tot += n }
+         END { if (tot) printf "%.3f %.3f %.3f\n", sum[0] / tot, sum[1] / tot, sum[2] / tot
+               else print "- - -" }' "$1"
+}
+
+for C in $CORPORA; do
+    if [ "$C" = bytes ]; then
+        echo "## (a) \`$(basename "$CORPUS")\`, byte tokens"
+    else
+        echo "## (b) first $BPE_BYTES bytes of \`$(basename "$BPE_CORPUS")\`, BPE vocabulary 1024"
+    fi
+    echo
+    echo "| scheme | val loss | bits/byte | accuracy | zero share | -1 / 0 / +1 (packed) | packed bytes | train tok/s (median) | ms/step (median) | wall s | load (median) |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    for S in $SCHEMES; do
+        P=$TMP/$C-$S
+        if [ "$(cat "$P.rc" 2>/dev/null)" != 0 ]; then
+            echo "| $S | failed: $(grep -v '^$' "$P.err" 2>/dev/null | tail -n 1) | | | | | | | | | |"
+            continue
+        fi
+        L=$P.tsv
+        vl=$(col "$L" val_loss | tail -n 1)
+        bpb=$(col "$L" val_bpb | tail -n 1)
+        acc=$(col "$L" val_acc | tail -n 1)
+        zs=$(col "$L" zero_share | tail -n 1)
+        read -r tps _ _ < <(col "$L" tok_per_s | stats)
+        read -r mss _ _ < <(col "$L" ms_per_step | stats)
+        if "$CKPT" convert --pack "$P.l1b" "$P.l1bi" 2> "$P.cerr"; then
+            size=$(wc -c < "$P.l1bi" | tr -d ' ')
+            "$CKPT" info --json "$P.l1bi" > "$P.json" 2>> "$P.cerr"
+            read -r sm sz sp < <(ternary_shares "$P.json")
+            shares="$sm / $sz / $sp"
+            [ "$S" = f32 ] && shares="(float)"
+        else
+            size="failed: $(tail -n 1 "$P.cerr")"; shares=
+        fi
+        t0=$(cat "$P.start"); t1=$(cat "$P.end")
+        read -r lm _ _ < <(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { print $2 }' "$TMP/load" | stats)
+        [ "$lm" = nan ] && lm=-
+        printf '| %s | %.4f | %.4f | %.4f | %.3f | %s | %s | %.0f | %.1f | %d | %s |\n' \
+            "$S" "$vl" "$bpb" "$acc" "$zs" "$shares" "$size" "$tps" "$mss" "$((t1 - t0))" "$lm"
+        if [ -n "$KEEP" ]; then cp "$P.tsv" "$P.l1b" "$P.l1bi" "$P.json" "$KEEP/" 2>/dev/null; fi
+    done
+    echo
+    # validation loss at every evaluation
+    first=
+    for S in $SCHEMES; do [ -f "$TMP/$C-$S.tsv" ] && { first=$TMP/$C-$S.tsv; break; }; done
+    if [ -n "$first" ]; then
+        printf '| val loss at step |'; col "$first" step | awk '{ printf " %s |", $1 }'; echo
+        printf '|---|'; col "$first" step | sed 's/.*/---:|/' | tr -d '\n'; echo
+        for S in $SCHEMES; do
+            [ -f "$TMP/$C-$S.tsv" ] || continue
+            printf '| %s |' "$S"; col "$TMP/$C-$S.tsv" val_loss | awk '{ printf " %.4f |", $1 }'; echo
+        done
+        echo
+    fi
+    # anything l1b-train said that was not progress
+    for S in $SCHEMES; do
+        [ -s "$TMP/$C-$S.err" ] && sed "s/^/- $C $S stderr: /" "$TMP/$C-$S.err"
+    done
+done
+
+echo "- val loss, bits/byte, accuracy, zero share: the logged row of the last step (whole held-out tenth)."
+echo "- -1 / 0 / +1: shares over all ternary weights of the packed file (l1b-ckpt info --json),"
+echo "  weighted by tensor size; the weights inference uses (stochastic: deterministic rounding)."
+echo "- packed bytes: size of the l1b-ckpt convert --pack output (f32: the float inference file)."
+echo "- tok/s and ms/step: median over the logged rows (training time only, evaluations excluded);"
+echo "  two runs in parallel on a shared 2-core machine: indicative only."
+echo "- load: median of the 1-minute load average, sampled every 15 s during the run."
+echo "- load at end: $(loadline)"
