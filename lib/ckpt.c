@@ -819,7 +819,8 @@ static void fill_shadow(float *w, const int8_t *q, size_t n, float a, float b, u
 }
 
 /* Shadow weights that quantise back to exactly q and scale: absmean's
- * scale is mean|w| = (k a + j (b - a)) / n over the k non-zero weights,
+ * scale is mean|w| = (k a + j (b - a)) / n over the k non-zero weights
+ * (twn's divides by k instead),
  * which steps finer than the float spacing of the scale as j goes 0..k.
  * Each candidate is checked with the quantiser itself. Returns 0, or -1 if
  * no candidate reproduced the scale bit for bit (w then holds the nearest). */
@@ -831,7 +832,9 @@ static int fit_shadow(float *w, const int8_t *q, size_t n, float scale, QuantSch
         memset(w, 0, n * sizeof *w);
         return scale == 0 ? 0 : -1;
     }
-    double target = (double)scale * (double)n;
+    /* the scale is mean |w| over all n weights (absmean, stochastic, sign),
+     * or over the k kept ones (twn) */
+    double target = (double)scale * (double)(scheme == QUANT_TWN ? k : n);
     float a = (float)(target / (double)k);
     while (a > 0 && (double)a * (double)k > target) a = nextafterf(a, 0);
     float b = nextafterf(a, INFINITY);

@@ -141,6 +141,20 @@ json() {
     l1b-ckpt verify un.l1b
 }
 
+@test "every quantisation scheme packs, unpacks and packs again to the same bytes" {
+    for q in twn stochastic sign; do
+        l1b-train -q -o $q.l1b $TINY --quant $q --steps 30 tiny.tok
+        l1b-ckpt convert --pack $q.l1b $q.l1bi
+        run l1b-ckpt convert --unpack $q.l1bi $q-un.l1b
+        [ "$status" -eq 0 ]
+        [ -z "$output" ]    # no slice only approximately reproduced
+        l1b-ckpt convert --pack $q-un.l1b $q-2.l1bi
+        cmp $q.l1bi $q-2.l1bi
+        [ "$(l1b-sample -m $q-un.l1b --greedy -n 30 -i the)" = "$(l1b-sample -m $q.l1b --greedy -n 30 -i the)" ]
+        [ "$(json $q.l1bi '$j->{quant}')" = "$q" ]
+    done
+}
+
 @test "an unpacked model trains on with l1b-train --resume" {
     l1b-ckpt convert --unpack --lr 3e-3 --warmup 10 --batch 8 --steps 40 fox.l1bi go.l1b
     l1b-train -q -o go.l1b --resume $TINY --eval-every 20 tiny.tok
