@@ -9,17 +9,19 @@
 #       a 1024-token BPE vocabulary learnt from that text itself:
 #         head -c BPE_BYTES BPE_CORPUS > DIR/bpe.txt
 #         l1b-tokenize --bpe --vocab 1024 DIR/bpe.txt -o DIR/bpe.tok
-#   For every corpus and every scheme S (same seed, the l1b-train default):
+#   For every corpus, every scheme S and every seed in SEEDS (default: only
+#   1337, l1b-train's default seed, the same for every scheme):
 #     l1b-train -o S.l1b --quant S --dim 128 --layers 4 --heads 4 --ctx 64
 #       --batch 12 --steps 2000 --lr 1e-3 --min-lr 1e-4 --warmup 100
-#       --val-frac 0.1 --eval-every 500 --eval-batches NB --log S.tsv -j 1 TOKENS
+#       --val-frac 0.1 --eval-every 500 --eval-batches NB --seed SEED
+#       --log S.tsv -j 1 TOKENS
 #     l1b-ckpt convert --pack S.l1b S.l1bi   (the packed inference file)
 #     l1b-ckpt info --json S.l1bi             (share of -1/0/+1)
 #   NB is the number of whole validation batches (12 x 64 tokens, each row
 #   needing 65 tokens) the held-out last tenth of TOKENS holds, so every
 #   evaluation covers the whole held-out tenth (145 for tinyshakespeare).
 #
-# The ten training runs form one queue worked off two at a time (the
+# The training runs (10 per seed) form one queue worked off two at a time (the
 # machine has 2 cores; -j 1 each), so nearly every run shares the machine
 # with one other run; the last one runs alone for its last part.
 # Tokens/s measured that way on a shared machine is indicative only.
@@ -29,13 +31,17 @@
 # share of -1/0/+1 over all ternary weights of the packed file, the packed
 # file size, median train tokens/s and ms/step (over the logged rows), wall
 # time and the median 1-minute load during the run; then the validation
-# loss at every evaluation.
+# loss at every evaluation (all for the first seed of SEEDS).  With more
+# than one seed, also the final validation loss per seed, its mean and
+# range, and each scheme's rank per seed: the spread between seeds says how
+# large a difference between schemes has to be to mean anything.
 #
 # Environment (defaults are the measurement; change only for a smoke test):
 #   L1B_BIN    directory of the l1b binaries (default ./build)
 #   STEPS      training steps (default 2000)
 #   EVAL_EVERY evaluation interval (default 500)
 #   SCHEMES    schemes to run (default "absmean twn stochastic sign f32")
+#   SEEDS      seeds to train every scheme with (default "1337")
 #   BPE_BYTES  bytes of BPE_CORPUS used (default 5000000)
 #   KEEP       a directory to copy the logs, checkpoints and packed files to
 #
@@ -55,6 +61,7 @@ BIN=${L1B_BIN:-./build}
 STEPS=${STEPS:-2000}
 EVAL_EVERY=${EVAL_EVERY:-500}
 SCHEMES=${SCHEMES:-absmean twn stochastic sign f32}
+SEEDS=${SEEDS:-1337}
 BPE_BYTES=${BPE_BYTES:-5000000}
 KEEP=${KEEP:-}
 TOK=$BIN/l1b-tokenize
@@ -71,6 +78,12 @@ done
 for S in $SCHEMES; do
     case $S in absmean|twn|stochastic|sign|f32) ;; *) die "SCHEMES: unknown scheme '$S'" ;; esac
 done
+for R in $SEEDS; do
+    case $R in ''|*[!0-9]*) die "SEEDS: '$R' is not a number" ;; esac
+done
+SEED0=${SEEDS%% *}
+NSEEDS=$(echo $SEEDS | wc -w)
+[ "$NSEEDS" -ge 1 ] || die "SEEDS is empty"
 if [ -n "$KEEP" ]; then mkdir -p "$KEEP" || die "$KEEP: cannot create"; fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/quant-study.XXXXXX") || die "mktemp failed"
@@ -149,7 +162,7 @@ fi
 echo
 SHAPE=(--dim 128 --layers 4 --heads 4 --ctx 64 --batch 12)
 SCHED=(--steps "$STEPS" --lr 1e-3 --min-lr 1e-4 --warmup 100 --val-frac 0.1 --eval-every "$EVAL_EVERY")
-echo "Commands (DIR = scratch directory, S = scheme, C = bytes or bpe, NB as above):"
+echo "Commands (DIR = scratch directory, S = scheme, C = bytes or bpe, NB as above, SEED in: $SEEDS):"
 echo
 echo '```sh'
 echo "$TOK -v $CORPUS -o DIR/bytes.tok"
@@ -157,30 +170,33 @@ if [ -n "$BPE_CORPUS" ]; then
     echo "head -c $BPE_BYTES $BPE_CORPUS > DIR/bpe.txt"
     echo "$TOK -v --bpe --vocab 1024 DIR/bpe.txt -o DIR/bpe.tok"
 fi
-echo "$TRAIN -o DIR/C-S.l1b --quant S ${SHAPE[*]} \\"
-echo "  ${SCHED[*]} --eval-batches NB --log DIR/C-S.tsv -j 1 DIR/C.tok"
-echo "$CKPT convert --pack DIR/C-S.l1b DIR/C-S.l1bi"
-echo "$CKPT info --json DIR/C-S.l1bi"
+echo "$TRAIN -o DIR/C-S-SEED.l1b --quant S ${SHAPE[*]} \\"
+echo "  ${SCHED[*]} --eval-batches NB --seed SEED --log DIR/C-S-SEED.tsv -j 1 DIR/C.tok"
+echo "$CKPT convert --pack DIR/C-S-$SEED0.l1b DIR/C-S-$SEED0.l1bi"
+echo "$CKPT info --json DIR/C-S-$SEED0.l1bi"
 echo '```'
 echo
 
 # --- the training queue, two at a time --------------------------------------
-run_one() {  # run_one C S
-    local C=$1 S=$2 nb
+run_one() {  # run_one C S SEED
+    local C=$1 S=$2 R=$3 nb P
     nb=NB_$C
-    date +%s > "$TMP/$C-$S.start"
-    "$TRAIN" -q -o "$TMP/$C-$S.l1b" --quant "$S" "${SHAPE[@]}" "${SCHED[@]}" \
-        --eval-batches "${!nb}" --log "$TMP/$C-$S.tsv" -j 1 "$TMP/$C.tok" 2> "$TMP/$C-$S.err"
-    echo $? > "$TMP/$C-$S.rc"
-    date +%s > "$TMP/$C-$S.end"
+    P=$TMP/$C-$S-$R
+    date +%s > "$P.start"
+    "$TRAIN" -q -o "$P.l1b" --quant "$S" "${SHAPE[@]}" "${SCHED[@]}" \
+        --eval-batches "${!nb}" --seed "$R" --log "$P.tsv" -j 1 "$TMP/$C.tok" 2> "$P.err"
+    echo $? > "$P.rc"
+    date +%s > "$P.end"
+    # only the first seed's checkpoints are packed and reported in full
+    [ "$R" = "$SEED0" ] || rm -f "$P.l1b"
 }
 
 QUEUE=()
-for C in $CORPORA; do for S in $SCHEMES; do QUEUE+=("$C $S"); done; done
+for R in $SEEDS; do for C in $CORPORA; do for S in $SCHEMES; do QUEUE+=("$C $S $R"); done; done; done
 running=0
 for item in "${QUEUE[@]}"; do
     if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
-    echo "training $item ($STEPS steps) ... [$(loadline)]" >&2
+    echo "training $item (corpus scheme seed; $STEPS steps) ... [$(loadline)]" >&2
     # shellcheck disable=SC2086
     run_one $item &
     running=$((running + 1))
@@ -213,10 +229,12 @@ for C in $CORPORA; do
         echo "## (b) first $BPE_BYTES bytes of \`$(basename "$BPE_CORPUS")\`, BPE vocabulary 1024"
     fi
     echo
+    echo "Seed $SEED0:"
+    echo
     echo "| scheme | val loss | bits/byte | accuracy | zero share | -1 / 0 / +1 (packed) | packed bytes | train tok/s (median) | ms/step (median) | wall s | load (median) |"
     echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
     for S in $SCHEMES; do
-        P=$TMP/$C-$S
+        P=$TMP/$C-$S-$SEED0
         if [ "$(cat "$P.rc" 2>/dev/null)" != 0 ]; then
             echo "| $S | failed: $(grep -v '^$' "$P.err" 2>/dev/null | tail -n 1) | | | | | | | | | |"
             continue
@@ -247,19 +265,58 @@ for C in $CORPORA; do
     echo
     # validation loss at every evaluation
     first=
-    for S in $SCHEMES; do [ -f "$TMP/$C-$S.tsv" ] && { first=$TMP/$C-$S.tsv; break; }; done
+    for S in $SCHEMES; do [ -f "$TMP/$C-$S-$SEED0.tsv" ] && { first=$TMP/$C-$S-$SEED0.tsv; break; }; done
     if [ -n "$first" ]; then
-        printf '| val loss at step |'; col "$first" step | awk '{ printf " %s |", $1 }'; echo
+        printf '| val loss at step (seed %s) |' "$SEED0"; col "$first" step | awk '{ printf " %s |", $1 }'; echo
         printf '|---|'; col "$first" step | sed 's/.*/---:|/' | tr -d '\n'; echo
         for S in $SCHEMES; do
-            [ -f "$TMP/$C-$S.tsv" ] || continue
-            printf '| %s |' "$S"; col "$TMP/$C-$S.tsv" val_loss | awk '{ printf " %.4f |", $1 }'; echo
+            [ -f "$TMP/$C-$S-$SEED0.tsv" ] || continue
+            printf '| %s |' "$S"; col "$TMP/$C-$S-$SEED0.tsv" val_loss | awk '{ printf " %.4f |", $1 }'; echo
         done
         echo
     fi
+    # final validation loss per seed: value, mean, range, rank per seed
+    if [ "$NSEEDS" -gt 1 ]; then
+        for R in $SEEDS; do
+            for S in $SCHEMES; do
+                v=nan
+                [ "$(cat "$TMP/$C-$S-$R.rc" 2>/dev/null)" = 0 ] && v=$(col "$TMP/$C-$S-$R.tsv" val_loss | tail -n 1)
+                echo "$R $S $v"
+            done
+        done > "$TMP/$C.final"
+        # rank of each (seed, scheme) among the schemes of that seed
+        sort -k1,1 -k3,3g "$TMP/$C.final" |
+            awk '$1 != r { r = $1; k = 0 } { k++; print $1, $2, k }' > "$TMP/$C.rank"
+        printf '| final val loss |'; for R in $SEEDS; do printf ' seed %s |' "$R"; done
+        printf ' mean | range (max-min) | mean bits/byte | ranks | minus absmean, per seed |\n'
+        printf '|---|'; for R in $SEEDS; do printf -- '---:|'; done; printf -- '---:|---:|---:|---|---|\n'
+        for S in $SCHEMES; do
+            printf '| %s |' "$S"
+            for R in $SEEDS; do awk -v r="$R" -v s="$S" '$1 == r && $2 == s { printf " %.4f |", $3 }' "$TMP/$C.final"; done
+            awk -v s="$S" '$2 == s { n++; t += $3; if (n == 1 || $3 < lo) lo = $3; if (n == 1 || $3 > hi) hi = $3 }
+                END { printf " %.4f | %.4f |", t / n, hi - lo }' "$TMP/$C.final"
+            for R in $SEEDS; do
+                [ -f "$TMP/$C-$S-$R.tsv" ] && col "$TMP/$C-$S-$R.tsv" val_bpb | tail -n 1
+            done | awk '{ n++; t += $1 } END { printf " %.4f |", n ? t / n : 0 }'
+            for R in $SEEDS; do awk -v r="$R" -v s="$S" '$1 == r && $2 == s { printf " %s", $3 }' "$TMP/$C.rank"; done
+            printf ' |'
+            for R in $SEEDS; do
+                awk -v r="$R" -v s="$S" '$1 == r && $2 == s { v = $3 } $1 == r && $2 == "absmean" { a = $3 }
+                    END { if (a != "") printf " %+.4f", v - a; else printf " -" }' "$TMP/$C.final"
+            done
+            echo " |"
+        done
+        echo
+        echo "- ranks: the scheme's place among the schemes (1 = lowest val loss) for each seed, in the order of SEEDS."
+        echo "- minus absmean: the scheme's final val loss minus absmean's with the same seed (same initial"
+        echo "  weights and batches), per seed in the order of SEEDS; negative = better than absmean."
+        echo
+    fi
     # anything l1b-train said that was not progress
-    for S in $SCHEMES; do
-        [ -s "$TMP/$C-$S.err" ] && sed "s/^/- $C $S stderr: /" "$TMP/$C-$S.err"
+    for R in $SEEDS; do
+        for S in $SCHEMES; do
+            [ -s "$TMP/$C-$S-$R.err" ] && sed "s/^/- $C $S seed $R stderr: /" "$TMP/$C-$S-$R.err"
+        done
     done
 done
 
