@@ -44,6 +44,14 @@
 #   SEEDS      seeds to train every scheme with (default "1337")
 #   BPE_BYTES  bytes of BPE_CORPUS used (default 5000000)
 #   KEEP       a directory to copy the logs, checkpoints and packed files to
+#   THRU_RUNS  rounds of the throughput part (c) (default 3; 0: skip it)
+#   THRU_STEPS steps of each throughput run (default 200)
+#   ONLY       'throughput': tokenize and run only part (c)
+#
+#   (c) throughput: THRU_RUNS rounds of short runs (THRU_STEPS steps), one
+#       run at a time, every scheme in turn within a round, on each corpus:
+#       tok/s median and range per scheme, and the ratio to absmean.  This,
+#       not the tok/s of the two-at-a-time runs, is the speed comparison.
 #
 # A benchmark reports figures; it asserts nothing.  Corpora are read where
 # they are; scratch files live in a mktemp -d directory removed on exit.
@@ -64,6 +72,9 @@ SCHEMES=${SCHEMES:-absmean twn stochastic sign f32}
 SEEDS=${SEEDS:-1337}
 BPE_BYTES=${BPE_BYTES:-5000000}
 KEEP=${KEEP:-}
+THRU_RUNS=${THRU_RUNS:-3}
+THRU_STEPS=${THRU_STEPS:-200}
+ONLY=${ONLY:-}
 TOK=$BIN/l1b-tokenize
 TRAIN=$BIN/l1b-train
 CKPT=$BIN/l1b-ckpt
@@ -72,7 +83,8 @@ for f in "$CORPUS" ${BPE_CORPUS:+"$BPE_CORPUS"}; do
     [ -f "$f" ] && [ -r "$f" ] || die "$f: not a readable file"
 done
 for p in "$TOK" "$TRAIN" "$CKPT"; do [ -x "$p" ] || die "$p: not found (run make, or set L1B_BIN)"; done
-for v in STEPS EVAL_EVERY BPE_BYTES; do
+case $ONLY in ''|throughput) ;; *) die "ONLY=$ONLY: only 'throughput' is known" ;; esac
+for v in STEPS EVAL_EVERY BPE_BYTES THRU_RUNS THRU_STEPS; do
     case ${!v} in ''|*[!0-9]*) die "$v=${!v}: not a number" ;; esac
 done
 for S in $SCHEMES; do
@@ -177,6 +189,7 @@ echo "$CKPT info --json DIR/C-S-$SEED0.l1bi"
 echo '```'
 echo
 
+if [ "$ONLY" != throughput ]; then
 # --- the training queue, two at a time --------------------------------------
 run_one() {  # run_one C S SEED
     local C=$1 S=$2 R=$3 nb P
@@ -327,4 +340,57 @@ echo "- packed bytes: size of the l1b-ckpt convert --pack output (f32: the float
 echo "- tok/s and ms/step: median over the logged rows (training time only, evaluations excluded);"
 echo "  two runs in parallel on a shared 2-core machine: indicative only."
 echo "- load: median of the 1-minute load average, sampled every 15 s during the run."
+fi  # ONLY != throughput
+
+# --- (c) throughput, one run at a time --------------------------------------
+# THRU_RUNS rounds; in each round every scheme once, in turn, on each corpus:
+#   l1b-train -o DIR/t.l1b --quant S SHAPE --steps THRU_STEPS --eval-every THRU_STEPS
+#     --eval-batches 1 --log DIR/t.tsv -j 1 DIR/C.tok
+# tok/s as logged at the last step (training time over all its steps,
+# evaluation excluded); median and range over the rounds.
+if [ "$THRU_RUNS" -gt 0 ]; then
+    echo "## (c) training throughput, one run at a time, 1 thread"
+    echo
+    echo "$THRU_RUNS rounds; in each, every scheme once in turn (corpus by corpus):"
+    echo
+    echo '```sh'
+    echo "$TRAIN -o DIR/t.l1b --quant S ${SHAPE[*]} --steps $THRU_STEPS \\"
+    echo "  --eval-every $THRU_STEPS --eval-batches 1 --log DIR/t.tsv -j 1 DIR/C.tok"
+    echo '```'
+    echo
+    echo "- load before: $(loadline)"
+    for C in $CORPORA; do
+        for S in $SCHEMES; do : > "$TMP/thru-$C-$S"; done
+        i=1
+        while [ "$i" -le "$THRU_RUNS" ]; do
+            for S in $SCHEMES; do
+                echo "throughput $C $S round $i/$THRU_RUNS ..." >&2
+                rm -f "$TMP/t.l1b" "$TMP/t.tsv"
+                if "$TRAIN" -q -o "$TMP/t.l1b" --quant "$S" "${SHAPE[@]}" --steps "$THRU_STEPS" \
+                    --eval-every "$THRU_STEPS" --eval-batches 1 --log "$TMP/t.tsv" -j 1 "$TMP/$C.tok" 2> "$TMP/t.err"; then
+                    col "$TMP/t.tsv" tok_per_s | tail -n 1 >> "$TMP/thru-$C-$S"
+                else
+                    echo "- throughput $C $S round $i failed: $(tail -n 1 "$TMP/t.err")"
+                fi
+            done
+            i=$((i + 1))
+        done
+    done
+    echo "- load after: $(loadline)"
+    echo
+    printf '| scheme |'; for C in $CORPORA; do printf ' %s: tok/s median (min–max) | %s: vs absmean |' "$C" "$C"; done; echo
+    printf '|---|'; for C in $CORPORA; do printf -- '---:|---:|'; done; echo
+    for S in $SCHEMES; do
+        printf '| %s |' "$S"
+        for C in $CORPORA; do
+            read -r m lo hi < <(stats < "$TMP/thru-$C-$S")
+            read -r a _ _ < <(stats < "$TMP/thru-$C-absmean" 2>/dev/null || echo nan)
+            printf ' %.0f (%.0f–%.0f) | %s |' "$m" "$lo" "$hi" \
+                "$(awk -v m="$m" -v a="${a:-nan}" 'BEGIN { if (a + 0 > 0) printf "%.2fx", m / a; else printf "-" }')"
+        done
+        echo
+    done
+    echo
+fi
+
 echo "- load at end: $(loadline)"
