@@ -200,13 +200,13 @@ static int cmd_convert(int argc, char **argv)
     if (mode == O_PACK) {
         if (kind != CKPT_KIND_TRAIN) l1b_die("%s: already an inference file", in);
         PackedModel pm;
-        if (ckpt_read_packed(in, &pm, NULL, NULL) < 0) l1b_die_last();
+        if (ckpt_read_packed(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
         if (ckpt_write_packed(out, &pm) < 0) l1b_die_last();
         packed_model_free(&pm);
     } else {
         if (kind != CKPT_KIND_INFER) l1b_die("%s: already a training checkpoint", in);
         PackedModel pm;
-        if (ckpt_read_packed(in, &pm, NULL, NULL) < 0) l1b_die_last();
+        if (ckpt_read_packed(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
         TrainState st;
         memset(&st, 0, sizeof st);
         st.total_steps = d.steps;

@@ -18,7 +18,7 @@
 static void usage(void)
 {
     printf("usage: l1b-sample -m MODEL [-i TEXT] [-n N] [-T TEMP] [-k K] [-p P] [--greedy]\n"
-           "                  [-s SEED] [--echo] [--raw] [--lines] [-j N] [-v]\n"
+           "                  [-s SEED] [--echo] [--raw] [--lines] [--exact] [-j N] [-v]\n"
            "       l1b-sample -m MODEL --score [FILE...]\n"
            "\n"
            "Continue the prompt (stdin, or -i TEXT) with text from the model, or with\n"
@@ -36,6 +36,8 @@ static void usage(void)
            "      --raw              keep the prompt's trailing newline (dropped by default)\n"
            "      --lines            every input line is a prompt; one output line each\n"
            "      --score            print loss, perplexity and bits per byte of the input\n"
+           "      --exact            float embeddings, head and KV cache (default int8):\n"
+           "                         logits as in training, about twice the memory\n"
            "  -j, --threads N        threads (default: all cores)\n"
            "  -v, --verbose          report speed and memory on stderr\n"
            "      --profile          time per kernel category at exit (as L1B_PROFILE=1)\n"
@@ -48,7 +50,7 @@ typedef struct {
     uint64_t n_tokens, seed;
     float temperature, top_p;
     uint32_t top_k;
-    int echo, raw, lines, score, verbose, threads, profile;
+    int echo, raw, lines, score, exact, verbose, threads, profile;
 } Options;
 
 /* ---- output: whole UTF-8 characters, streamed on a terminal ------------ */
@@ -179,14 +181,14 @@ int main(int argc, char **argv)
     o.temperature = 0.8f;
     o.top_p = 0.95f;
     int seed_set = 0;
-    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_PROFILE };
+    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_EXACT, O_PROFILE };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
         {"tokens", required_argument, 0, 'n'}, {"temperature", required_argument, 0, 'T'},
         {"top-k", required_argument, 0, 'k'}, {"top-p", required_argument, 0, 'p'},
         {"greedy", no_argument, 0, O_GREEDY}, {"seed", required_argument, 0, 's'},
         {"echo", no_argument, 0, O_ECHO}, {"raw", no_argument, 0, O_RAW}, {"lines", no_argument, 0, O_LINES},
-        {"score", no_argument, 0, O_SCORE}, {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
+        {"score", no_argument, 0, O_SCORE}, {"exact", no_argument, 0, O_EXACT}, {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
@@ -208,6 +210,7 @@ int main(int argc, char **argv)
         case O_RAW: o.raw = 1; break;
         case O_LINES: o.lines = 1; break;
         case O_SCORE: o.score = 1; break;
+        case O_EXACT: o.exact = 1; break;
         case O_PROFILE: o.profile = 1; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
         case 'v': o.verbose = 1; break;
@@ -226,7 +229,7 @@ int main(int argc, char **argv)
     prof_init(o.profile);
     double t0 = now_seconds();
     Infer m;
-    if (infer_open(&m, o.model) < 0) l1b_die_last();
+    if (infer_open(&m, o.model, o.exact ? INFER_EXACT : 0) < 0) l1b_die_last();
     double t_load = now_seconds() - t0;
     Session s;
     session_init(&s, &m);
@@ -291,8 +294,8 @@ int main(int argc, char **argv)
     if (ferror(stdout) || fflush(stdout) == EOF) l1b_die("stdout: write error: %s", strerror(errno));
     double dt = now_seconds() - t_start;
     if (o.verbose)
-        l1b_warn("loaded in %.2fs (weights %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
-                 t_load, m.weight_bytes / 1e6, (unsigned long long)generated, o.score ? "scored" : "generated", dt,
+        l1b_warn("loaded in %.2fs (weights %.1f MB, cache %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
+                 t_load, m.weight_bytes / 1e6, m.cache_bytes / 1e6, (unsigned long long)generated, o.score ? "scored" : "generated", dt,
                  dt > 0 ? generated / dt : 0.0,
                  (unsigned long long)s.slides);
     prof_report();

@@ -325,7 +325,7 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         /* a byte tokenizer cannot name vocab > 257 ids, but the model does
          * not care: decoding runs on ids */
         SampleCtx sc;
-        infer_init(&sc.inf, &c, params, &tok);
+        infer_init(&sc.inf, &c, params, &tok, 0);
         free(params);
         sc.n_tokens = o->quick ? 32 : c.ctx;
         double sp, sec = time_median(run_decode, &sc, o->quick ? 3 : 5, &sp);
@@ -350,7 +350,7 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         snprintf(row->bench, sizeof row->bench, "weights+cache");
         shape_string(row->shape, sizeof row->shape, &c, 0);
         snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
-        row->median = (double)(sc.inf.weight_bytes + 2 * (size_t)c.n_layers * c.ctx * c.dim * sizeof(float)) / 1e6;
+        row->median = (double)(sc.inf.weight_bytes + sc.inf.cache_bytes) / 1e6;
         row->unit = "MB";
         infer_close(&sc.inf);
     }

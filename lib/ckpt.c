@@ -697,7 +697,29 @@ static int check_codes(const ModelIn *mf, const PackedTernary *p, const char *na
     return 0;
 }
 
-static int read_infer(const ModelIn *mf, PackedModel *pm)
+/* The embedding table and the output head, as int8 rows under
+ * CKPT_Q8_TABLES; every other float tensor as floats. */
+static int is_q8_table(int i, int flags) { return (flags & CKPT_Q8_TABLES) && (i == T_TOK_EMB || i == T_HEAD); }
+
+/* Float tensor i from the section being read, into pm->t[i] or, row by row
+ * (the floats are never whole in memory), into pm->q8[i]. */
+static int read_float_tensor(SecIn *r, PackedModel *pm, int i, const TensorInfo *ti, int flags)
+{
+    if (!is_q8_table(i, flags)) {
+        if (!(pm->t[i] = alloc_or_error(r->mf, 4 * tensor_floats(ti)))) return -1;
+        return secin_floats(r, pm->t[i], (size_t)tensor_floats(ti));
+    }
+    Q8Matrix *m = &pm->q8[i];
+    q8_alloc(m, ti->layers * ti->rows, ti->cols);
+    float *row = xmalloc(4 * (size_t)ti->cols + 1);
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < m->rows; k++)
+        if ((rc = secin_floats(r, row, ti->cols)) == 0) q8_set_row(m, k, row);
+    free(row);
+    return rc;
+}
+
+static int read_infer(const ModelIn *mf, PackedModel *pm, int flags)
 {
     const char *path = mf->path;
     if (read_common(mf, &pm->cfg, &pm->tok_record, &pm->tok_record_size, &pm->hist, &pm->n_hist) < 0) return -1;
@@ -708,19 +730,14 @@ static int read_infer(const ModelIn *mf, PackedModel *pm)
     if (c->quant == QUANT_F32) {
         if (check_tags(mf, infer_tags_f32, 4) < 0) return -1;
         if (secin_open(&r, mf, "PARM", 4 * (uint64_t)n_params) < 0) return -1;
-        for (int i = 0; i < N_TENSORS; i++) {
-            if (!(pm->t[i] = alloc_or_error(mf, 4 * tensor_floats(&info[i])))) return -1;
-            if (secin_floats(&r, pm->t[i], (size_t)tensor_floats(&info[i])) < 0) return -1;
-        }
+        for (int i = 0; i < N_TENSORS; i++)
+            if (read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
         return secin_close(&r);
     }
     if (check_tags(mf, infer_tags_ternary, 5) < 0) return -1;
     if (secin_open(&r, mf, "FLTS", ckpt_flts_size(c)) < 0) return -1;
-    for (int i = 0; i < N_TENSORS; i++) {
-        if (info[i].ternary) continue;
-        if (!(pm->t[i] = alloc_or_error(mf, 4 * tensor_floats(&info[i])))) return -1;
-        if (secin_floats(&r, pm->t[i], (size_t)tensor_floats(&info[i])) < 0) return -1;
-    }
+    for (int i = 0; i < N_TENSORS; i++)
+        if (!info[i].ternary && read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
     if (secin_close(&r) < 0) return -1;
 
     if (secin_open(&r, mf, "TERN", ckpt_tern_size(c)) < 0) return -1;
@@ -761,6 +778,7 @@ void packed_model_free(PackedModel *pm)
     model_tensor_table(&pm->cfg, info);
     for (int i = 0; i < N_TENSORS; i++) {
         free(pm->t[i]);
+        q8_free(&pm->q8[i]);
         if (pm->packed[i])
             for (uint32_t l = 0; l < info[i].layers; l++) ternary_free(&pm->packed[i][l]);
         free(pm->packed[i]);
@@ -900,7 +918,7 @@ int ckpt_kind(const char *path, uint32_t *kind)
     return 0;
 }
 
-int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainState *st)
+int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainState *st, int flags)
 {
     memset(pm, 0, sizeof *pm);
     if (st) memset(st, 0, sizeof *st);
@@ -909,7 +927,7 @@ int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainSta
     if (kind) *kind = mf.kind;
     int rc;
     if (mf.kind == CKPT_KIND_INFER) {
-        rc = read_infer(&mf, pm);
+        rc = read_infer(&mf, pm, flags);
         model_close(&mf);
         if (rc < 0) {
             packed_model_free(pm);
@@ -928,6 +946,15 @@ int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainSta
     ckpt_pack(&ck, pm);
     if (st) *st = ck.st;
     ckpt_free(&ck);
+    for (int i = 0; i < N_TENSORS; i++) {
+        if (!is_q8_table(i, flags)) continue;
+        TensorInfo info[N_TENSORS];
+        model_tensor_table(&pm->cfg, info);
+        q8_alloc(&pm->q8[i], info[i].layers * info[i].rows, info[i].cols);
+        for (uint32_t k = 0; k < pm->q8[i].rows; k++) q8_set_row(&pm->q8[i], k, pm->t[i] + (size_t)k * info[i].cols);
+        free(pm->t[i]);
+        pm->t[i] = NULL;
+    }
     return 0;
 }
 
@@ -947,7 +974,7 @@ int tokenizer_from_file(const char *path, Tokenizer *t)
     PackedModel pm;
     memset(&ck, 0, sizeof ck);
     memset(&pm, 0, sizeof pm);
-    int rc = mf.kind == CKPT_KIND_TRAIN ? read_train(&mf, &ck, CKPT_WEIGHTS_ONLY) : read_infer(&mf, &pm);
+    int rc = mf.kind == CKPT_KIND_TRAIN ? read_train(&mf, &ck, CKPT_WEIGHTS_ONLY) : read_infer(&mf, &pm, 0);
     model_close(&mf);
     if (rc == 0)
         rc = mf.kind == CKPT_KIND_TRAIN ? tok_record_read(t, ck.tok_record, ck.tok_record_size, path)

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "q8.h"
 #include "ternary.h"
 #include "tokenizer.h"
 
@@ -109,6 +110,9 @@ typedef struct {
     /* ternary models: each BitLinear tensor as its L packed layer slices;
      * NULL for float tensors, a ReLU² model's w_gate, and f32 models */
     PackedTernary *packed[N_TENSORS];
+    /* with CKPT_Q8_TABLES: tok_emb and head as int8 rows (layers x rows
+     * of them), and NULL in t[] */
+    Q8Matrix q8[N_TENSORS];
 } PackedModel;
 
 /* The kind of a model file (CKPT_KIND_*), from its checked header only. */
@@ -118,7 +122,11 @@ int ckpt_kind(const char *path, uint32_t *kind);
  * finite and >= 0); a training checkpoint is quantised with its scheme.
  * kind and st may be NULL; st gets the training state of a checkpoint and
  * zeros for an inference file. Free with packed_model_free. */
-int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainState *st);
+int ckpt_read_packed(const char *path, PackedModel *pm, uint32_t *kind, TrainState *st, int flags);
+/* ckpt_read_packed flag: the embedding table and the output head arrive as
+ * int8 rows (q8.h) in pm->q8, quantised row by row as they are read. Such
+ * a PackedModel is for inference only, not for writing. */
+#define CKPT_Q8_TABLES 1
 /* Write pm as an inference file, atomically. */
 int ckpt_write_packed(const char *path, const PackedModel *pm);
 void packed_model_free(PackedModel *pm);

@@ -1,5 +1,6 @@
 #include "infer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,17 +19,48 @@ static float *copy_floats(const float *src, size_t n)
     return d;
 }
 
+/* The embedding table and the head: taken over as floats (exact) or
+ * quantised to int8 rows and freed. */
+static void take_tables(Infer *m, float *tok_emb, float *head)
+{
+    size_t V = m->cfg.vocab, C = m->cfg.dim;
+    if (m->exact) {
+        m->tok_emb = tok_emb;
+        m->head = head;
+        m->weight_bytes += 2 * V * C * sizeof(float);
+        return;
+    }
+    q8_alloc(&m->emb_q, (uint32_t)V, (uint32_t)C);
+    q8_alloc(&m->head_q, (uint32_t)V, (uint32_t)C);
+    for (size_t r = 0; r < V; r++) {
+        q8_set_row(&m->emb_q, r, tok_emb + r * C);
+        q8_set_row(&m->head_q, r, head + r * C);
+    }
+    free(tok_emb);
+    free(head);
+    m->weight_bytes += q8_bytes(&m->emb_q) + q8_bytes(&m->head_q);
+}
+
 /* the KV cache and one token's activations */
 static void alloc_buffers(Infer *m)
 {
     const ModelConfig *c = &m->cfg;
-    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx;
+    size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx, NH = c->n_heads;
     size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
-    m->kc = xcalloc(L * T * C, sizeof(float));
-    m->vc = xcalloc(L * T * C, sizeof(float));
+    if (m->exact) {
+        m->kc = xcalloc(L * T * C, sizeof(float));
+        m->vc = xcalloc(L * T * C, sizeof(float));
+        m->cache_bytes = 2 * L * T * C * sizeof(float);
+    } else {
+        q8_alloc(&m->kq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
+        q8_alloc(&m->vq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
+        m->cache_bytes = q8_bytes(&m->kq) + q8_bytes(&m->vq);
+    }
     m->x = xcalloc(C, sizeof(float));
     m->xn = xcalloc(C, sizeof(float));
     m->q = xcalloc(C, sizeof(float));
+    m->k = xcalloc(C, sizeof(float));
+    m->v = xcalloc(C, sizeof(float));
     m->atty = xcalloc(C, sizeof(float));
     m->att = xcalloc(T, sizeof(float));
     m->tmp = xcalloc(C, sizeof(float));
@@ -40,7 +72,7 @@ static void alloc_buffers(Infer *m)
     m->acc = xcalloc(wide, sizeof(int32_t));
 }
 
-int infer_open(Infer *m, const char *path)
+int infer_open(Infer *m, const char *path, int flags)
 {
     uint32_t kind;
     if (ckpt_kind(path, &kind) < 0) return -1;
@@ -55,17 +87,19 @@ int infer_open(Infer *m, const char *path)
             ckpt_free(&ck);
             return -1;
         }
-        infer_init(m, &ck.cfg, ck.params, &tok);
+        infer_init(m, &ck.cfg, ck.params, &tok, flags);
         ckpt_free(&ck);
         return 0;
     }
 
     /* An inference file (l1b-ckpt convert --pack): the packed ternary
      * weights and scales are the ones infer_init would compute from the
-     * shadow weights, so they are taken as they are; no float shadow. */
+     * shadow weights, so they are taken as they are; no float shadow. The
+     * int8 tables are made row by row while reading. */
     memset(m, 0, sizeof *m);
+    m->exact = flags & INFER_EXACT;
     PackedModel pm;
-    int rc = ckpt_read_packed(path, &pm, NULL, NULL);
+    int rc = ckpt_read_packed(path, &pm, NULL, NULL, m->exact ? 0 : CKPT_Q8_TABLES);
     prof_end(PROF_IO, t0);
     if (rc < 0) return -1;
     if (tok_record_read(&m->tok, pm.tok_record, pm.tok_record_size, path) < 0) {
@@ -76,15 +110,22 @@ int infer_open(Infer *m, const char *path)
     m->cfg = *c;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
-    size_t C = c->dim, L = c->n_layers, V = c->vocab;
+    size_t C = c->dim, L = c->n_layers;
     /* the float tensors change hands */
-    m->tok_emb = pm.t[T_TOK_EMB];
     m->attn_norm = pm.t[T_ATTN_NORM];
     m->ffn_norm = pm.t[T_FFN_NORM];
     m->final_norm = pm.t[T_FINAL_NORM];
-    m->head = pm.t[T_HEAD];
+    m->weight_bytes = (2 * L * C + C) * sizeof(float);
+    if (m->exact) {
+        take_tables(m, pm.t[T_TOK_EMB], pm.t[T_HEAD]);
+    } else {
+        m->emb_q = pm.q8[T_TOK_EMB];
+        m->head_q = pm.q8[T_HEAD];
+        memset(&pm.q8[T_TOK_EMB], 0, sizeof pm.q8[T_TOK_EMB]);
+        memset(&pm.q8[T_HEAD], 0, sizeof pm.q8[T_HEAD]);
+        m->weight_bytes += q8_bytes(&m->emb_q) + q8_bytes(&m->head_q);
+    }
     pm.t[T_TOK_EMB] = pm.t[T_ATTN_NORM] = pm.t[T_FFN_NORM] = pm.t[T_FINAL_NORM] = pm.t[T_HEAD] = NULL;
-    m->weight_bytes = (2 * V * C + 2 * L * C + C) * sizeof(float);
     m->lin = xcalloc(L * N_LIN, sizeof *m->lin);
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < N_LIN; k++) {
@@ -109,21 +150,21 @@ int infer_open(Infer *m, const char *path)
     return 0;
 }
 
-void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok)
+void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok, int flags)
 {
     memset(m, 0, sizeof *m);
+    m->exact = flags & INFER_EXACT;
     m->tok = *tok;
     m->cfg = *c;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab;
 #define TENSOR(t) (params + info[t].offset)
-    m->tok_emb = copy_floats(TENSOR(T_TOK_EMB), V * C);
     m->attn_norm = copy_floats(TENSOR(T_ATTN_NORM), L * C);
     m->ffn_norm = copy_floats(TENSOR(T_FFN_NORM), L * C);
     m->final_norm = copy_floats(TENSOR(T_FINAL_NORM), C);
-    m->head = copy_floats(TENSOR(T_HEAD), V * C);
-    m->weight_bytes = (2 * V * C + 2 * L * C + C) * sizeof(float);
+    m->weight_bytes = (2 * L * C + C) * sizeof(float);
+    take_tables(m, copy_floats(TENSOR(T_TOK_EMB), V * C), copy_floats(TENSOR(T_HEAD), V * C));
 
     m->lin = xcalloc(L * N_LIN, sizeof *m->lin);
     int8_t *q = xmalloc(H * C + C * C + 1);
@@ -162,7 +203,8 @@ void infer_close(Infer *m)
     tok_free(&m->tok);
     free(m->tok_emb); free(m->attn_norm); free(m->ffn_norm); free(m->final_norm); free(m->head);
     free(m->kc); free(m->vc);
-    free(m->x); free(m->xn); free(m->q); free(m->atty); free(m->att); free(m->tmp);
+    q8_free(&m->emb_q); q8_free(&m->head_q); q8_free(&m->kq); q8_free(&m->vq);
+    free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->atty); free(m->att); free(m->tmp);
     free(m->gate); free(m->up); free(m->act); free(m->logits); free(m->xq); free(m->acc);
     memset(m, 0, sizeof *m);
 }
@@ -186,25 +228,81 @@ static void linear(Infer *m, float *out, const Linear *lin, const float *in)
     prof_end(PROF_MATMUL_FWD, t0);
 }
 
+/* Layer l's keys and values for position pos, from m->k and m->v. */
+static void cache_store(Infer *m, size_t l, uint32_t pos)
+{
+    size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH;
+    if (m->exact) {
+        memcpy(m->kc + (l * T + pos) * C, m->k, C * sizeof(float));
+        memcpy(m->vc + (l * T + pos) * C, m->v, C * sizeof(float));
+        return;
+    }
+    for (size_t h = 0; h < NH; h++) {
+        q8_set_row(&m->kq, (l * T + pos) * NH + h, m->k + h * HS);
+        q8_set_row(&m->vq, (l * T + pos) * NH + h, m->v + h * HS);
+    }
+}
+
+/* m->atty = attention of m->q over layer l's cache positions 0..pos. The
+ * int8 cache does what attention_query does with one scale per stored
+ * row, and the query quantised to int8 as well: scores
+ * q.k[t] * qscale * kscale[t] / sqrt(HS) from exact integer dot products,
+ * softmax, then the sum of att[t] * vscale[t] * v[t]. */
+static void cache_attend(Infer *m, size_t l, uint32_t pos)
+{
+    size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH, n = pos + 1;
+    if (m->exact) {
+        for (size_t h = 0; h < NH; h++)
+            attention_query(m->atty + h * HS, m->att, m->q + h * HS, m->kc + l * T * C + h * HS,
+                            m->vc + l * T * C + h * HS, n, C, HS);
+        return;
+    }
+    float *att = m->att;
+    for (size_t h = 0; h < NH; h++) {
+        float qscale, *out = m->atty + h * HS;
+        act_quant_int8(m->q + h * HS, HS, m->xq, &qscale);
+        qscale /= sqrtf((float)HS);
+        float maxv = -INFINITY;
+        for (size_t t = 0; t < n; t++) {
+            size_t r = (l * T + t) * NH + h;
+            att[t] = (float)q8_dot(m->kq.q + r * HS, m->xq, HS) * m->kq.scale[r] * qscale;
+            if (att[t] > maxv) maxv = att[t];
+        }
+        float sum = 0;
+        for (size_t t = 0; t < n; t++) {
+            att[t] = expf(att[t] - maxv);
+            sum += att[t];
+        }
+        float inv = 1.0f / sum;
+        memset(out, 0, HS * sizeof *out);
+        for (size_t t = 0; t < n; t++) {
+            size_t r = (l * T + t) * NH + h;
+            q8_axpy(out, att[t] * inv * m->vq.scale[r], m->vq.q + r * HS, HS);
+        }
+    }
+}
+
 const float *infer_forward(Infer *m, int token, uint32_t pos)
 {
     const ModelConfig *c = &m->cfg;
-    size_t C = c->dim, H = c->hidden, NH = c->n_heads, HS = C / NH, T = c->ctx;
+    size_t C = c->dim, H = c->hidden, NH = c->n_heads, HS = C / NH;
     int p = (int)pos;
-    memcpy(m->x, m->tok_emb + (size_t)token * C, C * sizeof(float));
+    if (m->exact)
+        memcpy(m->x, m->tok_emb + (size_t)token * C, C * sizeof(float));
+    else
+        q8_get_row(&m->emb_q, (size_t)token, m->x);
     for (size_t l = 0; l < c->n_layers; l++) {
         const Linear *lin = m->lin + l * N_LIN;
-        float *kc = m->kc + l * T * C, *vc = m->vc + l * T * C;
         float rstd;
         PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS));
         linear(m, m->q, &lin[LIN_Q], m->xn);
-        linear(m, kc + pos * C, &lin[LIN_K], m->xn);
-        linear(m, vc + pos * C, &lin[LIN_V], m->xn);
+        linear(m, m->k, &lin[LIN_K], m->xn);
+        linear(m, m->v, &lin[LIN_V], m->xn);
         PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
-        PROFILED(PROF_ELEMENTWISE, rope_forward(kc + pos * C, &p, 1, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ELEMENTWISE, rope_forward(m->k, &p, 1, NH, HS, ROPE_THETA));
         double t0 = prof_begin();
-        for (size_t h = 0; h < NH; h++)
-            attention_query(m->atty + h * HS, m->att, m->q + h * HS, kc + h * HS, vc + h * HS, pos + 1, C, HS);
+        cache_store(m, l, pos);
+        cache_attend(m, l, pos);
         prof_end(PROF_ATTENTION, t0);
         linear(m, m->tmp, &lin[LIN_O], m->atty);
         PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
@@ -222,7 +320,13 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
     }
     float rstd;
     PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS));
-    matmul_forward(m->logits, m->xn, m->head, 1, C, c->vocab);
+    if (m->exact) {
+        matmul_forward(m->logits, m->xn, m->head, 1, C, c->vocab);
+        return m->logits;
+    }
+    float xscale;
+    PROFILED(PROF_QUANT, act_quant_int8(m->xn, C, m->xq, &xscale));
+    PROFILED(PROF_MATMUL_FWD, q8_matvec(m->logits, &m->head_q, m->xq, xscale));
     return m->logits;
 }
 

@@ -3,10 +3,15 @@
  * BitLinear weights are quantised by the model's scheme and packed 2 bits
  * each (ternary.h); activations entering them are int8 per token and the
  * products exact integers, rescaled once per output — the same numbers the
- * training forward computes. The float shadow weights are not kept. The
- * other layers are the training code itself with one row, so the logits
- * equal the training forward's for the same tokens. Float (f32) models keep
- * float matrices. */
+ * training forward computes. The float shadow weights are not kept. Float
+ * (f32) models keep float matrices.
+ *
+ * By default the embedding table, the output head and the KV cache are kept
+ * as int8 rows with a scale each (q8.h): a quarter of their float size, the
+ * larger part of the memory of a small model. Logits then differ from the
+ * training forward's by the int8 rounding (measured in docs/BENCHMARKS.md).
+ * INFER_EXACT keeps them as floats, and the other layers are the training
+ * code itself with one row, so the logits equal the training forward's. */
 #ifndef L1B_INFER_H
 #define L1B_INFER_H
 
@@ -14,6 +19,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "q8.h"
 #include "ternary.h"
 #include "tokenizer.h"
 
@@ -27,21 +33,29 @@ typedef struct {
 typedef struct {
     ModelConfig cfg;
     Tokenizer tok;
-    float *tok_emb, *attn_norm, *ffn_norm, *final_norm, *head;
+    int exact;             /* INFER_EXACT: float tables and cache */
+    float *attn_norm, *ffn_norm, *final_norm;
     Linear *lin;           /* (L, 7): q k v o gate up down */
-    float *kc, *vc;        /* (L, ctx, C) the KV cache */
+    /* exact: floats; tok_emb, head (V, C), the cache kc, vc (L, ctx, C) */
+    float *tok_emb, *head, *kc, *vc;
+    /* compact: int8 rows; emb_q, head_q (V, C), the cache kq, vq with one
+     * row per (layer, position, head) of head_size values */
+    Q8Matrix emb_q, head_q, kq, vq;
     /* one token's activations */
-    float *x, *xn, *q, *atty, *att, *tmp, *gate, *up, *act, *logits;
+    float *x, *xn, *q, *k, *v, *atty, *att, *tmp, *gate, *up, *act, *logits;
     int8_t *xq;            /* padded to whole 64-weight blocks */
     int32_t *acc;
     size_t weight_bytes;   /* memory held by the weights */
+    size_t cache_bytes;    /* memory held by the KV cache */
 } Infer;
 
+#define INFER_EXACT 1
+
 /* Load a model file (checkpoint) for generation; -1 with a message. */
-int infer_open(Infer *m, const char *path);
+int infer_open(Infer *m, const char *path, int flags);
 /* The same from parameters in memory (the tensor-table layout of model.h);
  * takes over tok. */
-void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok);
+void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok, int flags);
 void infer_close(Infer *m);
 /* Run token at cache position pos (< ctx), after positions 0..pos-1 were
  * run; returns the logits (V), valid until the next call. */

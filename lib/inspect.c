@@ -65,7 +65,7 @@ static int summarise(Summary *s, const char *path)
     struct stat st;
     if (stat(path, &st) < 0) return l1b_error("%s: %s", path, strerror(errno));
     s->file_bytes = (uint64_t)st.st_size;
-    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &s->pm, &s->kind, &s->st) < 0) return -1;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &s->pm, &s->kind, &s->st, 0) < 0) return -1;
     if (tok_record_read(&s->tok, s->pm.tok_record, s->pm.tok_record_size, path) < 0) {
         packed_model_free(&s->pm);
         return -1;
@@ -325,7 +325,7 @@ static int verify_training(const char *path)
 static int verify_inference(const char *path)
 {
     PackedModel pm;
-    if (ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
+    if (ckpt_read_packed(path, &pm, NULL, NULL, 0) < 0) return -1;
     TensorInfo info[N_TENSORS];
     model_tensor_table(&pm.cfg, info);
     int rc = 0;
@@ -403,7 +403,7 @@ static const char *const hist_formats[H_COLS] = {
 int inspect_history(FILE *out, const char *path)
 {
     PackedModel pm;
-    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL, 0) < 0) return -1;
     size_t n = pm.n_hist;
     char(*cell)[32] = xmalloc((n + 1) * H_COLS * sizeof *cell);
     int width[H_COLS];
@@ -429,7 +429,7 @@ int inspect_history(FILE *out, const char *path)
 int inspect_history_svg(const char *path, const char *svg_path)
 {
     PackedModel pm;
-    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL) < 0) return -1;
+    if (not_a_stream(path) < 0 || ckpt_read_packed(path, &pm, NULL, NULL, 0) < 0) return -1;
     int rc;
     if (!pm.n_hist) {
         rc = l1b_error("%s: no metric history to plot", path);

@@ -178,7 +178,7 @@ TEST(export_llama2c_greedy_tokens_equal_l1b_for_a_float_model)
     CHECK(w.dim == 16 && w.hidden == 40 && w.layers == 2 && w.heads == 2 && w.kv_heads == 2);
     CHECK(w.vocab == 260 && !w.shared && w.seq_len == 12);
     Infer inf;
-    CHECK_EQ(infer_open(&inf, path), 0);
+    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
     L2cState *s = xcalloc(1, sizeof *s);
     /* l1b-sample's protocol: <eod>, the prompt, then the most likely token;
      * in llama2.c ids <eod> is 1, run.c's BOS */
@@ -218,7 +218,7 @@ TEST(export_llama2c_tensors_are_the_dequantised_ternary_weights)
     L2c w;
     CHECK_EQ(l2c_read(&w, out), 0);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL), 0);
+    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
     const size_t C = 16, H = 40, L = 2, V = 260;
     /* tables with ids 1 and 256 traded */
     for (size_t r = 0; r < V; r++) {

@@ -68,7 +68,7 @@ static char *pack_to_temp(const char *ckpt)
 {
     PackedModel pm;
     char *out = temp_file_with("", 0);
-    if (ckpt_read_packed(ckpt, &pm, NULL, NULL) < 0 || ckpt_write_packed(out, &pm) < 0)
+    if (ckpt_read_packed(ckpt, &pm, NULL, NULL, 0) < 0 || ckpt_write_packed(out, &pm) < 0)
         FAIL_AT("%s", l1b_last_error());
     packed_model_free(&pm);
     return out;
@@ -107,7 +107,7 @@ TEST(ckpt_inference_file_has_the_documented_size)
     CHECK_EQ(n, end);
     /* the first slice (wq[0]) right after the scales: its packing */
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL), 0);
+    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
     const unsigned char *tern_data = b + le64(b + 32 + 32 * 4 + 8);
     uint32_t scale_bits;
     memcpy(&scale_bits, &pm.packed[T_WQ][0].scale, 4);
@@ -135,7 +135,7 @@ TEST(ckpt_pack_unpack_pack_is_byte_identical)
         Model m;
         char *ck = make_checkpoint(&m, &shapes[s], 7 + s), *a = pack_to_temp(ck);
         PackedModel pm;
-        CHECK_EQ(ckpt_read_packed(a, &pm, NULL, NULL), 0);
+        CHECK_EQ(ckpt_read_packed(a, &pm, NULL, NULL, 0), 0);
         TrainState st;
         memset(&st, 0, sizeof st);
         st.batch = 4;
@@ -175,7 +175,7 @@ TEST(ckpt_unpack_shadow_weights_quantise_back_exactly)
     Model m;
     char *ck = make_checkpoint(&m, &small, 3);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL), 0);
+    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
     TrainState st;
     memset(&st, 0, sizeof st);
     Checkpoint back;
@@ -215,13 +215,17 @@ TEST(ckpt_inference_file_gives_the_same_logits)
 {
     const ModelConfig shapes[] = {small, {16, 1, 2, 80, 8, 257, FFN_RELU2, QUANT_ABSMEAN},
                                   {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32}};
-    for (size_t s = 0; s < 3; s++) {
+    /* both ways: exact, and with int8 tables and cache (quantised from the
+     * same floats whichever file they come from) */
+    for (size_t s = 0; s < 6; s++) {
         Model m;
-        char *ck = make_checkpoint(&m, &shapes[s], 11), *inf = pack_to_temp(ck);
+        char *ck = make_checkpoint(&m, &shapes[s / 2], 11), *inf = pack_to_temp(ck);
+        int flags = s % 2 ? INFER_EXACT : 0;
         Infer a, b;
-        CHECK_EQ(infer_open(&a, ck), 0);
-        CHECK_EQ(infer_open(&b, inf), 0);
+        CHECK_EQ(infer_open(&a, ck, flags), 0);
+        CHECK_EQ(infer_open(&b, inf, flags), 0);
         CHECK_EQ(a.weight_bytes, b.weight_bytes);
+        CHECK_EQ(a.cache_bytes, b.cache_bytes);
         int tokens[8] = {256, 72, 101, 108, 108, 111, 0, 255};
         for (uint32_t t = 0; t < 8; t++) {
             const float *la = infer_forward(&a, tokens[t], t);
@@ -256,7 +260,7 @@ TEST(ckpt_kinds_are_told_apart)
     tok_free(&t);
     TrainState st;
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, &kind, &st), 0);
+    CHECK_EQ(ckpt_read_packed(ck, &pm, &kind, &st, 0), 0);
     CHECK_EQ(st.step, 30);
     CHECK_EQ(st.tokens_seen, 1234);
     packed_model_free(&pm);

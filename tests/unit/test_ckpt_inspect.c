@@ -142,7 +142,7 @@ TEST(info_of_an_inference_file_and_a_float_model)
     Model m;
     char *path = make_model(&m, QUANT_F32);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL), 0);
+    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
     char *inf = temp_file_with("", 0);
     CHECK_EQ(ckpt_write_packed(inf, &pm), 0);
     packed_model_free(&pm);

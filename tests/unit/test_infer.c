@@ -1,5 +1,6 @@
 /* generation: the KV-cache path against the training forward, sampling */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -36,7 +37,7 @@ static void check_logits_match(uint32_t quant, uint32_t ffn)
     Model m;
     char *path = random_checkpoint(&m, quant, ffn);
     Infer inf;
-    CHECK_EQ(infer_open(&inf, path), 0);
+    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
     int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
     model_forward(&m, tokens, NULL, 1, 12);
     double worst = 0;
@@ -60,17 +61,61 @@ TEST(infer_logits_equal_training_forward_ternary) { check_logits_match(QUANT_ABS
 TEST(infer_logits_equal_training_forward_relu2) { check_logits_match(QUANT_ABSMEAN, FFN_RELU2); }
 TEST(infer_logits_equal_training_forward_f32) { check_logits_match(QUANT_F32, FFN_SWIGLU); }
 
+/* The int8 tables and cache against the exact path on the same random
+ * model: every element is off by at most half its row's step (1/254 of
+ * the row's largest), which moves these logits (|logit| up to ~4) by a
+ * few hundredths; 0.1 leaves room without hiding a wrong row or scale
+ * (those move them by whole units). */
+static void check_compact_near_exact(uint32_t quant, uint32_t ffn)
+{
+    Model m;
+    char *path = random_checkpoint(&m, quant, ffn);
+    Infer a, b;
+    CHECK_EQ(infer_open(&a, path, INFER_EXACT), 0);
+    CHECK_EQ(infer_open(&b, path, 0), 0);
+    int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
+    double worst = 0, largest = 0;
+    for (uint32_t t = 0; t < 12; t++) {
+        float keep[257];
+        memcpy(keep, infer_forward(&a, tokens[t], t), sizeof keep);
+        const float *lg = infer_forward(&b, tokens[t], t);
+        for (uint32_t v = 0; v < 257; v++) {
+            double d = fabs(lg[v] - keep[v]);
+            if (d > worst) worst = d;
+            if (fabs(keep[v]) > largest) largest = fabs(keep[v]);
+        }
+    }
+    CHECK(largest > 1);     /* the logits are not all near zero */
+    CHECK(worst > 0);       /* the int8 path is really taken */
+    CHECK(worst <= 0.1);
+    infer_close(&a);
+    infer_close(&b);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
+
+TEST(infer_int8_tables_and_cache_near_exact_ternary) { check_compact_near_exact(QUANT_ABSMEAN, FFN_SWIGLU); }
+TEST(infer_int8_tables_and_cache_near_exact_f32) { check_compact_near_exact(QUANT_F32, FFN_RELU2); }
+
 TEST(infer_holds_packed_weights_not_floats)
 {
     Model m;
     char *path = random_checkpoint(&m, QUANT_ABSMEAN, FFN_SWIGLU);
-    Infer inf;
-    CHECK_EQ(infer_open(&inf, path), 0);
     /* 2 layers x 7 BitLinear layers, each row one 16-byte block (C, H <= 64) */
-    size_t ternary = 2 * (4 * 16 + 2 * 40 + 16) * 16;
-    size_t floats = (2 * 257 * 16 + 2 * 2 * 16 + 16) * sizeof(float);
-    CHECK_EQ(inf.weight_bytes, ternary + floats);
+    size_t ternary = 2 * (4 * 16 + 2 * 40 + 16) * 16, norms = (2 * 2 * 16 + 16) * sizeof(float);
+    Infer inf;
+    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
+    CHECK_EQ(inf.weight_bytes, ternary + norms + 2 * 257 * 16 * sizeof(float));
+    /* K and V: 2 layers x ctx 12 x 16 floats each */
+    CHECK_EQ(inf.cache_bytes, 2 * 2 * 12 * 16 * sizeof(float));
     CHECK(inf.lin[0].ternary);
+    infer_close(&inf);
+    /* int8 tables: a byte per weight and a float per row; the cache a row
+     * per (layer, position, head) of 8 bytes and its scale */
+    CHECK_EQ(infer_open(&inf, path, 0), 0);
+    CHECK_EQ(inf.weight_bytes, ternary + norms + 2 * 257 * (16 + sizeof(float)));
+    CHECK_EQ(inf.cache_bytes, 2 * (2 * 12 * 2) * (8 + sizeof(float)));
     infer_close(&inf);
     model_free(&m);
     unlink(path);

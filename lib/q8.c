@@ -1,0 +1,76 @@
+#include "q8.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "threads.h"
+#include "util.h"
+
+void q8_alloc(Q8Matrix *m, uint32_t rows, uint32_t cols)
+{
+    m->rows = rows;
+    m->cols = cols;
+    m->q = xcalloc((size_t)rows * cols + 1, 1);
+    m->scale = xcalloc((size_t)rows + 1, sizeof *m->scale);
+}
+
+void q8_free(Q8Matrix *m)
+{
+    free(m->q);
+    free(m->scale);
+    memset(m, 0, sizeof *m);
+}
+
+size_t q8_bytes(const Q8Matrix *m) { return (size_t)m->rows * (m->cols + sizeof *m->scale); }
+
+void q8_set_row(Q8Matrix *m, size_t r, const float *x)
+{
+    act_quant_int8(x, m->cols, m->q + r * m->cols, &m->scale[r]);
+}
+
+void q8_get_row(const Q8Matrix *m, size_t r, float *x)
+{
+    const int8_t *q = m->q + r * m->cols;
+    float s = m->scale[r];
+    for (size_t c = 0; c < m->cols; c++) x[c] = (float)q[c] * s;
+}
+
+int32_t q8_dot(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+void q8_axpy(float *y, float a, const int8_t *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
+}
+
+typedef struct {
+    float *out;
+    const Q8Matrix *m;
+    const int8_t *xq;
+    float xscale;
+} Matvec;
+
+static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
+{
+    (void)thread;
+    const Matvec *mv = ctx;
+    const Q8Matrix *m = mv->m;
+    for (size_t r = r0; r < r1; r++)
+        mv->out[r] = m->scale[r] * mv->xscale * (float)q8_dot(m->q + r * m->cols, mv->xq, m->cols);
+}
+
+void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale)
+{
+    Matvec mv = {out, m, xq, xscale};
+    /* as ternary_matvec: below ~256K weights a second thread costs more
+     * than it saves; every row is computed the same way either way */
+    if ((size_t)m->rows * m->cols < (1u << 18))
+        matvec_rows(&mv, 0, m->rows, 0);
+    else
+        parallel_for(m->rows, matvec_rows, &mv);
+}

@@ -1,0 +1,40 @@
+/* q8: a float matrix kept as int8 rows with one float scale per row, at a
+ * quarter of the memory. The sampler keeps its embedding table, output
+ * head and KV cache this way (unless asked to be exact).
+ *
+ * A row x (cols) is stored as q[c] = round(x[c] / scale), ties to even,
+ * with scale = max|x| / 127 — the int8 activation quantisation of the
+ * BitLinear layers (act_quant_int8), so |x[c] - q[c] * scale| <= scale / 2.
+ * The KV cache uses one row per (layer, position, head): a row is then one
+ * head's key or value vector, and a large value in one head does not
+ * coarsen another. */
+#ifndef L1B_Q8_H
+#define L1B_Q8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t rows, cols;
+    int8_t *q;      /* (rows, cols) */
+    float *scale;   /* (rows) */
+} Q8Matrix;
+
+/* Zeroed storage for rows x cols (every row reads back as zeros). */
+void q8_alloc(Q8Matrix *m, uint32_t rows, uint32_t cols);
+void q8_free(Q8Matrix *m);
+size_t q8_bytes(const Q8Matrix *m);
+/* Quantise x (cols) into row r; read row r back as floats into x. */
+void q8_set_row(Q8Matrix *m, size_t r, const float *x);
+void q8_get_row(const Q8Matrix *m, size_t r, float *x);
+/* sum_i a[i] * b[i] of two int8 vectors, exact */
+int32_t q8_dot(const int8_t *a, const int8_t *b, size_t n);
+/* y[i] += a * q[i], i < n */
+void q8_axpy(float *y, float a, const int8_t *q, size_t n);
+/* out (rows) = m @ x for x (cols) given as int8 xq with scale xscale
+ * (act_quant_int8): out[r] = scale[r] * xscale * q8_dot(row r, xq); exact
+ * integer products, one float rescale per row. Threaded over rows when the
+ * matrix is large. */
+void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale);
+
+#endif
