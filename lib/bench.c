@@ -107,7 +107,7 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
     if (kb->run == run_matvec) {
         int8_t *q = xmalloc(kb->M * kb->K);
         for (size_t i = 0; i < kb->M * kb->K; i++) q[i] = (int8_t)(rng_below(r, 3)) - 1;
-        ternary_pack(&k->w, q, (uint32_t)kb->M, (uint32_t)kb->K, 1.0f);
+        ternary_pack(&k->w, q, (uint32_t)kb->M, (uint32_t)kb->K, 1.0f, 2);
         free(q);
         size_t nx = kb->batch * k->w.n_blocks * 64;
         k->x = xcalloc(nx, 1);

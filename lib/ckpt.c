@@ -37,7 +37,11 @@ static int is_packed(const ModelConfig *c, const TensorInfo *ti)
 }
 
 static uint64_t tensor_floats(const TensorInfo *ti) { return (uint64_t)ti->layers * ti->rows * ti->cols; }
-static uint64_t slice_bytes(const TensorInfo *ti) { return (uint64_t)ti->rows * ((ti->cols + 63) / 64) * 16; }
+/* a packed layer slice: rows x blocks of 64 weights x 8 bytes per bit */
+static uint64_t slice_bytes(const ModelConfig *c, const TensorInfo *ti)
+{
+    return (uint64_t)ti->rows * ((ti->cols + 63) / 64) * 8 * model_pack_bits(c);
+}
 
 static uint32_t n_slices(const ModelConfig *c, const TensorInfo info[N_TENSORS])
 {
@@ -63,7 +67,7 @@ uint64_t ckpt_tern_size(const ModelConfig *c)
     model_tensor_table(c, info);
     uint64_t n = align_up(4 * (uint64_t)n_slices(c, info));
     for (int i = 0; i < N_TENSORS; i++)
-        if (is_packed(c, &info[i])) n += info[i].layers * slice_bytes(&info[i]);
+        if (is_packed(c, &info[i])) n += info[i].layers * slice_bytes(c, &info[i]);
     return n;
 }
 
@@ -251,8 +255,8 @@ int ckpt_write_packed(const char *path, const PackedModel *pm)
                     const PackedTernary *p = &pm->packed[i][l];
                     put32(tern + scale_at, f32_bits(p->scale));
                     scale_at += 4;
-                    memcpy(tern + data_at, p->data, (size_t)slice_bytes(&info[i]));
-                    data_at += (size_t)slice_bytes(&info[i]);
+                    memcpy(tern + data_at, p->data, ternary_bytes(p));
+                    data_at += ternary_bytes(p);
                 }
             }
         }
@@ -679,19 +683,21 @@ static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_
     return buf;
 }
 
-/* Codes 0..2 only, and padding codes (columns >= cols) 1. */
+/* 2 bits: codes 0..2 only, and padding codes (columns >= cols) 1;
+ * 1 bit: padding bits 0. */
 static int check_codes(const ModelIn *mf, const PackedTernary *p, const char *name)
 {
-    size_t row_bytes = (size_t)p->n_blocks * 16;
+    size_t row_bytes = ternary_row_bytes(p);
     for (uint32_t r = 0; r < p->rows; r++) {
         const uint8_t *row = p->data + r * row_bytes;
-        for (size_t i = 0; i < row_bytes; i++)
+        for (size_t i = 0; p->bits == 2 && i < row_bytes; i++)
             if (row[i] & row[i] >> 1 & 0x55)
                 return l1b_error("%s: TERN section: invalid ternary code 3 in %s row %u", mf->path, name, r);
         for (uint32_t c = p->cols; c < p->n_blocks * 64; c++) {
-            uint32_t k = c % 64;
-            if ((row[(c / 64) * 16 + k % 16] >> (2 * (k / 16)) & 3) != 1)
-                return l1b_error("%s: TERN section: padding code not 1 in %s row %u", mf->path, name, r);
+            uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
+            if (p->bits == 2 ? (row[b * 16 + i] >> (2 * j) & 3) != 1 : (row[b * 8 + k / 8] >> (k % 8) & 1) != 0)
+                return l1b_error("%s: TERN section: padding %s not %d in %s row %u", mf->path,
+                                 p->bits == 2 ? "code" : "bit", p->bits == 2 ? 1 : 0, name, r);
         }
     }
     return 0;
@@ -757,9 +763,10 @@ static int read_infer(const ModelIn *mf, PackedModel *pm, int flags)
             p->rows = info[i].rows;
             p->cols = info[i].cols;
             p->n_blocks = (p->cols + 63) / 64;
+            p->bits = model_pack_bits(c);
             p->scale = scales[s];
-            if (!(p->data = alloc_or_error(mf, slice_bytes(&info[i]))) ||
-                secin_read(&r, p->data, (size_t)slice_bytes(&info[i])) < 0)
+            if (!(p->data = alloc_or_error(mf, slice_bytes(c, &info[i]))) ||
+                secin_read(&r, p->data, (size_t)slice_bytes(c, &info[i])) < 0)
                 rc = -1;
             else if (!isfinite(p->scale) || p->scale < 0)
                 rc = l1b_error("%s: TERN section: scale of %s is %g", path,
@@ -816,7 +823,7 @@ void ckpt_pack(const Checkpoint *ck, PackedModel *pm)
             pm->packed[i] = xcalloc(info[i].layers, sizeof *pm->packed[i]);
             for (uint32_t l = 0; l < info[i].layers; l++) {
                 float scale = weight_quantise((QuantScheme)c->quant, w + l * n, n, q);
-                ternary_pack(&pm->packed[i][l], q, info[i].rows, info[i].cols, scale);
+                ternary_pack(&pm->packed[i][l], q, info[i].rows, info[i].cols, scale, model_pack_bits(c));
             }
         } else if (!info[i].ternary || c->quant == QUANT_F32) {
             pm->t[i] = copy_of(w, (size_t)tensor_floats(&info[i]) * sizeof(float));

@@ -27,7 +27,8 @@
  *         only), w_up.., w_down..): S f32 scales, zero padding to a multiple
  *         of 64 bytes, then each slice packed as ternary.h packs it (rows x
  *         ceil(cols/64) blocks of 16 bytes, 2 bits a weight, code = w + 1,
- *         padding codes 1).
+ *         padding codes 1; for a sign model blocks of 8 bytes, 1 bit a
+ *         weight, padding bits 0).
  * A float (--quant f32) model keeps PARM instead. No optimizer state, no
  * training state. */
 #ifndef L1B_CKPT_H

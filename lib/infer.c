@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ckpt.h"
+#include "kernels.h"
 #include "layers.h"
 #include "profile.h"
 #include "util.h"
@@ -142,7 +143,7 @@ int infer_open(Infer *m, const char *path, int flags)
                 lin->ternary = 1;
                 lin->t = pm.packed[lin_tensor[k]][l];  /* takes over the data */
                 pm.packed[lin_tensor[k]][l].data = NULL;
-                m->weight_bytes += (size_t)ti->rows * lin->t.n_blocks * 16;
+                m->weight_bytes += ternary_bytes(&lin->t);
             }
         }
     packed_model_free(&pm);
@@ -183,8 +184,8 @@ void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *
             } else {
                 lin->ternary = 1;
                 float scale = weight_quantise((QuantScheme)c->quant, w, n, q);
-                ternary_pack(&lin->t, q, ti->rows, ti->cols, scale);
-                m->weight_bytes += (size_t)ti->rows * lin->t.n_blocks * 16;
+                ternary_pack(&lin->t, q, ti->rows, ti->cols, scale, model_pack_bits(c));
+                m->weight_bytes += ternary_bytes(&lin->t);
             }
         }
     free(q);
@@ -265,7 +266,7 @@ static void cache_attend(Infer *m, size_t l, uint32_t pos)
         float maxv = -INFINITY;
         for (size_t t = 0; t < n; t++) {
             size_t r = (l * T + t) * NH + h;
-            att[t] = (float)q8_dot(m->kq.q + r * HS, m->xq, HS) * m->kq.scale[r] * qscale;
+            att[t] = (float)kern.dot_i8(m->kq.q + r * HS, m->xq, HS) * m->kq.scale[r] * qscale;
             if (att[t] > maxv) maxv = att[t];
         }
         float sum = 0;
@@ -277,7 +278,7 @@ static void cache_attend(Infer *m, size_t l, uint32_t pos)
         memset(out, 0, HS * sizeof *out);
         for (size_t t = 0; t < n; t++) {
             size_t r = (l * T + t) * NH + h;
-            q8_axpy(out, att[t] * inv * m->vq.scale[r], m->vq.q + r * HS, HS);
+            kern.axpy_i8_f32(out, att[t] * inv * m->vq.scale[r], m->vq.q + r * HS, HS);
         }
     }
 }

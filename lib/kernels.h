@@ -34,6 +34,13 @@ typedef struct {
     /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
      * 16 bytes of 2-bit codes against 64 int8 values each */
     int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
+    /* sum of x[i] over the set bits of n_blocks binary blocks (ternary.h):
+     * 8 bytes of bits against 64 int8 values each */
+    int32_t (*binary_masked_sum)(const uint8_t *bits, const int8_t *x, size_t n_blocks);
+    /* sum_i a[i] * b[i] of int8 vectors with values in [-127, 127], exact */
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
+    /* y[i] += a * q[i]                      y: (n) float, q: (n) int8 */
+    void (*axpy_i8_f32)(float *y, float a, const int8_t *q, size_t n);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */
@@ -50,6 +57,7 @@ int kernels_for_level(SimdLevel level, Kernels *out);
 /* Plain C kernels the SIMD versions also use for their last few elements. */
 void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q);
 void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
+void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n);
 
 /* Per-level fill functions: each overwrites the slots it implements. */
 void kernels_fill_scalar(Kernels *k);

@@ -81,8 +81,31 @@ void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const
     }
 }
 
+static int32_t binary_masked_sum_scalar(const uint8_t *bits, const int8_t *x, size_t n_blocks)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n_blocks * 64; i++)
+        if (bits[i / 8] >> (i % 8) & 1) s += x[i];
+    return s;
+}
+
+static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->binary_masked_sum = binary_masked_sum_scalar;
+    k->dot_i8 = dot_i8_scalar;
+    k->axpy_i8_f32 = axpy_i8_f32_ref;
     k->quantize_i8 = quantize_i8_ref;
     k->adamw_f32 = adamw_f32_ref;
     k->gemm_tile_f32 = gemm_tile_f32_scalar;

@@ -1,5 +1,6 @@
 /* SSSE3 (Core 2) kernels: pmaddubsw multiplies the unsigned 2-bit codes
- * by the signed int8 activations directly, 16 at a time. */
+ * by the signed int8 activations directly, 16 at a time; pshufb spreads
+ * bits to byte masks; psignb lets pmaddubsw take two signed vectors. */
 #include "kernels.h"
 
 #include <tmmintrin.h>
@@ -26,7 +27,77 @@ static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, si
     return _mm_cvtsi128_si32(acc);
 }
 
+/* 16 byte masks (0xff where the bit is set) from 16 bits */
+static __m128i bits_to_mask(unsigned bits16)
+{
+    const __m128i spread = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m128i bit = _mm_set1_epi64x((long long)0x8040201008040201ull);
+    __m128i v = _mm_shuffle_epi8(_mm_cvtsi32_si128((int)bits16), spread);
+    return _mm_cmpeq_epi8(_mm_and_si128(v, bit), bit);
+}
+
+static int32_t binary_masked_sum_ssse3(const uint8_t *bits, const int8_t *x, size_t n_blocks)
+{
+    const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+    __m128i acc = _mm_setzero_si128();
+    for (size_t b = 0; b < n_blocks; b++, bits += 8, x += 64) {
+        __m128i s = _mm_setzero_si128();
+        for (int j = 0; j < 4; j++) {
+            unsigned w = (unsigned)bits[2 * j] | (unsigned)bits[2 * j + 1] << 8;
+            __m128i xm = _mm_and_si128(bits_to_mask(w), _mm_loadu_si128((const __m128i *)(x + 16 * j)));
+            /* pairs of masked values: at most 4 x 2 x 128 per lane */
+            s = _mm_add_epi16(s, _mm_maddubs_epi16(ones8, xm));
+        }
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones16));
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    return _mm_cvtsi128_si32(acc);
+}
+
+/* |a| (unsigned) times b with a's sign: pairs of products of at most
+ * 127 x 127, so the 16-bit sums cannot saturate */
+static int32_t dot_i8_ssse3(const int8_t *a, const int8_t *b, size_t n)
+{
+    const __m128i ones16 = _mm_set1_epi16(1);
+    __m128i acc = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i va = _mm_loadu_si128((const __m128i *)(a + i)), vb = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i p = _mm_maddubs_epi16(_mm_abs_epi8(va), _mm_sign_epi8(vb, va));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(p, ones16));
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    int32_t s = _mm_cvtsi128_si32(acc);
+    for (; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+/* 16 int8 at a time widened to four vectors of 4 floats (sign-extended by
+ * unpacking into the high byte and shifting back) */
+static void axpy_i8_f32_ssse3(float *y, float a, const int8_t *q, size_t n)
+{
+    const __m128 va = _mm_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(q + i));
+        __m128i lo = _mm_unpacklo_epi8(v, v), hi = _mm_unpackhi_epi8(v, v);
+        __m128i w0 = _mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 24), w1 = _mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 24);
+        __m128i w2 = _mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 24), w3 = _mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 24);
+        float *o = y + i;
+        _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(va, _mm_cvtepi32_ps(w0))));
+        _mm_storeu_ps(o + 4, _mm_add_ps(_mm_loadu_ps(o + 4), _mm_mul_ps(va, _mm_cvtepi32_ps(w1))));
+        _mm_storeu_ps(o + 8, _mm_add_ps(_mm_loadu_ps(o + 8), _mm_mul_ps(va, _mm_cvtepi32_ps(w2))));
+        _mm_storeu_ps(o + 12, _mm_add_ps(_mm_loadu_ps(o + 12), _mm_mul_ps(va, _mm_cvtepi32_ps(w3))));
+    }
+    axpy_i8_f32_ref(y + i, a, q + i, n - i);
+}
+
 void kernels_fill_ssse3(Kernels *k)
 {
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
+    k->binary_masked_sum = binary_masked_sum_ssse3;
+    k->dot_i8 = dot_i8_ssse3;
+    k->axpy_i8_f32 = axpy_i8_f32_ssse3;
 }

@@ -38,6 +38,11 @@ uint32_t model_default_hidden(uint32_t dim, uint32_t ffn_act)
     return (h + 31) / 32 * 32;
 }
 
+uint32_t model_pack_bits(const ModelConfig *c)
+{
+    return c->quant == QUANT_F32 ? 0 : c->quant == QUANT_SIGN ? 1 : 2;
+}
+
 size_t model_tensor_table(const ModelConfig *c, TensorInfo info[N_TENSORS])
 {
     uint32_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "layers.h"
 #include "threads.h"
 #include "util.h"
@@ -36,18 +37,6 @@ void q8_get_row(const Q8Matrix *m, size_t r, float *x)
     for (size_t c = 0; c < m->cols; c++) x[c] = (float)q[c] * s;
 }
 
-int32_t q8_dot(const int8_t *a, const int8_t *b, size_t n)
-{
-    int32_t s = 0;
-    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
-    return s;
-}
-
-void q8_axpy(float *y, float a, const int8_t *q, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
-}
-
 typedef struct {
     float *out;
     const Q8Matrix *m;
@@ -61,7 +50,7 @@ static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
     const Matvec *mv = ctx;
     const Q8Matrix *m = mv->m;
     for (size_t r = r0; r < r1; r++)
-        mv->out[r] = m->scale[r] * mv->xscale * (float)q8_dot(m->q + r * m->cols, mv->xq, m->cols);
+        mv->out[r] = m->scale[r] * mv->xscale * (float)kern.dot_i8(m->q + r * m->cols, mv->xq, m->cols);
 }
 
 void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale)

@@ -27,13 +27,9 @@ size_t q8_bytes(const Q8Matrix *m);
 /* Quantise x (cols) into row r; read row r back as floats into x. */
 void q8_set_row(Q8Matrix *m, size_t r, const float *x);
 void q8_get_row(const Q8Matrix *m, size_t r, float *x);
-/* sum_i a[i] * b[i] of two int8 vectors, exact */
-int32_t q8_dot(const int8_t *a, const int8_t *b, size_t n);
-/* y[i] += a * q[i], i < n */
-void q8_axpy(float *y, float a, const int8_t *q, size_t n);
 /* out (rows) = m @ x for x (cols) given as int8 xq with scale xscale
- * (act_quant_int8): out[r] = scale[r] * xscale * q8_dot(row r, xq); exact
- * integer products, one float rescale per row. Threaded over rows when the
+ * (act_quant_int8): out[r] = scale[r] * xscale * (row r . xq); exact
+ * integer products (kern.dot_i8), one float rescale per row. Threaded over rows when the
  * matrix is large. */
 void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale);
 

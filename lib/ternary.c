@@ -7,22 +7,31 @@
 #include "threads.h"
 #include "util.h"
 
-void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale)
+size_t ternary_row_bytes(const PackedTernary *p) { return (size_t)p->n_blocks * 8 * p->bits; }
+size_t ternary_bytes(const PackedTernary *p) { return p->rows * ternary_row_bytes(p); }
+
+void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t bits)
 {
     p->rows = rows;
     p->cols = cols;
     p->n_blocks = (cols + TERNARY_BLOCK - 1) / TERNARY_BLOCK;
+    p->bits = bits;
     p->scale = scale;
-    size_t row_bytes = (size_t)p->n_blocks * 16;
+    size_t row_bytes = ternary_row_bytes(p);
     p->data = xmalloc(rows * row_bytes + 1);
-    memset(p->data, 0x55, rows * row_bytes);  /* code 1 (weight 0) everywhere */
+    /* 2 bits: code 1 (weight 0) everywhere; 1 bit: zero padding */
+    memset(p->data, bits == 2 ? 0x55 : 0, rows * row_bytes);
     for (uint32_t r = 0; r < rows; r++) {
         uint8_t *row = p->data + r * row_bytes;
         for (uint32_t c = 0; c < cols; c++) {
             uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
-            uint8_t code = (uint8_t)(q[(size_t)r * cols + c] + 1);
+            int8_t w = q[(size_t)r * cols + c];
+            if (bits == 1) {
+                if (w > 0) row[b * 8 + k / 8] |= (uint8_t)(1u << (k % 8));
+                continue;
+            }
             uint8_t *byte = row + b * 16 + i;
-            *byte = (uint8_t)((*byte & ~(3u << (2 * j))) | code << (2 * j));
+            *byte = (uint8_t)((*byte & ~(3u << (2 * j))) | (uint8_t)(w + 1) << (2 * j));
         }
     }
 }
@@ -35,9 +44,10 @@ void ternary_free(PackedTernary *p)
 
 int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c)
 {
-    const uint8_t *row = p->data + (size_t)r * p->n_blocks * 16;
-    uint32_t b = c / 64, k = c % 64;
-    return (row[b * 16 + k % 16] >> (2 * (k / 16)) & 3) - 1;
+    const uint8_t *row = p->data + r * ternary_row_bytes(p);
+    uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
+    if (p->bits == 1) return (row[b * 8 + k / 8] >> (k % 8) & 1) ? 1 : -1;
+    return (row[b * 16 + i] >> (2 * j) & 3) - 1;
 }
 
 typedef struct {
@@ -51,9 +61,15 @@ static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
 {
     (void)thread;
     const Matvec *m = ctx;
-    size_t row_bytes = (size_t)m->w->n_blocks * 16;
+    const PackedTernary *w = m->w;
+    size_t row_bytes = ternary_row_bytes(w);
+    if (w->bits == 2) {
+        for (size_t r = r0; r < r1; r++)
+            m->out[r] = kern.ternary_codes_dot(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+        return;
+    }
     for (size_t r = r0; r < r1; r++)
-        m->out[r] = kern.ternary_codes_dot(m->w->data + r * row_bytes, m->x, m->w->n_blocks) - m->sum_x;
+        m->out[r] = 2 * kern.binary_masked_sum(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
 }
 
 void ternary_matvec(int32_t *out, const PackedTernary *w, const int8_t *x)

@@ -130,6 +130,7 @@ TEST(ckpt_pack_unpack_pack_is_byte_identical)
         small,
         {16, 1, 2, 80, 8, 260, FFN_RELU2, QUANT_ABSMEAN},  /* BPE, no gate, 2 blocks a row */
         {16, 1, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32},
+        {16, 1, 2, 80, 8, 257, FFN_SWIGLU, QUANT_SIGN},   /* 1 bit a weight */
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         Model m;
@@ -214,10 +215,11 @@ TEST(ckpt_unpack_shadow_weights_quantise_back_exactly)
 TEST(ckpt_inference_file_gives_the_same_logits)
 {
     const ModelConfig shapes[] = {small, {16, 1, 2, 80, 8, 257, FFN_RELU2, QUANT_ABSMEAN},
-                                  {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32}};
+                                  {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_F32},
+                                  {16, 2, 2, 40, 8, 257, FFN_SWIGLU, QUANT_SIGN}};
     /* both ways: exact, and with int8 tables and cache (quantised from the
      * same floats whichever file they come from) */
-    for (size_t s = 0; s < 6; s++) {
+    for (size_t s = 0; s < 8; s++) {
         Model m;
         char *ck = make_checkpoint(&m, &shapes[s / 2], 11), *inf = pack_to_temp(ck);
         int flags = s % 2 ? INFER_EXACT : 0;
@@ -341,6 +343,35 @@ TEST(ckpt_truncated_files_are_refused)
         free(longer);
         free(b);
     }
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+TEST(ckpt_sign_models_pack_one_bit_a_weight)
+{
+    ModelConfig c = small;
+    c.quant = QUANT_SIGN;
+    Model m;
+    char *ck = make_checkpoint(&m, &c, 4), *inf = pack_to_temp(ck);
+    /* as above with 8 bytes a block instead of 16 */
+    CHECK_EQ(ckpt_tern_size(&c), 64 + 2 * (4 * 16 * 8 + 2 * 40 * 8 + 16 * 8));
+    size_t n;
+    unsigned char *b = slurp(inf, &n);
+    unsigned char *tern = b + le64(b + 32 + 32 * 4 + 8);
+    PackedModel pm;
+    CHECK_EQ(ckpt_read_packed(inf, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(pm.packed[T_WQ][0].bits, 1);
+    CHECK(!memcmp(tern + 64, pm.packed[T_WQ][0].data, 16 * 8));
+    for (uint32_t r = 0; r < 16; r++)
+        for (uint32_t col = 0; col < 16; col++) CHECK(ternary_get(&pm.packed[T_WQ][0], r, col) != 0);
+    packed_model_free(&pm);
+    /* a set padding bit (column 16 of a 16-wide row: byte 2, bit 0) is refused */
+    tern[64 + 2] |= 1;
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("padding bit not 0 in wq[0] row 0");
+    free(b);
     model_free(&m);
     remove_temp(ck);
     remove_temp(inf);

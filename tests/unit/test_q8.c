@@ -38,7 +38,7 @@ TEST(q8_rows_round_to_half_a_step)
     q8_free(&m);
 }
 
-TEST(q8_matvec_and_axpy_equal_integer_references)
+TEST(q8_matvec_equals_the_integer_reference)
 {
     /* 300 x 1000 is past the threading threshold: run on 2 threads too */
     static const uint32_t shapes[][2] = {{1, 1}, {3, 7}, {17, 65}, {300, 1000}};
@@ -49,27 +49,21 @@ TEST(q8_matvec_and_axpy_equal_integer_references)
             uint32_t R = shapes[s][0], C = shapes[s][1];
             Q8Matrix m;
             q8_alloc(&m, R, C);
-            float *row = malloc(C * sizeof *row), *out = malloc(R * sizeof *out), *y = calloc(C, sizeof *y);
+            float *row = malloc(C * sizeof *row), *out = malloc(R * sizeof *out);
             int8_t *xq = malloc(C);
-            double *yref = calloc(C, sizeof *yref);
             for (uint32_t r = 0; r < R; r++) {
                 for (uint32_t c = 0; c < C; c++) row[c] = rnd(&seed);
                 q8_set_row(&m, r, row);
             }
-            for (uint32_t c = 0; c < C; c++) xq[c] = (int8_t)(rnd(&seed) * 31.9f);
+            for (uint32_t c = 0; c < C; c++) xq[c] = (int8_t)(rnd(&seed) * 31.75f);
             q8_matvec(out, &m, xq, 0.25f);
             for (uint32_t r = 0; r < R; r++) {
                 int64_t ref = 0;
                 for (uint32_t c = 0; c < C; c++) ref += (int64_t)m.q[(size_t)r * C + c] * xq[c];
-                CHECK_EQ(q8_dot(m.q + (size_t)r * C, xq, C), ref);
-                /* one rounding of the integer to float, two products */
+                                /* one rounding of the integer to float, two products */
                 CHECK(fabs(out[r] - (double)ref * m.scale[r] * 0.25) <= 1e-6 * fabs((double)ref * m.scale[r]) + 1e-30);
-                q8_axpy(y, 0.5f, m.q + (size_t)r * C, C);
-                for (uint32_t c = 0; c < C; c++) yref[c] += 0.5 * m.q[(size_t)r * C + c];
             }
-            /* half-integers summed: exact in float at these sizes */
-            for (uint32_t c = 0; c < C; c++) CHECK_EQ(y[c], yref[c]);
-            free(row); free(out); free(y); free(xq); free(yref);
+            free(row); free(out); free(xq);
             q8_free(&m);
         }
     }

@@ -10,7 +10,7 @@ TEST(ternary_pack_layout_and_round_trip)
     int8_t q[2 * 70];
     for (int i = 0; i < 140; i++) q[i] = (int8_t)((i * 7 % 3) - 1);
     PackedTernary p;
-    ternary_pack(&p, q, 2, 70, 0.5f);
+    ternary_pack(&p, q, 2, 70, 0.5f, 2);
     CHECK_EQ(p.n_blocks, 2);
     for (uint32_t r = 0; r < 2; r++)
         for (uint32_t c = 0; c < 70; c++) CHECK_EQ(ternary_get(&p, r, c), q[r * 70 + c]);
@@ -21,29 +21,50 @@ TEST(ternary_pack_layout_and_round_trip)
     ternary_free(&p);
 }
 
+TEST(binary_pack_layout_one_bit_a_weight)
+{
+    int8_t q[2 * 70];
+    for (int i = 0; i < 140; i++) q[i] = (int8_t)(i * 7 % 3 ? 1 : -1);
+    PackedTernary p;
+    ternary_pack(&p, q, 2, 70, 0.5f, 1);
+    CHECK_EQ(ternary_row_bytes(&p), 16);  /* two blocks of 8 bytes */
+    CHECK_EQ(ternary_bytes(&p), 32);
+    for (uint32_t r = 0; r < 2; r++)
+        for (uint32_t c = 0; c < 70; c++) CHECK_EQ(ternary_get(&p, r, c), q[r * 70 + c]);
+    /* weight 17 is byte 2, bit 1; weight 36 byte 4, bit 4 */
+    CHECK_EQ(p.data[2] >> 1 & 1, q[17] > 0);
+    CHECK_EQ(p.data[4] >> 4 & 1, q[36] > 0);
+    /* padding bits are 0: row 0's second block holds weights 64..69 only */
+    CHECK_EQ(p.data[8] & 0xc0, 0);
+    for (int i = 9; i < 16; i++) CHECK_EQ(p.data[i], 0);
+    ternary_free(&p);
+}
+
+/* Both packings against the integer product, on odd shapes; binary
+ * matrices hold only -1 and +1. Shapes past 4096 blocks run threaded. */
 TEST(ternary_matvec_equals_integer_reference_on_odd_shapes)
 {
-    static const uint32_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {5, 64}, {9, 65}, {17, 130}, {4, 257}};
+    static const uint32_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {5, 64}, {9, 65}, {17, 130}, {4, 257}, {4200, 65}};
     unsigned seed = 3;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        uint32_t R = shapes[s][0], C = shapes[s][1], NB = (C + 63) / 64;
+    for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++) {
+        uint32_t R = shapes[s / 2][0], C = shapes[s / 2][1], NB = (C + 63) / 64, bits = s % 2 ? 1 : 2;
         int8_t *q = malloc((size_t)R * C), *x = calloc((size_t)NB * 64, 1);
         for (size_t i = 0; i < (size_t)R * C; i++) {
             seed = seed * 1103515245u + 12345u;
-            q[i] = (int8_t)((seed >> 16) % 3) - 1;
+            q[i] = bits == 2 ? (int8_t)((seed >> 16) % 3) - 1 : (seed >> 16 & 1) ? 1 : -1;
         }
         for (uint32_t i = 0; i < C; i++) {
             seed = seed * 1103515245u + 12345u;
             x[i] = (int8_t)(seed >> 20);
         }
         PackedTernary p;
-        ternary_pack(&p, q, R, C, 1.0f);
+        ternary_pack(&p, q, R, C, 1.0f, bits);
         int32_t *out = malloc(R * sizeof *out);
         ternary_matvec(out, &p, x);
         for (uint32_t r = 0; r < R; r++) {
             int32_t want = 0;
             for (uint32_t c = 0; c < C; c++) want += q[(size_t)r * C + c] * x[c];
-            if (out[r] != want) FAIL_AT("%ux%u row %u: %d != %d", R, C, r, out[r], want);
+            if (out[r] != want) FAIL_AT("%ux%u (%u bits) row %u: %d != %d", R, C, bits, r, out[r], want);
         }
         ternary_free(&p);
         free(q);

@@ -1,0 +1,86 @@
+/* the int8 kernels of the sampler (int8 tables and KV cache) and of
+ * binary weights, at every level against the plain C ones */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "test.h"
+
+static unsigned next(unsigned *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return *seed >> 8;
+}
+
+TEST(binary_masked_sum_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    /* a hand-worked block: bits 0, 9 and 63 set */
+    uint8_t b1[8] = {0x01, 0x02, 0, 0, 0, 0, 0, 0x80};
+    int8_t x1[64];
+    for (int i = 0; i < 64; i++) x1[i] = (int8_t)(i - 32);
+    CHECK_EQ(ref.binary_masked_sum(b1, x1, 1), -32 + -23 + 31);
+    unsigned seed = 4;
+    size_t maxb = 40;
+    uint8_t *bits = malloc(maxb * 8 + 3);
+    int8_t *x = malloc(maxb * 64 + 3);
+    for (size_t i = 0; i < maxb * 8 + 3; i++) bits[i] = (uint8_t)next(&seed);
+    for (size_t i = 0; i < maxb * 64 + 3; i++) x[i] = (int8_t)next(&seed);
+    x[3] = -128;
+    memset(x + 64, -128, 64);  /* a block of the most negative values */
+    memset(bits + 8, 0xff, 8);
+    static const size_t blocks[] = {0, 1, 2, 3, 15, 16, 17, 33};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+            for (int off = 0; off < 3; off++) {
+                int32_t want = ref.binary_masked_sum(bits + off, x + off, blocks[bi]);
+                int32_t got = k.binary_masked_sum(bits + off, x + off, blocks[bi]);
+                if (want != got) FAIL_AT("%s, %zu blocks, offset %d: %d != %d", simd_name((SimdLevel)lv), blocks[bi], off, got, want);
+            }
+    }
+    free(bits);
+    free(x);
+}
+
+TEST(dot_i8_and_axpy_i8_match_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    int8_t a1[3] = {127, -127, 3}, b1[3] = {127, 127, -5};
+    CHECK_EQ(ref.dot_i8(a1, b1, 3), 127 * 127 - 127 * 127 - 15);
+    float y1[3] = {1, 2, 3};
+    ref.axpy_i8_f32(y1, 0.5f, a1, 3);
+    CHECK(y1[0] == 64.5f && y1[1] == -61.5f && y1[2] == 4.5f);
+
+    unsigned seed = 8;
+    size_t maxn = 300;
+    int8_t *a = malloc(maxn + 3), *b = malloc(maxn + 3);
+    float *y0 = malloc((maxn + 3) * sizeof *y0), *yr = malloc((maxn + 3) * sizeof *yr), *yk = malloc((maxn + 3) * sizeof *yk);
+    for (size_t i = 0; i < maxn + 3; i++) {
+        a[i] = (int8_t)((int)(next(&seed) % 255) - 127);  /* [-127, 127] */
+        b[i] = (int8_t)((int)(next(&seed) % 255) - 127);
+        y0[i] = (float)((int)(next(&seed) % 2001) - 1000) / 64.0f;
+    }
+    a[0] = b[0] = 127;
+    a[1] = b[1] = -127;
+    static const size_t sizes[] = {0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 65, 257};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int off = 0; off < 3; off++) {
+                size_t n = sizes[si];
+                int32_t want = ref.dot_i8(a + off, b + off, n), got = k.dot_i8(a + off, b + off, n);
+                if (want != got) FAIL_AT("dot_i8 %s, n %zu, offset %d: %d != %d", simd_name((SimdLevel)lv), n, off, got, want);
+                /* one product and one sum per element, both rounded: equal */
+                memcpy(yr, y0, (maxn + 3) * sizeof *yr);
+                memcpy(yk, y0, (maxn + 3) * sizeof *yk);
+                ref.axpy_i8_f32(yr + off, 0.3f, a + off, n);
+                k.axpy_i8_f32(yk + off, 0.3f, a + off, n);
+                if (memcmp(yr, yk, (maxn + 3) * sizeof *yr))
+                    FAIL_AT("axpy_i8_f32 %s, n %zu, offset %d differs", simd_name((SimdLevel)lv), n, off);
+            }
+    }
+    free(a); free(b); free(y0); free(yr); free(yk);
+}
