@@ -56,6 +56,18 @@ setup() {
     awk -v l="${BASH_REMATCH[1]}" 'BEGIN { exit !(l > 2) }'
 }
 
+@test "--exact: float tables and cache, the same text and nearly the same loss" {
+    # -v reports the cache next to the weights (sizes: unit tests)
+    run l1b-sample -m fox.l1b -v --greedy -n 5 -i "the"
+    [[ "$output" == *"(weights 0.0 MB, cache 0.0 MB)"* ]]
+    [ "$(l1b-sample -m fox.l1b --exact --greedy -n 35 -i 'the quick')" = " brown fox jumps over the lazy dog." ]
+    a=$(l1b-sample -m fox.l1b --score tiny.txt | cut -d' ' -f2)
+    b=$(l1b-sample -m fox.l1b --exact --score tiny.txt | cut -d' ' -f2)
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }'
+    run l1b-sample -m fox.l1b --exact --lines < /dev/null
+    [ "$status" -eq 0 ]
+}
+
 @test "prompts longer than the context slide the window" {
     run l1b-sample -m fox.l1b --greedy -n 20 -v -i "$(cat tiny.txt)"
     [ "$status" -eq 0 ]
