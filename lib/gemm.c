@@ -142,3 +142,60 @@ void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, siz
         for (size_t m = 0; m < M; m++) memset(out + m * N, 0, N * sizeof *out);
     run(out, a, K, 1, transposed(b, N, K), M, K, N, 1.0f);
 }
+
+/* ---- out = int8 x @ ternary codes^T -------------------------------------- */
+
+typedef struct {
+    float *out;
+    const int8_t *x;
+    const float *xscale;
+    const uint8_t *codes;
+    float wscale;
+    size_t M, K, N;
+} Codes;
+
+/* sum_k x[k] * (codes[k] - 1) for one row and one column */
+static int32_t codes_dot_plain(const int8_t *x, const uint8_t *codes, size_t K)
+{
+    int32_t s = 0;
+    for (size_t k = 0; k < K; k++) s += x[k] * (codes[k] - 1);
+    return s;
+}
+
+/* groups of 4 rows, as the float products: 4 x 2 tiles from the kernel
+ * table (sums of code * x; the row sums of x take the 1 back out), a last
+ * odd column and a last partial group in plain loops */
+static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
+{
+    (void)thread;
+    const Codes *g = ctx;
+    size_t K = g->K, N = g->N;
+    for (size_t grp = g0; grp < g1; grp++) {
+        size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M, n = 0;
+        if (m1 - m0 == 4) {
+            int32_t xsum[4], t[8];
+            float s[4];
+            for (int i = 0; i < 4; i++) {
+                xsum[i] = 0;
+                for (size_t k = 0; k < K; k++) xsum[i] += g->x[(m0 + i) * K + k];
+                s[i] = g->xscale[m0 + i] * g->wscale;
+            }
+            for (; n + 2 <= N; n += 2) {
+                kern.codes_tile_4x2(t, g->x + m0 * K, K, g->codes + n * K, K, K);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 2; j++) g->out[(m0 + i) * N + n + j] = (float)(t[2 * i + j] - xsum[i]) * s[i];
+            }
+        }
+        for (size_t m = m0; m < m1; m++) {
+            float sm = g->xscale[m] * g->wscale;
+            for (size_t c = n; c < N; c++) g->out[m * N + c] = (float)codes_dot_plain(g->x + m * K, g->codes + c * K, K) * sm;
+        }
+    }
+}
+
+void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
+                   size_t K, size_t N)
+{
+    Codes g = {out, x, xscale, codes, wscale, M, K, N};
+    split((M + 3) / 4, codes_groups, &g, M * K * N);
+}

@@ -4,14 +4,24 @@
  *
  *   gemm_nt   out (M,N) (+)= a (M,K) @ b (N,K)^T          forward: x @ W^T
  *   gemm_nn   out (M,N)  += alpha * a (M,K) @ b (K,N)     backward: dY @ W
- *   gemm_tn   out (M,N)  += alpha * a (K,M)^T @ b (K,N)   backward: dY^T @ X */
+ *   gemm_tn   out (M,N)  += alpha * a (K,M)^T @ b (K,N)   backward: dY^T @ X
+ *
+ * and the integer product of the BitLinear forward pass:
+ *
+ *   gemm_codes_nt  out (M,N) = (x (M,K) @ (codes (N,K) - 1)^T) * xscale[m] * wscale
+ *
+ * x int8 in [-127, 127] (act_quant_int8), codes the ternary weights plus
+ * one (0, 1, 2) as bytes; the sums are exact integers, rescaled once. */
 #ifndef L1B_GEMM_H
 #define L1B_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, int accumulate);
 void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
 void gemm_tn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
+void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
+                   size_t K, size_t N);
 
 #endif

@@ -34,6 +34,31 @@ typedef struct {
     /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
      * 16 bytes of 2-bit codes against 64 int8 values each */
     int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
+
+    /* Row kernels of the float layers (layers.c). The plain C versions use
+     * expf; the SIMD ones their own vector exp (kernels_sse_exp.h), which
+     * gives 0 for x < -87.3365 (where expf is denormal or 0, and for -inf),
+     * propagates NaN and saturates at exp(88.3763) ~ 2.4e38 above. */
+    /* y[i] = exp(x[i]); y may be x                       x, y: (n) */
+    void (*exp_f32)(float *y, const float *x, size_t n);
+    /* p = softmax(x) = exp(x - max) / sum; p may be x. Returns the sum
+     * before normalising and stores max in *maxv unless maxv is NULL
+     * (log softmax[i] = x[i] - max - log sum).          x, p: (n) */
+    float (*softmax_f32)(float *p, const float *x, size_t n, float *maxv);
+    /* out = x * r * w, r = 1/sqrt(mean(x^2) + eps); returns r   (n) */
+    float (*rmsnorm_f32)(float *out, const float *x, const float *w, size_t n, float eps);
+    /* RMSNorm backward of one row with saved r, accumulating:
+     * dx += r w g - (r^3/n) x sum(g w x);  dw += g x r        (n) */
+    void (*rmsnorm_bwd_f32)(float *dx, float *dw, const float *g, const float *x, const float *w, float r,
+                            size_t n);
+    /* out = silu(gate) * up, silu(g) = g / (1 + exp(-g))        (n) */
+    void (*swiglu_f32)(float *out, const float *gate, const float *up, size_t n);
+    /* dgate += dout up s (1 + g (1 - s)), dup += dout g s, s = sigmoid(g) */
+    void (*swiglu_bwd_f32)(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                           size_t n);
+    /* out = max(0, x)^2; dx += dout * 2x where x > 0            (n) */
+    void (*relu2_f32)(float *out, const float *x, size_t n);
+    void (*relu2_bwd_f32)(float *dx, const float *dout, const float *x, size_t n);
     /* sum of x[i] over the set bits of n_blocks binary blocks (ternary.h):
      * 8 bytes of bits against 64 int8 values each */
     int32_t (*binary_masked_sum)(const uint8_t *bits, const int8_t *x, size_t n_blocks);
@@ -41,6 +66,14 @@ typedef struct {
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
     /* y[i] += a * q[i]                      y: (n) float, q: (n) int8 */
     void (*axpy_i8_f32)(float *y, float a, const int8_t *q, size_t n);
+    /* a 4 x 2 tile of int8 activations against unpacked ternary codes:
+     *   out[2i + j] = sum_k x[i*ldx + k] * codes[j*ldc + k],  i < 4, j < 2
+     * codes 0, 1, 2 (weight + 1) as bytes, x in [-127, 127]; exact */
+    void (*codes_tile_4x2)(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc, size_t K);
+    /* a 4 x 2 tile of int8 activations against unpacked ternary codes:
+     *   out[2i + j] = sum_k x[i*ldx + k] * codes[j*ldc + k],  i < 4, j < 2
+     * codes 0, 1, 2 (weight + 1) as bytes, x in [-127, 127]; exact */
+    void (*codes_tile_4x2)(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc, size_t K);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 static float dot_f32_avx2(const float *a, const float *b, size_t n)
 {
@@ -196,8 +197,334 @@ static void quantize_i8_avx2(const float *x, size_t n, float s, int8_t *q)
     quantize_i8_ref(x + i, n - i, s, q + i);
 }
 
+/* ---- row kernels of the float layers ----------------------------------- */
+
+/* lanes i < k of a tail: maskload reads nothing past them (no fault) and
+ * gives 0 there, maskstore writes nothing there */
+static inline __m256i tail_mask(size_t k)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* exp as in kernels_sse_exp.h (same range handling and polynomial), with
+ * the reduction and the polynomial in fused multiply-adds. Measured over
+ * every float in [-87.3365, 88.3763] against exp() in double: largest
+ * relative error 8.46e-8 (at x = 26.6904), 1.01 ulp. */
+#define EXP_LO -87.3365402f
+#define EXP_HI 88.3762589f
+static inline __m256 exp256_ps(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(EXP_LO), hi = _mm256_set1_ps(EXP_HI);
+    __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  /* NaN goes on */
+    __m256i n = _mm256_cvtps_epi32(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)));
+    __m256 nf = _mm256_cvtepi32_ps(n);
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+    return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, scale));
+}
+
+static void exp_f32_avx2(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp256_ps(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(y + i, m, exp256_ps(_mm256_maskload_ps(x + i, m)));
+    }
+}
+
+static float softmax_f32_avx2(float *p, const float *x, size_t n, float *maxv)
+{
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 m8 = ninf, tail = ninf;
+    __m256i tm = tail_mask(n % 8);
+    size_t i = 0, nb = n - n % 8;
+    for (; i < nb; i += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + i));
+    if (i < n) {  /* -inf in the lanes past the end: they add exp(-inf) = 0 */
+        tail = _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + i, tm), _mm256_castsi256_ps(tm));
+        m8 = _mm256_max_ps(m8, tail);
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float m = _mm_cvtss_f32(h);
+    __m256 vm = _mm256_set1_ps(m), s0 = _mm256_setzero_ps();
+    for (i = 0; i < nb; i += 8) {
+        __m256 e = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(p + i, e);
+        s0 = _mm256_add_ps(s0, e);
+    }
+    if (i < n) {
+        __m256 e = exp256_ps(_mm256_sub_ps(tail, vm));
+        _mm256_maskstore_ps(p + i, tm, e);
+        s0 = _mm256_add_ps(s0, e);
+    }
+    float sum = hsum256(s0);
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i < nb; i += 8) _mm256_storeu_ps(p + i, _mm256_mul_ps(_mm256_loadu_ps(p + i), inv));
+    if (i < n) _mm256_maskstore_ps(p + i, tm, _mm256_mul_ps(_mm256_maskload_ps(p + i, tm), inv));
+    if (maxv) *maxv = m;
+    return sum;
+}
+
+static float rmsnorm_f32_avx2(float *out, const float *x, const float *w, size_t n, float eps)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        s0 = _mm256_fmadd_ps(a, a, s0);
+        s1 = _mm256_fmadd_ps(b, b, s1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(x + i);
+        s0 = _mm256_fmadd_ps(a, a, s0);
+    }
+    __m256i tm = tail_mask(n - i);
+    if (i < n) {
+        __m256 a = _mm256_maskload_ps(x + i, tm);
+        s1 = _mm256_fmadd_ps(a, a, s1);
+    }
+    float ss = hsum256(_mm256_add_ps(s0, s1));
+    float r = 1.0f / sqrtf(ss / (float)n + eps);
+    __m256 vr = _mm256_set1_ps(r);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vr), _mm256_loadu_ps(w + i)));
+    if (i < n)
+        _mm256_maskstore_ps(out + i, tm,
+                            _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, tm), vr), _mm256_maskload_ps(w + i, tm)));
+    return r;
+}
+
+static void rmsnorm_bwd_f32_avx2(float *dx, float *dw, const float *g, const float *x, const float *w, float r,
+                                 size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0, nb = n - n % 8;
+    __m256i tm = tail_mask(n % 8);
+    for (; i + 16 <= nb; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(g + i), _mm256_loadu_ps(w + i)), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(g + i + 8), _mm256_loadu_ps(w + i + 8)),
+                             _mm256_loadu_ps(x + i + 8), s1);
+    }
+    for (; i < nb; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(g + i), _mm256_loadu_ps(w + i)), _mm256_loadu_ps(x + i), s0);
+    if (i < n)
+        s1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_maskload_ps(g + i, tm), _mm256_maskload_ps(w + i, tm)),
+                             _mm256_maskload_ps(x + i, tm), s1);
+    float gwx = hsum256(_mm256_add_ps(s0, s1));
+    float k = r * r * r * gwx / (float)n;
+    __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(k);
+    for (i = 0; i < nb; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i), xi = _mm256_loadu_ps(x + i);
+        __m256 d = _mm256_fmsub_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + i)), gi, _mm256_mul_ps(vk, xi));
+        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), d));
+        _mm256_storeu_ps(dw + i, _mm256_fmadd_ps(_mm256_mul_ps(gi, xi), vr, _mm256_loadu_ps(dw + i)));
+    }
+    if (i < n) {
+        __m256 gi = _mm256_maskload_ps(g + i, tm), xi = _mm256_maskload_ps(x + i, tm);
+        __m256 d = _mm256_fmsub_ps(_mm256_mul_ps(vr, _mm256_maskload_ps(w + i, tm)), gi, _mm256_mul_ps(vk, xi));
+        _mm256_maskstore_ps(dx + i, tm, _mm256_add_ps(_mm256_maskload_ps(dx + i, tm), d));
+        _mm256_maskstore_ps(dw + i, tm, _mm256_fmadd_ps(_mm256_mul_ps(gi, xi), vr, _mm256_maskload_ps(dw + i, tm)));
+    }
+}
+
+static inline __m256 sigmoid256_ps(__m256 g)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp256_ps(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)))));
+}
+
+static void swiglu_f32_avx2(float *out, const float *gate, const float *up, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid256_ps(g)), _mm256_loadu_ps(up + i)));
+    }
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 g = _mm256_maskload_ps(gate + i, m);
+        _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid256_ps(g)), _mm256_maskload_ps(up + i, m)));
+    }
+}
+
+static inline void swiglu_bwd256(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                                 __m256i m)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 d = _mm256_maskload_ps(dout, m), g = _mm256_maskload_ps(gate, m), u = _mm256_maskload_ps(up, m);
+    __m256 s = sigmoid256_ps(g);
+    __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, u), s), _mm256_fmadd_ps(g, _mm256_sub_ps(one, s), one));
+    _mm256_maskstore_ps(dgate, m, _mm256_add_ps(_mm256_maskload_ps(dgate, m), t));
+    _mm256_maskstore_ps(dup, m, _mm256_fmadd_ps(_mm256_mul_ps(d, g), s, _mm256_maskload_ps(dup, m)));
+}
+
+static void swiglu_bwd_f32_avx2(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                                size_t n)
+{
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) swiglu_bwd256(dgate + i, dup + i, dout + i, gate + i, up + i, all);
+    if (i < n) swiglu_bwd256(dgate + i, dup + i, dout + i, gate + i, up + i, tail_mask(n - i));
+}
+
+static void relu2_f32_avx2(float *out, const float *x, size_t n)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_max_ps(_mm256_loadu_ps(x + i), zero);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(v, v));
+    }
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 v = _mm256_max_ps(_mm256_maskload_ps(x + i, m), zero);
+        _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(v, v));
+    }
+}
+
+static void relu2_bwd_f32_avx2(float *dx, const float *dout, const float *x, size_t n)
+{
+    const __m256 zero = _mm256_setzero_ps(), two = _mm256_set1_ps(2.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xi = _mm256_loadu_ps(x + i);
+        __m256 d = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(dout + i), two), xi);
+        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), _mm256_and_ps(_mm256_cmp_ps(xi, zero, _CMP_GT_OQ), d)));
+    }
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 xi = _mm256_maskload_ps(x + i, m);
+        __m256 d = _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(dout + i, m), two), xi);
+        _mm256_maskstore_ps(dx + i, m,
+                            _mm256_add_ps(_mm256_maskload_ps(dx + i, m), _mm256_and_ps(_mm256_cmp_ps(xi, zero, _CMP_GT_OQ), d)));
+    }
+}
+
+/* 32 k at a time: pmaddubsw of the codes (0..2, unsigned) by x gives
+ * pairs of at most 2 x 2 x 127 = 508, so 16-bit sums are safe for 64
+ * steps; they are widened to 32 bits every 64 steps and at the end */
+static void codes_tile_4x2_avx2(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
+                                size_t K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_si256();
+    size_t k = 0;
+    while (k + 32 <= K) {
+        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
+                s31 = s00;
+        for (int step = 0; step < 64 && k + 32 <= K; step++, k += 32) {
+            __m256i c0 = _mm256_loadu_si256((const __m256i *)(codes + k));
+            __m256i c1 = _mm256_loadu_si256((const __m256i *)(codes + ldc + k));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + k));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + ldx + k));
+            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(c0, x0));
+            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(c1, x0));
+            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(c0, x1));
+            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(c1, x1));
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 2 * ldx + k));
+            __m256i x3 = _mm256_loadu_si256((const __m256i *)(x + 3 * ldx + k));
+            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(c0, x2));
+            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(c1, x2));
+            s30 = _mm256_add_epi16(s30, _mm256_maddubs_epi16(c0, x3));
+            s31 = _mm256_add_epi16(s31, _mm256_maddubs_epi16(c1, x3));
+        }
+        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(s00, ones));
+        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(s01, ones));
+        acc[2] = _mm256_add_epi32(acc[2], _mm256_madd_epi16(s10, ones));
+        acc[3] = _mm256_add_epi32(acc[3], _mm256_madd_epi16(s11, ones));
+        acc[4] = _mm256_add_epi32(acc[4], _mm256_madd_epi16(s20, ones));
+        acc[5] = _mm256_add_epi32(acc[5], _mm256_madd_epi16(s21, ones));
+        acc[6] = _mm256_add_epi32(acc[6], _mm256_madd_epi16(s30, ones));
+        acc[7] = _mm256_add_epi32(acc[7], _mm256_madd_epi16(s31, ones));
+    }
+    /* eight horizontal sums: hadd pairs, then fold the 128-bit halves */
+    __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]), h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+    __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]), h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+    __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(h0123), _mm256_extracti128_si256(h0123, 1));
+    __m128i hi = _mm_add_epi32(_mm256_castsi256_si128(h4567), _mm256_extracti128_si256(h4567, 1));
+    _mm_storeu_si128((__m128i *)out, lo);
+    _mm_storeu_si128((__m128i *)(out + 4), hi);
+    for (; k < K; k++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 2; j++) out[2 * i + j] += x[i * ldx + k] * codes[j * ldc + k];
+}
+
+/* 32 k at a time: pmaddubsw of the codes (0..2, unsigned) by x gives
+ * pairs of at most 2 x 2 x 127 = 508, so 16-bit sums are safe for 64
+ * steps; they are widened to 32 bits every 64 steps and at the end */
+static void codes_tile_4x2_avx2(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
+                                size_t K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_si256();
+    size_t k = 0;
+    while (k + 32 <= K) {
+        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
+                s31 = s00;
+        for (int step = 0; step < 64 && k + 32 <= K; step++, k += 32) {
+            __m256i c0 = _mm256_loadu_si256((const __m256i *)(codes + k));
+            __m256i c1 = _mm256_loadu_si256((const __m256i *)(codes + ldc + k));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + k));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + ldx + k));
+            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(c0, x0));
+            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(c1, x0));
+            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(c0, x1));
+            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(c1, x1));
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 2 * ldx + k));
+            __m256i x3 = _mm256_loadu_si256((const __m256i *)(x + 3 * ldx + k));
+            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(c0, x2));
+            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(c1, x2));
+            s30 = _mm256_add_epi16(s30, _mm256_maddubs_epi16(c0, x3));
+            s31 = _mm256_add_epi16(s31, _mm256_maddubs_epi16(c1, x3));
+        }
+        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(s00, ones));
+        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(s01, ones));
+        acc[2] = _mm256_add_epi32(acc[2], _mm256_madd_epi16(s10, ones));
+        acc[3] = _mm256_add_epi32(acc[3], _mm256_madd_epi16(s11, ones));
+        acc[4] = _mm256_add_epi32(acc[4], _mm256_madd_epi16(s20, ones));
+        acc[5] = _mm256_add_epi32(acc[5], _mm256_madd_epi16(s21, ones));
+        acc[6] = _mm256_add_epi32(acc[6], _mm256_madd_epi16(s30, ones));
+        acc[7] = _mm256_add_epi32(acc[7], _mm256_madd_epi16(s31, ones));
+    }
+    /* eight horizontal sums: hadd pairs, then fold the 128-bit halves */
+    __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]), h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+    __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]), h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+    __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(h0123), _mm256_extracti128_si256(h0123, 1));
+    __m128i hi = _mm_add_epi32(_mm256_castsi256_si128(h4567), _mm256_extracti128_si256(h4567, 1));
+    _mm_storeu_si128((__m128i *)out, lo);
+    _mm_storeu_si128((__m128i *)(out + 4), hi);
+    for (; k < K; k++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 2; j++) out[2 * i + j] += x[i * ldx + k] * codes[j * ldc + k];
+}
+
 void kernels_fill_avx2(Kernels *k)
 {
+    k->codes_tile_4x2 = codes_tile_4x2_avx2;
+    k->codes_tile_4x2 = codes_tile_4x2_avx2;
+    k->exp_f32 = exp_f32_avx2;
+    k->softmax_f32 = softmax_f32_avx2;
+    k->rmsnorm_f32 = rmsnorm_f32_avx2;
+    k->rmsnorm_bwd_f32 = rmsnorm_bwd_f32_avx2;
+    k->swiglu_f32 = swiglu_f32_avx2;
+    k->swiglu_bwd_f32 = swiglu_bwd_f32_avx2;
+    k->relu2_f32 = relu2_f32_avx2;
+    k->relu2_bwd_f32 = relu2_bwd_f32_avx2;
     k->adamw_f32 = adamw_f32_avx2;
     k->quantize_i8 = quantize_i8_avx2;
     k->gemm_tile_f32 = gemm_tile_f32_avx2;

@@ -81,6 +81,82 @@ void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const
     }
 }
 
+static void exp_f32_scalar(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
+static float softmax_f32_scalar(float *p, const float *x, size_t n, float *maxv)
+{
+    float m = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > m) m = x[i];
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        p[i] = expf(x[i] - m);
+        sum += p[i];
+    }
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < n; i++) p[i] *= inv;
+    if (maxv) *maxv = m;
+    return sum;
+}
+
+static float rmsnorm_f32_scalar(float *out, const float *x, const float *w, size_t n, float eps)
+{
+    float ss = 0;
+    for (size_t i = 0; i < n; i++) ss += x[i] * x[i];
+    float r = 1.0f / sqrtf(ss / (float)n + eps);
+    for (size_t i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+    return r;
+}
+
+/* With r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / n, so
+ * dx_j = r w_j g_j - (r^3 / n) x_j sum_i(g_i w_i x_i). */
+static void rmsnorm_bwd_f32_scalar(float *dx, float *dw, const float *g, const float *x, const float *w, float r,
+                                   size_t n)
+{
+    float gwx = 0;
+    for (size_t i = 0; i < n; i++) gwx += g[i] * w[i] * x[i];
+    float k = r * r * r * gwx / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        dx[i] += r * w[i] * g[i] - k * x[i];
+        dw[i] += g[i] * x[i] * r;
+    }
+}
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static void swiglu_f32_scalar(float *out, const float *gate, const float *up, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidf(gate[i]) * up[i];
+}
+
+/* silu'(g) = s (1 + g (1 - s)), s = sigmoid(g) */
+static void swiglu_bwd_f32_scalar(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], sg = sigmoidf(g);
+        dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
+        dup[i] += dout[i] * g * sg;
+    }
+}
+
+static void relu2_f32_scalar(float *out, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] > 0 ? x[i] : 0;
+        out[i] = v * v;
+    }
+}
+
+static void relu2_bwd_f32_scalar(float *dx, const float *dout, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > 0) dx[i] += dout[i] * 2.0f * x[i];
+}
+
 static int32_t binary_masked_sum_scalar(const uint8_t *bits, const int8_t *x, size_t n_blocks)
 {
     int32_t s = 0;
@@ -101,11 +177,43 @@ void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n)
     for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
 }
 
+static void codes_tile_4x2_scalar(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
+                                  size_t K)
+{
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            int32_t s = 0;
+            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * codes[j * ldc + k];
+            out[2 * i + j] = s;
+        }
+}
+
+static void codes_tile_4x2_scalar(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
+                                  size_t K)
+{
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            int32_t s = 0;
+            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * codes[j * ldc + k];
+            out[2 * i + j] = s;
+        }
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->codes_tile_4x2 = codes_tile_4x2_scalar;
+    k->codes_tile_4x2 = codes_tile_4x2_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;
     k->axpy_i8_f32 = axpy_i8_f32_ref;
+    k->exp_f32 = exp_f32_scalar;
+    k->softmax_f32 = softmax_f32_scalar;
+    k->rmsnorm_f32 = rmsnorm_f32_scalar;
+    k->rmsnorm_bwd_f32 = rmsnorm_bwd_f32_scalar;
+    k->swiglu_f32 = swiglu_f32_scalar;
+    k->swiglu_bwd_f32 = swiglu_bwd_f32_scalar;
+    k->relu2_f32 = relu2_f32_scalar;
+    k->relu2_bwd_f32 = relu2_bwd_f32_scalar;
     k->quantize_i8 = quantize_i8_ref;
     k->adamw_f32 = adamw_f32_ref;
     k->gemm_tile_f32 = gemm_tile_f32_scalar;

@@ -1,7 +1,27 @@
 /* SSE (Pentium III) kernels: 4-wide float. Built with -msse only. */
 #include "kernels.h"
 
+#include <math.h>
 #include <xmmintrin.h>
+
+/* 2^round(t) for the vector exp. SSE has no integer vector instructions,
+ * so round with the 1.5 * 2^23 trick (the sum's low mantissa bits are then
+ * round(t), ties to even) and move those bits through the integer
+ * registers into the exponent field: four adds and shifts per vector. */
+static inline __m128 exp2i_ps(__m128 t, __m128 *nf)
+{
+    const __m128 magic = _mm_set1_ps(12582912.0f);
+    union {
+        __m128 v;
+        uint32_t u[4];
+    } a, b;
+    a.v = _mm_add_ps(t, magic);
+    *nf = _mm_sub_ps(a.v, magic);
+    for (int j = 0; j < 4; j++) b.u[j] = (a.u[j] - 0x4B400000u + 127u) << 23;
+    return b.v;
+}
+
+#include "kernels_sse_exp.h"
 
 static float hsum(__m128 v)
 {
@@ -120,8 +140,86 @@ static void adamw_f32_sse(float *w, const float *g, float *m, float *v, size_t n
     adamw_f32_ref(w + i, g + i, m + i, v + i, n - i, k);
 }
 
+static float rmsnorm_f32_sse(float *out, const float *x, const float *w, size_t n, float eps)
+{
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(x + i + 4);
+        s0 = _mm_add_ps(s0, _mm_mul_ps(a, a));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(b, b));
+    }
+    float ss = hsum(_mm_add_ps(s0, s1));
+    for (; i < n; i++) ss += x[i] * x[i];
+    float r = 1.0f / sqrtf(ss / (float)n + eps);
+    __m128 vr = _mm_set1_ps(r);
+    for (i = 0; i + 4 <= n; i += 4)
+        _mm_storeu_ps(out + i, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(x + i), vr), _mm_loadu_ps(w + i)));
+    for (; i < n; i++) out[i] = x[i] * r * w[i];
+    return r;
+}
+
+static void rmsnorm_bwd_f32_sse(float *dx, float *dw, const float *g, const float *x, const float *w, float r,
+                                size_t n)
+{
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(g + i), _mm_loadu_ps(w + i)), _mm_loadu_ps(x + i)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(g + i + 4), _mm_loadu_ps(w + i + 4)),
+                                       _mm_loadu_ps(x + i + 4)));
+    }
+    float gwx = hsum(_mm_add_ps(s0, s1));
+    for (; i < n; i++) gwx += g[i] * w[i] * x[i];
+    float k = r * r * r * gwx / (float)n;
+    __m128 vr = _mm_set1_ps(r), vk = _mm_set1_ps(k);
+    for (i = 0; i + 4 <= n; i += 4) {
+        __m128 gi = _mm_loadu_ps(g + i), xi = _mm_loadu_ps(x + i);
+        __m128 d = _mm_sub_ps(_mm_mul_ps(_mm_mul_ps(vr, _mm_loadu_ps(w + i)), gi), _mm_mul_ps(vk, xi));
+        _mm_storeu_ps(dx + i, _mm_add_ps(_mm_loadu_ps(dx + i), d));
+        _mm_storeu_ps(dw + i, _mm_add_ps(_mm_loadu_ps(dw + i), _mm_mul_ps(_mm_mul_ps(gi, xi), vr)));
+    }
+    for (; i < n; i++) {
+        dx[i] += r * w[i] * g[i] - k * x[i];
+        dw[i] += g[i] * x[i] * r;
+    }
+}
+
+/* maxps(x, 0) gives 0 for x <= 0, -0 and NaN, as the scalar test does */
+static void relu2_f32_sse(float *out, const float *x, size_t n)
+{
+    const __m128 zero = _mm_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_max_ps(_mm_loadu_ps(x + i), zero);
+        _mm_storeu_ps(out + i, _mm_mul_ps(v, v));
+    }
+    for (; i < n; i++) {
+        float v = x[i] > 0 ? x[i] : 0;
+        out[i] = v * v;
+    }
+}
+
+static void relu2_bwd_f32_sse(float *dx, const float *dout, const float *x, size_t n)
+{
+    const __m128 zero = _mm_setzero_ps(), two = _mm_set1_ps(2.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 xi = _mm_loadu_ps(x + i);
+        __m128 d = _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(dout + i), two), xi);
+        _mm_storeu_ps(dx + i, _mm_add_ps(_mm_loadu_ps(dx + i), _mm_and_ps(_mm_cmpgt_ps(xi, zero), d)));
+    }
+    for (; i < n; i++)
+        if (x[i] > 0) dx[i] += dout[i] * 2.0f * x[i];
+}
+
 void kernels_fill_sse(Kernels *k)
 {
+    kernels_fill_sse_exp(k);
+    k->rmsnorm_f32 = rmsnorm_f32_sse;
+    k->rmsnorm_bwd_f32 = rmsnorm_bwd_f32_sse;
+    k->relu2_f32 = relu2_f32_sse;
+    k->relu2_bwd_f32 = relu2_bwd_f32_sse;
     k->adamw_f32 = adamw_f32_sse;
     k->gemm_tile_f32 = gemm_tile_f32_sse;
     k->dot4_f32 = dot4_f32_sse;

@@ -4,6 +4,17 @@
 
 #include <emmintrin.h>
 
+/* 2^round(t) for the vector exp: cvtps2dq rounds to nearest even (the
+ * default mode), and the integer shift puts n + 127 in the exponent */
+static inline __m128 exp2i_ps(__m128 t, __m128 *nf)
+{
+    __m128i n = _mm_cvtps_epi32(t);
+    *nf = _mm_cvtepi32_ps(n);
+    return _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(n, _mm_set1_epi32(127)), 23));
+}
+
+#include "kernels_sse_exp.h"
+
 static int32_t hsum_epi32(__m128i v)
 {
     v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
@@ -48,6 +59,7 @@ static void quantize_i8_sse2(const float *x, size_t n, float s, int8_t *q)
 
 void kernels_fill_sse2(Kernels *k)
 {
+    kernels_fill_sse_exp(k);
     k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
 }

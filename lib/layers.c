@@ -251,16 +251,10 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
         act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
     prof_end(PROF_QUANT, t0);
     t0 = prof_begin();
-    /* int8 x ternary products summed in float are exact integers while
-     * |sum| <= 127 * C < 2^24, so this equals the int32 accumulation */
-    float *wf = workspace(OC * C + N * C), *xf = wf + OC * C;
-    for (size_t i = 0; i < OC * C; i++) wf[i] = bq->wq[i];
-    for (size_t i = 0; i < N * C; i++) xf[i] = bq->xq[i];
-    gemm_nt(out, xf, wf, N, C, OC, 0);
-    for (size_t n = 0; n < N; n++) {
-        float s = bq->xscale[n] * bq->wscale;
-        for (size_t o = 0; o < OC; o++) out[n * OC + o] *= s;
-    }
+    /* int8 x ternary as exact integer sums, rescaled once per output */
+    uint8_t *codes = (uint8_t *)workspace((OC * C + 3) / 4);
+    for (size_t i = 0; i < OC * C; i++) codes[i] = (uint8_t)(bq->wq[i] + 1);
+    gemm_codes_nt(out, bq->xq, bq->xscale, codes, bq->wscale, N, C, OC);
     prof_end(PROF_MATMUL_FWD, t0);
 }
 

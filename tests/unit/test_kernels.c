@@ -1,6 +1,7 @@
 /* Every SIMD level's kernels against the plain C reference, on awkward
  * sizes and unaligned pointers. Float kernels: reassociation changes the
  * rounding, so dot products agree to 1e-5 relative to sum |a_i b_i|. */
+#include <float.h>
 #include <stdlib.h>
 
 #include "kernels.h"
@@ -191,5 +192,274 @@ TEST(adamw_kernel_matches_scalar_at_every_level)
             if (fabsf(w[i] - wr[i]) > 1e-6f * fabsf(wr[i]) + 1e-8f || fabsf(m[i] - mr[i]) > 1e-6f * fabsf(mr[i]) + 1e-8f)
                 FAIL_AT("%s, element %d: %.9g vs %.9g", simd_name((SimdLevel)lv), i, w[i], wr[i]);
         }
+    }
+}
+
+/* ---- row kernels of the float layers ------------------------------------ */
+
+/* The sizes around every vector width and unaligned pointers (offset 1
+ * float); a sentinel after the row checks that tails write nothing past n. */
+static const size_t row_sizes[] = {1, 3, 15, 17, 63, 65, 257};
+#define ROW_MAX 260
+#define SENTINEL 12345.0f
+
+typedef struct {
+    const char *level;
+    size_t n;
+    int off;
+} Where;
+
+static int near_rel(float got, float want, double rel, double abs_tol)
+{
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    return fabs((double)got - want) <= rel * fabs(want) + abs_tol;
+}
+
+/* Sums of n positive terms taken in two different orders differ by at most
+ * (n - 1) u relative each way (u = FLT_EPSILON / 2): the bound for
+ * softmax's and RMSNorm's sums, plus a few roundings around them. Measured
+ * differences are far smaller (about 1e-6 at n = 1000), but a fixed 1e-6
+ * would sit too close to them. */
+static double sum_tol(size_t n) { return (double)(n + 4) * FLT_EPSILON; }
+
+static void fill_range(float *x, size_t n, float lo, float hi, unsigned *seed)
+{
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * 0.5f * (frand(seed) + 1.0f);
+}
+
+/* exp: both the plain C expf and the vector exp are within 1.01 ulp of the
+ * true value (measured; kernels_sse_exp.h), so they agree to 2e-7 relative,
+ * and below -87.3365 (denormal results) to FLT_MIN absolutely */
+TEST(exp_kernel_matches_expf_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 11;
+    float x[ROW_MAX + 2], want[ROW_MAX + 2], got[ROW_MAX + 2];
+    fill_range(x, ROW_MAX + 2, -90.0f, 88.0f, &seed);
+    for (int i = 0; i < 40; i++) x[i] *= 0.05f;  /* some near 0 too */
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                ref.exp_f32(want, x + off, n);
+                got[n] = SENTINEL;
+                k.exp_f32(got, x + off, n);
+                CHECK(got[n] == SENTINEL);
+                for (size_t i = 0; i < n; i++)
+                    if (!near_rel(got[i], want[i], 2e-7, 1.2e-38))
+                        FAIL_AT("%s, n %zu, offset %d: exp(%.9g) = %.9g, expf %.9g", simd_name((SimdLevel)lv), n, off,
+                                x[off + i], got[i], want[i]);
+            }
+        /* the rest checks our exp, not the C library's */
+        if (lv == SIMD_SCALAR) continue;
+        /* against exp in double on a grid over the whole range: 1.01 ulp is
+         * at most 1.2e-7 relative */
+        float g[256], e[256];
+        for (int i = 0; i < 256; i++) g[i] = -87.0f + 175.0f * (float)i / 255.0f;
+        k.exp_f32(e, g, 256);
+        for (int i = 0; i < 256; i++)
+            if (!(fabs(e[i] - exp((double)g[i])) <= 1.2e-7 * exp((double)g[i])))
+                FAIL_AT("%s: exp(%.9g) = %.9g, true %.9g", simd_name((SimdLevel)lv), g[i], e[i], exp((double)g[i]));
+        /* edge inputs: 0, the normal range's end, below it (0, as masked
+         * attention and underflowing softmax terms need), -inf, the top */
+        float edge[8] = {0.0f, -87.0f, -87.3f, -104.0f, -INFINITY, 88.0f, -1000.0f, NAN}, y[8];
+        k.exp_f32(y, edge, 8);
+        CHECK(y[0] == 1.0f);
+        /* true values as constants: exp() in double under qemu-i386 is
+         * itself off by 3e-6 near -87.3 */
+        CHECK_NEAR(y[1] / 1.6458114310822737e-38, 1.0, 1.2e-7);
+        CHECK_NEAR(y[2] / 1.2192433751108288e-38, 1.0, 1.2e-7);  /* -87.3f: still normal */
+        CHECK(y[3] == 0.0f);
+        CHECK(y[4] == 0.0f);
+        CHECK_NEAR(y[5] / 1.6516362549940019e38, 1.0, 1.2e-7);
+        CHECK(y[6] == 0.0f);
+        CHECK(isnan(y[7]));
+    }
+}
+
+/* softmax: 2e-7 from the exps, the rest from summing in another order
+ * (sum_tol) */
+TEST(softmax_kernel_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 12;
+    float x[ROW_MAX + 2], want[ROW_MAX + 2], got[ROW_MAX + 2];
+    fill_range(x, ROW_MAX + 2, -12.0f, 12.0f, &seed);
+    x[40] = -INFINITY;  /* masked scores */
+    x[41] = -INFINITY;
+    x[70] = 60.0f;      /* one that dominates its row */
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                float mref, mgot = 0;
+                float sref = ref.softmax_f32(want, x + off, n, &mref);
+                got[n] = SENTINEL;
+                float sgot = k.softmax_f32(got, x + off, n, &mgot);
+                CHECK(got[n] == SENTINEL);
+                CHECK(mgot == mref);
+                if (!near_rel(sgot, sref, sum_tol(n), 0)) FAIL_AT("%s, n %zu: sum %.9g vs %.9g", simd_name((SimdLevel)lv), n, sgot, sref);
+                double total = 0;
+                for (size_t i = 0; i < n; i++) {
+                    total += got[i];
+                    if (!near_rel(got[i], want[i], sum_tol(n) + 2e-7, 1e-30))
+                        FAIL_AT("%s, n %zu, offset %d, [%zu]: %.9g vs %.9g", simd_name((SimdLevel)lv), n, off, i, got[i],
+                                want[i]);
+                }
+                CHECK_NEAR(total, 1.0, 1e-5);
+                /* in place, as attention and the loss call it */
+                float y[ROW_MAX + 2];
+                memcpy(y, x + off, n * sizeof *y);
+                k.softmax_f32(y, y, n, NULL);
+                CHECK(!memcmp(y, got, n * sizeof *y));
+            }
+    }
+}
+
+/* RMSNorm: sums in another order (sum_tol) */
+TEST(rmsnorm_kernels_match_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 13;
+    enum { L = ROW_MAX + 2 };
+    float x[L], w[L], g[L], want[L], got[L], dx0[L], dw0[L], dxr[L], dwr[L], dxg[L], dwg[L];
+    fill_range(x, L, -3.0f, 3.0f, &seed);
+    fill_range(w, L, 0.5f, 1.5f, &seed);
+    fill_range(g, L, -1.0f, 1.0f, &seed);
+    fill_range(dx0, L, -0.1f, 0.1f, &seed);
+    fill_range(dw0, L, -0.1f, 0.1f, &seed);
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                const char *lvn = simd_name((SimdLevel)lv);
+                float rref = ref.rmsnorm_f32(want, x + off, w + off, n, 1e-5f);
+                got[n] = SENTINEL;
+                float rgot = k.rmsnorm_f32(got, x + off, w + off, n, 1e-5f);
+                CHECK(got[n] == SENTINEL);
+                if (!near_rel(rgot, rref, sum_tol(n), 0)) FAIL_AT("%s, n %zu: rstd %.9g vs %.9g", lvn, n, rgot, rref);
+                for (size_t i = 0; i < n; i++)
+                    if (!near_rel(got[i], want[i], sum_tol(n), 0))
+                        FAIL_AT("%s, n %zu, offset %d, [%zu]: %.9g vs %.9g", lvn, n, off, i, got[i], want[i]);
+                /* backward: dx has a difference of two terms; the bound is
+                 * relative to their magnitudes */
+                memcpy(dxr, dx0, sizeof dxr);
+                memcpy(dwr, dw0, sizeof dwr);
+                memcpy(dxg, dx0, sizeof dxg);
+                memcpy(dwg, dw0, sizeof dwg);
+                ref.rmsnorm_bwd_f32(dxr + off, dwr + off, g + off, x + off, w + off, rref, n);
+                k.rmsnorm_bwd_f32(dxg + off, dwg + off, g + off, x + off, w + off, rref, n);
+                CHECK(dxg[off + n] == dx0[off + n] && dwg[off + n] == dw0[off + n]);
+                double gwx = 0;
+                for (size_t i = 0; i < n; i++) gwx += fabs(g[off + i] * w[off + i] * x[off + i]);
+                double kk = (double)rref * rref * rref * gwx / (double)n;
+                for (size_t i = 0; i < n; i++) {
+                    size_t j = off + i;
+                    double mag = fabs(rref * w[j] * g[j]) + kk * fabs(x[j]) + fabs(dx0[j]);
+                    if (!(fabs(dxg[j] - dxr[j]) <= sum_tol(n) * mag))
+                        FAIL_AT("%s, n %zu, offset %d: dx[%zu] %.9g vs %.9g", lvn, n, off, i, dxg[j], dxr[j]);
+                    if (!(fabs(dwg[j] - dwr[j]) <= 4 * FLT_EPSILON * (fabs(dw0[j]) + fabs(g[j] * x[j] * rref))))
+                        FAIL_AT("%s, n %zu, offset %d: dw[%zu] %.9g vs %.9g", lvn, n, off, i, dwg[j], dwr[j]);
+                }
+            }
+    }
+}
+
+/* SwiGLU: the sigmoid from the vector exp, 2e-7, and a division; 1e-6
+ * relative to the terms' magnitudes (silu' crosses 0 near g = -1.28) */
+TEST(swiglu_kernels_match_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 14;
+    enum { L = ROW_MAX + 2 };
+    float gt[L], up[L], d[L], want[L], got[L], dg0[L], du0[L], dgr[L], dur[L], dgg[L], dug[L];
+    fill_range(gt, L, -10.0f, 10.0f, &seed);
+    fill_range(up, L, -2.0f, 2.0f, &seed);
+    fill_range(d, L, -1.0f, 1.0f, &seed);
+    fill_range(dg0, L, -0.1f, 0.1f, &seed);
+    fill_range(du0, L, -0.1f, 0.1f, &seed);
+    gt[5] = 0.0f;
+    gt[9] = -95.0f;  /* exp(-g) past the float range */
+    gt[10] = 95.0f;
+    gt[20] = -88.0f;
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                const char *lvn = simd_name((SimdLevel)lv);
+                ref.swiglu_f32(want, gt + off, up + off, n);
+                got[n] = SENTINEL;
+                k.swiglu_f32(got, gt + off, up + off, n);
+                CHECK(got[n] == SENTINEL);
+                for (size_t i = 0; i < n; i++)
+                    if (!near_rel(got[i], want[i], 1e-6, 1e-30))
+                        FAIL_AT("%s, n %zu, offset %d: swiglu(%.9g) %.9g vs %.9g", lvn, n, off, gt[off + i], got[i], want[i]);
+                memcpy(dgr, dg0, sizeof dgr);
+                memcpy(dur, du0, sizeof dur);
+                memcpy(dgg, dg0, sizeof dgg);
+                memcpy(dug, du0, sizeof dug);
+                ref.swiglu_bwd_f32(dgr + off, dur + off, d + off, gt + off, up + off, n);
+                k.swiglu_bwd_f32(dgg + off, dug + off, d + off, gt + off, up + off, n);
+                CHECK(dgg[off + n] == dg0[off + n] && dug[off + n] == du0[off + n]);
+                for (size_t i = 0; i < n; i++) {
+                    size_t j = off + i;
+                    double gg = gt[j], s = 1 / (1 + exp(-gg));
+                    double mg = fabs(d[j] * up[j] * s) * (1 + fabs(gg * (1 - s))) + fabs(dg0[j]);
+                    double mu = fabs(d[j] * gg * s) + fabs(du0[j]);
+                    if (!(fabs(dgg[j] - dgr[j]) <= 1e-6 * mg + 1e-30) || !(fabs(dug[j] - dur[j]) <= 1e-6 * mu + 1e-30))
+                        FAIL_AT("%s, n %zu, offset %d, g %.9g: dgate %.9g vs %.9g, dup %.9g vs %.9g", lvn, n, off, gg,
+                                dgg[j], dgr[j], dug[j], dur[j]);
+                }
+            }
+    }
+}
+
+/* ReLU²: the forward is the same to the bit; the backward too but for
+ * x87's excess precision in 32-bit scalar builds, where dx + 2 dout x is
+ * rounded once instead of twice */
+TEST(relu2_kernels_match_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 15;
+    enum { L = ROW_MAX + 2 };
+    float x[L], d[L], want[L], got[L], dx0[L], dxr[L], dxg[L];
+    fill_range(x, L, -2.0f, 2.0f, &seed);
+    fill_range(d, L, -1.0f, 1.0f, &seed);
+    fill_range(dx0, L, -0.1f, 0.1f, &seed);
+    x[3] = 0.0f;
+    x[4] = -0.0f;
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                ref.relu2_f32(want, x + off, n);
+                got[n] = SENTINEL;
+                k.relu2_f32(got, x + off, n);
+                CHECK(got[n] == SENTINEL);
+                memcpy(dxr, dx0, sizeof dxr);
+                memcpy(dxg, dx0, sizeof dxg);
+                ref.relu2_bwd_f32(dxr + off, d + off, x + off, n);
+                k.relu2_bwd_f32(dxg + off, d + off, x + off, n);
+                CHECK(dxg[off + n] == dx0[off + n]);
+                for (size_t i = 0; i < n; i++) {
+                    size_t j = off + i;
+                    if (got[i] != want[i])
+                        FAIL_AT("%s, n %zu, offset %d: relu2(%.9g) %.9g vs %.9g", simd_name((SimdLevel)lv), n, off,
+                                x[j], got[i], want[i]);
+                    if (!(fabs(dxg[j] - dxr[j]) <= FLT_EPSILON * (fabs(dx0[j]) + fabs(2 * d[j] * x[j]))))
+                        FAIL_AT("%s, n %zu, offset %d: dx %.9g vs %.9g", simd_name((SimdLevel)lv), n, off, dxg[j], dxr[j]);
+                }
+            }
     }
 }
