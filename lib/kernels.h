@@ -70,10 +70,6 @@ typedef struct {
      *   out[2i + j] = sum_k x[i*ldx + k] * codes[j*ldc + k],  i < 4, j < 2
      * codes 0, 1, 2 (weight + 1) as bytes, x in [-127, 127]; exact */
     void (*codes_tile_4x2)(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc, size_t K);
-    /* a 4 x 2 tile of int8 activations against unpacked ternary codes:
-     *   out[2i + j] = sum_k x[i*ldx + k] * codes[j*ldc + k],  i < 4, j < 2
-     * codes 0, 1, 2 (weight + 1) as bytes, x in [-127, 127]; exact */
-    void (*codes_tile_4x2)(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc, size_t K);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */

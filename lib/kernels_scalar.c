@@ -188,20 +188,8 @@ static void codes_tile_4x2_scalar(int32_t out[8], const int8_t *x, size_t ldx, c
         }
 }
 
-static void codes_tile_4x2_scalar(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
-                                  size_t K)
-{
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 2; j++) {
-            int32_t s = 0;
-            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * codes[j * ldc + k];
-            out[2 * i + j] = s;
-        }
-}
-
 void kernels_fill_scalar(Kernels *k)
 {
-    k->codes_tile_4x2 = codes_tile_4x2_scalar;
     k->codes_tile_4x2 = codes_tile_4x2_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;
