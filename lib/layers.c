@@ -50,34 +50,16 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight,
                      size_t N, size_t C, float eps)
 {
-    for (size_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        float *o = out + n * C;
-        float ss = 0;
-        for (size_t c = 0; c < C; c++) ss += x[c] * x[c];
-        float r = 1.0f / sqrtf(ss / (float)C + eps);
-        for (size_t c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
-        rstd[n] = r;
-    }
+    for (size_t n = 0; n < N; n++) rstd[n] = kern.rmsnorm_f32(out + n * C, inp + n * C, weight, C, eps);
 }
 
 /* With r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / C, so
- * dx_j = r w_j g_j - (r^3 / C) x_j sum_i(g_i w_i x_i). */
+ * dx_j = r w_j g_j - (r^3 / C) x_j sum_i(g_i w_i x_i): kernels_scalar.c. */
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, size_t N, size_t C)
 {
-    for (size_t n = 0; n < N; n++) {
-        const float *x = inp + n * C, *g = dout + n * C;
-        float *dx = dinp + n * C;
-        float r = rstd[n];
-        float gwx = 0;
-        for (size_t c = 0; c < C; c++) gwx += g[c] * weight[c] * x[c];
-        float k = r * r * r * gwx / (float)C;
-        for (size_t c = 0; c < C; c++) {
-            dx[c] += r * weight[c] * g[c] - k * x[c];
-            dweight[c] += g[c] * x[c] * r;
-        }
-    }
+    for (size_t n = 0; n < N; n++)
+        kern.rmsnorm_bwd_f32(dinp + n * C, dweight, dout + n * C, inp + n * C, weight, rstd[n], C);
 }
 
 /* ---- linear layers -------------------------------------------------------- */
@@ -353,21 +335,19 @@ void attention_query(float *out, float *att, const float *q, const float *k, con
                      size_t stride, size_t HS)
 {
     float scale = 1.0f / sqrtf((float)HS);
-    float maxv = -INFINITY;
-    for (size_t t2 = 0; t2 < n; t2++) {
-        float s = kern.dot_f32(q, k + t2 * stride, HS) * scale;
-        att[t2] = s;
-        if (s > maxv) maxv = s;
+    /* keys four at a time, then one at a time: which way a key goes
+     * depends only on t2 and n, the same in training and decoding */
+    size_t t2 = 0;
+    for (; t2 + 4 <= n; t2 += 4) {
+        float s[4];
+        kern.dot4_f32(q, k + t2 * stride, stride, HS, s);
+        for (int j = 0; j < 4; j++) att[t2 + j] = s[j] * scale;
     }
-    float sum = 0;
-    for (size_t t2 = 0; t2 < n; t2++) {
-        att[t2] = expf(att[t2] - maxv);
-        sum += att[t2];
-    }
-    float inv = 1.0f / sum;
-    for (size_t t2 = 0; t2 < n; t2++) att[t2] *= inv;
+    for (; t2 < n; t2++) att[t2] = kern.dot_f32(q, k + t2 * stride, HS) * scale;
+    kern.softmax_f32(att, att, n, NULL);
     for (size_t i = 0; i < HS; i++) out[i] = 0;
-    for (size_t t2 = 0; t2 < n; t2++) {
+    for (t2 = 0; t2 + 4 <= n; t2 += 4) kern.axpy4_f32(out, v + t2 * stride, stride, att + t2, HS);
+    for (; t2 < n; t2++) {
         const float *vt = v + t2 * stride;
         for (size_t i = 0; i < HS; i++) out[i] += att[t2] * vt[i];
     }
@@ -461,38 +441,28 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
 
 /* ---- feed-forward nonlinearities ------------------------------------------ */
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* silu(gate (N,H)) * up (N,H) -> out (N,H) */
+/* silu(gate (N,H)) * up (N,H) -> out (N,H); the formulas, forward and
+ * backward, are in kernels_scalar.c */
 void swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t H)
 {
-    for (size_t i = 0; i < N * H; i++) out[i] = gate[i] * sigmoidf(gate[i]) * up[i];
+    kern.swiglu_f32(out, gate, up, N * H);
 }
 
-/* silu'(g) = sig(g) * (1 + g * (1 - sig(g))) */
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                      const float *up, size_t N, size_t H)
 {
-    for (size_t i = 0; i < N * H; i++) {
-        float g = gate[i], sg = sigmoidf(g);
-        dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
-        dup[i] += dout[i] * g * sg;
-    }
+    kern.swiglu_bwd_f32(dgate, dup, dout, gate, up, N * H);
 }
 
 /* max(0, inp (N,H))^2 -> out (N,H) */
 void relu2_forward(float *out, const float *inp, size_t N, size_t H)
 {
-    for (size_t i = 0; i < N * H; i++) {
-        float x = inp[i] > 0 ? inp[i] : 0;
-        out[i] = x * x;
-    }
+    kern.relu2_f32(out, inp, N * H);
 }
 
 void relu2_backward(float *dinp, const float *dout, const float *inp, size_t N, size_t H)
 {
-    for (size_t i = 0; i < N * H; i++)
-        if (inp[i] > 0) dinp[i] += dout[i] * 2.0f * inp[i];
+    kern.relu2_bwd_f32(dinp, dout, inp, N * H);
 }
 
 /* ---- loss ------------------------------------------------------------------- */
@@ -508,16 +478,7 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
         float *p = probs + n * V;
         int tgt = targets[n];
         float lt = tgt < 0 ? 0.0f : l[tgt];  /* read before p may overwrite l */
-        float maxv = -INFINITY;
-        for (size_t i = 0; i < V; i++)
-            if (l[i] > maxv) maxv = l[i];
-        float sum = 0;
-        for (size_t i = 0; i < V; i++) {
-            p[i] = expf(l[i] - maxv);
-            sum += p[i];
-        }
-        float inv = 1.0f / sum;
-        for (size_t i = 0; i < V; i++) p[i] *= inv;
+        float maxv, sum = kern.softmax_f32(p, l, V, &maxv);
         losses[n] = tgt < 0 ? 0.0f : logf(sum) - (lt - maxv);
     }
 }
