@@ -149,7 +149,7 @@ typedef struct {
     float *out;
     const int8_t *x;
     const float *xscale;
-    const uint8_t *codes;
+    const uint8_t *codes, *panel;
     float wscale;
     size_t M, K, N;
 } Codes;
@@ -162,33 +162,59 @@ static int32_t codes_dot_plain(const int8_t *x, const uint8_t *codes, size_t K)
     return s;
 }
 
-/* groups of 4 rows, as the float products: 4 x 2 tiles from the kernel
- * table (sums of code * x; the row sums of x take the 1 back out), a last
- * odd column and a last partial group in plain loops */
+/* The codes repacked as panels of 32 columns for the kernel (kernels.h):
+ * one buffer, grown on demand (callers are one thread at a time); columns
+ * past N are code 0 and never read back. */
+static const uint8_t *panels(const uint8_t *codes, size_t K, size_t N)
+{
+    static uint8_t *buf;
+    static size_t cap;
+    size_t n_panels = (N + 31) / 32, size = n_panels * 32 * K;
+    if (size > cap) {
+        free(buf);
+        buf = xmalloc(size);
+        cap = size;
+    }
+    memset(buf, 0, size);
+    for (size_t n = 0; n < N; n++) {
+        uint8_t *p = buf + n / 32 * 32 * K + (n % 32) * 2;
+        for (size_t k = 0; k < K; k++) p[k / 2 * 64 + k % 2] = codes[n * K + k];
+    }
+    return buf;
+}
+
+/* groups of 4 rows, as the float products, each against every panel; the
+ * sums of code * x are exact, and the row sums of x take the 1 back out. A
+ * last partial group uses plain loops. */
 static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
 {
     (void)thread;
     const Codes *g = ctx;
     size_t K = g->K, N = g->N;
+    int32_t acc[4 * 32];
     for (size_t grp = g0; grp < g1; grp++) {
-        size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M, n = 0;
-        if (m1 - m0 == 4) {
-            int32_t xsum[4], t[8];
-            float s[4];
-            for (int i = 0; i < 4; i++) {
-                xsum[i] = 0;
-                for (size_t k = 0; k < K; k++) xsum[i] += g->x[(m0 + i) * K + k];
-                s[i] = g->xscale[m0 + i] * g->wscale;
+        size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M;
+        if (m1 - m0 < 4) {
+            for (size_t m = m0; m < m1; m++) {
+                float sm = g->xscale[m] * g->wscale;
+                for (size_t n = 0; n < N; n++)
+                    g->out[m * N + n] = (float)codes_dot_plain(g->x + m * K, g->codes + n * K, K) * sm;
             }
-            for (; n + 2 <= N; n += 2) {
-                kern.codes_tile_4x2(t, g->x + m0 * K, K, g->codes + n * K, K, K);
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 2; j++) g->out[(m0 + i) * N + n + j] = (float)(t[2 * i + j] - xsum[i]) * s[i];
-            }
+            continue;
         }
-        for (size_t m = m0; m < m1; m++) {
-            float sm = g->xscale[m] * g->wscale;
-            for (size_t c = n; c < N; c++) g->out[m * N + c] = (float)codes_dot_plain(g->x + m * K, g->codes + c * K, K) * sm;
+        int32_t xsum[4];
+        float s[4];
+        for (int i = 0; i < 4; i++) {
+            xsum[i] = 0;
+            for (size_t k = 0; k < K; k++) xsum[i] += g->x[(m0 + i) * K + k];
+            s[i] = g->xscale[m0 + i] * g->wscale;
+        }
+        for (size_t n0 = 0; n0 < N; n0 += 32) {
+            memset(acc, 0, sizeof acc);
+            kern.codes_panel_4x32(acc, g->x + m0 * K, K, g->panel + n0 * K, K);
+            size_t w = N - n0 < 32 ? N - n0 : 32;
+            for (int i = 0; i < 4; i++)
+                for (size_t j = 0; j < w; j++) g->out[(m0 + i) * N + n0 + j] = (float)(acc[i * 32 + j] - xsum[i]) * s[i];
         }
     }
 }
@@ -196,6 +222,13 @@ static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
 void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
                    size_t K, size_t N)
 {
-    Codes g = {out, x, xscale, codes, wscale, M, K, N};
+    /* the kernel takes k in pairs: an odd K (never a model's) goes plain */
+    if (K % 2) {
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = 0; n < N; n++)
+                out[m * N + n] = (float)codes_dot_plain(x + m * K, codes + n * K, K) * (xscale[m] * wscale);
+        return;
+    }
+    Codes g = {out, x, xscale, codes, panels(codes, K, N), wscale, M, K, N};
     split((M + 3) / 4, codes_groups, &g, M * K * N);
 }

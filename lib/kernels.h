@@ -66,10 +66,12 @@ typedef struct {
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
     /* y[i] += a * q[i]                      y: (n) float, q: (n) int8 */
     void (*axpy_i8_f32)(float *y, float a, const int8_t *q, size_t n);
-    /* a 4 x 2 tile of int8 activations against unpacked ternary codes:
-     *   out[2i + j] = sum_k x[i*ldx + k] * codes[j*ldc + k],  i < 4, j < 2
-     * codes 0, 1, 2 (weight + 1) as bytes, x in [-127, 127]; exact */
-    void (*codes_tile_4x2)(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc, size_t K);
+    /* 4 rows of int8 activations against a panel of 32 columns of ternary
+     * codes (weight + 1: 0, 1, 2) as bytes, K even, accumulated:
+     *   out[i*32 + j] += sum_k x[i*ldx + k] * code(k, j),  i < 4, j < 32
+     * the panel holds code(k, j) at panel[(k/2 * 32 + j) * 2 + k%2], so a
+     * pair of k is a byte pair for pmaddubsw; x in [-127, 127]; exact */
+    void (*codes_panel_4x32)(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K);
 } Kernels;
 
 /* The active table; valid after kernels_init(). */

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 #include <math.h>
 
 static float dot_f32_avx2(const float *a, const float *b, size_t n)
@@ -411,60 +412,42 @@ static void relu2_bwd_f32_avx2(float *dx, const float *dout, const float *x, siz
     }
 }
 
-/* 32 k at a time: pmaddubsw of the codes (0..2, unsigned) by x gives
- * pairs of at most 2 x 2 x 127 = 508, so 16-bit sums are safe for 64
- * steps; they are widened to 32 bits every 64 steps and at the end */
-static void codes_tile_4x2_avx2(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
-                                size_t K)
+/* Per pair of k: one broadcast of the row's two activations, one load of
+ * the panel's 32 columns, pmaddubsw: 32 16-bit partial sums per row in two
+ * registers, no horizontal sums. A pair adds at most 2 x 2 x 127 = 508, so
+ * the 16-bit sums are widened into out every 64 pairs. */
+static void codes_panel_4x32_avx2(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i acc[8];
-    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_si256();
-    size_t k = 0;
-    while (k + 32 <= K) {
-        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
-                s31 = s00;
-        for (int step = 0; step < 64 && k + 32 <= K; step++, k += 32) {
-            __m256i c0 = _mm256_loadu_si256((const __m256i *)(codes + k));
-            __m256i c1 = _mm256_loadu_si256((const __m256i *)(codes + ldc + k));
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + k));
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + ldx + k));
-            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(c0, x0));
-            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(c1, x0));
-            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(c0, x1));
-            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(c1, x1));
-            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 2 * ldx + k));
-            __m256i x3 = _mm256_loadu_si256((const __m256i *)(x + 3 * ldx + k));
-            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(c0, x2));
-            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(c1, x2));
-            s30 = _mm256_add_epi16(s30, _mm256_maddubs_epi16(c0, x3));
-            s31 = _mm256_add_epi16(s31, _mm256_maddubs_epi16(c1, x3));
+    for (size_t k0 = 0; k0 < K; k0 += 128) {
+        size_t k1 = k0 + 128 < K ? k0 + 128 : K;
+        __m256i s[8];
+        for (int t = 0; t < 8; t++) s[t] = _mm256_setzero_si256();
+        for (size_t k = k0; k < k1; k += 2) {
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + k * 32));
+            __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + k * 32 + 32));
+            for (int i = 0; i < 4; i++) {
+                int16_t pair;
+                memcpy(&pair, x + i * ldx + k, 2);
+                __m256i xi = _mm256_set1_epi16(pair);
+                s[2 * i] = _mm256_add_epi16(s[2 * i], _mm256_maddubs_epi16(b0, xi));
+                s[2 * i + 1] = _mm256_add_epi16(s[2 * i + 1], _mm256_maddubs_epi16(b1, xi));
+            }
         }
-        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(s00, ones));
-        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(s01, ones));
-        acc[2] = _mm256_add_epi32(acc[2], _mm256_madd_epi16(s10, ones));
-        acc[3] = _mm256_add_epi32(acc[3], _mm256_madd_epi16(s11, ones));
-        acc[4] = _mm256_add_epi32(acc[4], _mm256_madd_epi16(s20, ones));
-        acc[5] = _mm256_add_epi32(acc[5], _mm256_madd_epi16(s21, ones));
-        acc[6] = _mm256_add_epi32(acc[6], _mm256_madd_epi16(s30, ones));
-        acc[7] = _mm256_add_epi32(acc[7], _mm256_madd_epi16(s31, ones));
+        /* s[2i] holds columns 0-15 of row i (0-7 in the low lane), s[2i+1]
+         * columns 16-31 */
+        for (int t = 0; t < 8; t++) {
+            int32_t *o = out + (t / 2) * 32 + (t % 2) * 16;
+            __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s[t]));
+            __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s[t], 1));
+            _mm256_storeu_si256((__m256i *)o, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)o), lo));
+            _mm256_storeu_si256((__m256i *)(o + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(o + 8)), hi));
+        }
     }
-    /* eight horizontal sums: hadd pairs, then fold the 128-bit halves */
-    __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]), h23 = _mm256_hadd_epi32(acc[2], acc[3]);
-    __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]), h67 = _mm256_hadd_epi32(acc[6], acc[7]);
-    __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
-    __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(h0123), _mm256_extracti128_si256(h0123, 1));
-    __m128i hi = _mm_add_epi32(_mm256_castsi256_si128(h4567), _mm256_extracti128_si256(h4567, 1));
-    _mm_storeu_si128((__m128i *)out, lo);
-    _mm_storeu_si128((__m128i *)(out + 4), hi);
-    for (; k < K; k++)
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 2; j++) out[2 * i + j] += x[i * ldx + k] * codes[j * ldc + k];
 }
 
 void kernels_fill_avx2(Kernels *k)
 {
-    k->codes_tile_4x2 = codes_tile_4x2_avx2;
+    k->codes_panel_4x32 = codes_panel_4x32_avx2;
     k->exp_f32 = exp_f32_avx2;
     k->softmax_f32 = softmax_f32_avx2;
     k->rmsnorm_f32 = rmsnorm_f32_avx2;

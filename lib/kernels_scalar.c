@@ -177,20 +177,19 @@ void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n)
     for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
 }
 
-static void codes_tile_4x2_scalar(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
-                                  size_t K)
+static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
     for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 2; j++) {
+        for (int j = 0; j < 32; j++) {
             int32_t s = 0;
-            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * codes[j * ldc + k];
-            out[2 * i + j] = s;
+            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * panel[(k / 2 * 32 + j) * 2 + k % 2];
+            out[i * 32 + j] += s;
         }
 }
 
 void kernels_fill_scalar(Kernels *k)
 {
-    k->codes_tile_4x2 = codes_tile_4x2_scalar;
+    k->codes_panel_4x32 = codes_panel_4x32_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;
     k->axpy_i8_f32 = axpy_i8_f32_ref;

@@ -3,6 +3,7 @@
  * bits to byte masks; psignb lets pmaddubsw take two signed vectors. */
 #include "kernels.h"
 
+#include <string.h>
 #include <tmmintrin.h>
 
 static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
@@ -94,42 +95,40 @@ static void axpy_i8_f32_ssse3(float *y, float a, const int8_t *q, size_t n)
     axpy_i8_f32_ref(y + i, a, q + i, n - i);
 }
 
-/* as the AVX2 tile, 16 k at a time: 16-bit pair sums of at most 508,
- * widened to 32 bits every 64 steps */
-static void codes_tile_4x2_ssse3(int32_t out[8], const int8_t *x, size_t ldx, const uint8_t *codes, size_t ldc,
-                                 size_t K)
+/* as the AVX2 panel kernel, with four 8-column registers per row */
+static void codes_panel_4x32_ssse3(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
-    const __m128i ones = _mm_set1_epi16(1);
-    __m128i acc[8];
-    for (int t = 0; t < 8; t++) acc[t] = _mm_setzero_si128();
-    size_t k = 0;
-    while (k + 16 <= K) {
-        __m128i s[8];
-        for (int t = 0; t < 8; t++) s[t] = _mm_setzero_si128();
-        for (int step = 0; step < 64 && k + 16 <= K; step++, k += 16) {
-            __m128i c0 = _mm_loadu_si128((const __m128i *)(codes + k));
-            __m128i c1 = _mm_loadu_si128((const __m128i *)(codes + ldc + k));
-            for (int i = 0; i < 4; i++) {
-                __m128i xi = _mm_loadu_si128((const __m128i *)(x + i * ldx + k));
-                s[2 * i] = _mm_add_epi16(s[2 * i], _mm_maddubs_epi16(c0, xi));
-                s[2 * i + 1] = _mm_add_epi16(s[2 * i + 1], _mm_maddubs_epi16(c1, xi));
+    for (size_t k0 = 0; k0 < K; k0 += 128) {
+        size_t k1 = k0 + 128 < K ? k0 + 128 : K;
+        for (int i = 0; i < 4; i++) {
+            __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
+            for (size_t k = k0; k < k1; k += 2) {
+                int16_t pair;
+                memcpy(&pair, x + i * ldx + k, 2);
+                __m128i xi = _mm_set1_epi16(pair);
+                const uint8_t *b = panel + k * 32;
+                s0 = _mm_add_epi16(s0, _mm_maddubs_epi16(_mm_loadu_si128((const __m128i *)b), xi));
+                s1 = _mm_add_epi16(s1, _mm_maddubs_epi16(_mm_loadu_si128((const __m128i *)(b + 16)), xi));
+                s2 = _mm_add_epi16(s2, _mm_maddubs_epi16(_mm_loadu_si128((const __m128i *)(b + 32)), xi));
+                s3 = _mm_add_epi16(s3, _mm_maddubs_epi16(_mm_loadu_si128((const __m128i *)(b + 48)), xi));
+            }
+            __m128i v[4] = {s0, s1, s2, s3};
+            int32_t *o = out + i * 32;
+            for (int t = 0; t < 4; t++) {
+                /* sign-extend 8 x 16 bits to two 4 x 32 */
+                __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(v[t], v[t]), 16);
+                __m128i hi = _mm_srai_epi32(_mm_unpackhi_epi16(v[t], v[t]), 16);
+                _mm_storeu_si128((__m128i *)(o + 8 * t), _mm_add_epi32(_mm_loadu_si128((const __m128i *)(o + 8 * t)), lo));
+                _mm_storeu_si128((__m128i *)(o + 8 * t + 4),
+                                 _mm_add_epi32(_mm_loadu_si128((const __m128i *)(o + 8 * t + 4)), hi));
             }
         }
-        for (int t = 0; t < 8; t++) acc[t] = _mm_add_epi32(acc[t], _mm_madd_epi16(s[t], ones));
     }
-    for (int t = 0; t < 8; t++) {
-        __m128i a = _mm_add_epi32(acc[t], _mm_shuffle_epi32(acc[t], 0x4e));
-        a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0xb1));
-        out[t] = _mm_cvtsi128_si32(a);
-    }
-    for (; k < K; k++)
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 2; j++) out[2 * i + j] += x[i * ldx + k] * codes[j * ldc + k];
 }
 
 void kernels_fill_ssse3(Kernels *k)
 {
-    k->codes_tile_4x2 = codes_tile_4x2_ssse3;
+    k->codes_panel_4x32 = codes_panel_4x32_ssse3;
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
     k->binary_masked_sum = binary_masked_sum_ssse3;
     k->dot_i8 = dot_i8_ssse3;

@@ -87,55 +87,55 @@ TEST(dot_i8_and_axpy_i8_match_scalar_at_every_level)
     free(a); free(b); free(y0); free(yr); free(yk);
 }
 
-TEST(codes_tile_matches_scalar_at_every_level)
+TEST(codes_panel_matches_scalar_at_every_level)
 {
     Kernels ref, k;
     kernels_for_level(SIMD_SCALAR, &ref);
-    /* hand-worked: x rows i+1 (all k), codes row 0 all 2, row 1 all 0: K=3 */
-    int8_t xh[4 * 3];
-    uint8_t ch[2 * 3] = {2, 2, 2, 0, 0, 0};
-    for (int i = 0; i < 12; i++) xh[i] = (int8_t)(i / 3 + 1);
-    int32_t th[8];
-    ref.codes_tile_4x2(th, xh, 3, ch, 3, 3);
-    for (int i = 0; i < 4; i++) {
-        CHECK_EQ(th[2 * i], 6 * (i + 1));
-        CHECK_EQ(th[2 * i + 1], 0);
-    }
-    /* K past 64 SIMD steps (64 x 32 = 2048) checks the 16-bit widening,
-     * with the largest sums: x = 127 or -127 and codes 2 everywhere */
-    static const size_t Ks[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 65, 257, 2100};
+    /* hand-worked, K = 2: x row i = (i+1, 1); column j codes (j % 3, 2) */
+    int8_t xh[4 * 2];
+    uint8_t ph[64];
+    for (int i = 0; i < 4; i++) xh[2 * i] = (int8_t)(i + 1), xh[2 * i + 1] = 1;
+    for (int j = 0; j < 32; j++) ph[2 * j] = (uint8_t)(j % 3), ph[2 * j + 1] = 2;
+    int32_t th[128];
+    for (int t = 0; t < 128; t++) th[t] = 1000;  /* accumulated into */
+    ref.codes_panel_4x32(th, xh, 2, ph, 2);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 32; j++) CHECK_EQ(th[i * 32 + j], 1000 + (i + 1) * (j % 3) + 2);
+    /* K past 128 checks the widening of the 16-bit sums, here with the
+     * largest ones (x = 127 or -127 runs, codes 2) in the second pass */
+    static const size_t Ks[] = {2, 4, 16, 30, 32, 34, 64, 126, 128, 130, 256, 258, 2100};
     unsigned seed = 11;
-    size_t maxk = 2100 + 3;
+    size_t maxk = 2100 + 4;
     int8_t *x = malloc(4 * maxk);
-    uint8_t *codes = malloc(2 * maxk);
+    uint8_t *panel = malloc(32 * maxk);
+    int32_t want[128], got[128];
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < 4 * maxk; i++)
-            x[i] = pass ? (int8_t)(i % 2 ? 127 : (i / 2000 ? -127 : 127)) : (int8_t)((int)(next(&seed) % 255) - 127);
-        for (size_t i = 0; i < 2 * maxk; i++) codes[i] = pass ? 2 : (uint8_t)(next(&seed) % 3);
+            x[i] = pass ? (int8_t)(i % 300 < 200 ? 127 : -127) : (int8_t)((int)(next(&seed) % 255) - 127);
+        for (size_t i = 0; i < 32 * maxk; i++) panel[i] = pass ? 2 : (uint8_t)(next(&seed) % 3);
         for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
             if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
             for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
                 for (int off = 0; off < 2; off++) {
-                    size_t K = Ks[ki], ld = K + 3;  /* rows ld apart, starting off bytes in */
-                    if (4 * ld + off > 4 * maxk || 2 * ld + off > 2 * maxk) continue;
-                    int32_t want[8], got[8];
-                    ref.codes_tile_4x2(want, x + off, ld, codes + off, ld, K);
-                    k.codes_tile_4x2(got, x + off, ld, codes + off, ld, K);
-                    for (int t = 0; t < 8; t++)
+                    size_t K = Ks[ki], ld = K + 1;  /* odd row stride: unaligned rows */
+                    for (int t = 0; t < 128; t++) want[t] = got[t] = t - 64;
+                    ref.codes_panel_4x32(want, x + off, ld, panel + off, K);
+                    k.codes_panel_4x32(got, x + off, ld, panel + off, K);
+                    for (int t = 0; t < 128; t++)
                         if (want[t] != got[t])
                             FAIL_AT("%s, K %zu, pass %d, entry %d: %d != %d", simd_name((SimdLevel)lv), K, pass, t, got[t], want[t]);
                 }
         }
     }
     free(x);
-    free(codes);
+    free(panel);
 }
 
 /* the BitLinear forward product against a plain triple loop, on shapes
  * with partial row groups and an odd column, at 1 and 2 threads */
 TEST(gemm_codes_nt_equals_the_integer_product)
 {
-    static const size_t shapes[][3] = {{1, 5, 3}, {4, 32, 2}, {7, 33, 5}, {13, 128, 9}, {64, 130, 70}};
+    static const size_t shapes[][3] = {{1, 5, 3}, {4, 32, 2}, {7, 33, 5}, {13, 128, 9}, {64, 130, 70}, {8, 352, 33}};
     unsigned seed = 5;
     for (int threads = 1; threads <= 2; threads++) {
         threads_init(threads);
