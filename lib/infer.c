@@ -263,22 +263,15 @@ static void cache_attend(Infer *m, size_t l, uint32_t pos)
         float qscale, *out = m->atty + h * HS;
         act_quant_int8(m->q + h * HS, HS, m->xq, &qscale);
         qscale /= sqrtf((float)HS);
-        float maxv = -INFINITY;
         for (size_t t = 0; t < n; t++) {
             size_t r = (l * T + t) * NH + h;
             att[t] = (float)kern.dot_i8(m->kq.q + r * HS, m->xq, HS) * m->kq.scale[r] * qscale;
-            if (att[t] > maxv) maxv = att[t];
         }
-        float sum = 0;
-        for (size_t t = 0; t < n; t++) {
-            att[t] = expf(att[t] - maxv);
-            sum += att[t];
-        }
-        float inv = 1.0f / sum;
+        kern.softmax_f32(att, att, n, NULL);
         memset(out, 0, HS * sizeof *out);
         for (size_t t = 0; t < n; t++) {
             size_t r = (l * T + t) * NH + h;
-            kern.axpy_i8_f32(out, att[t] * inv * m->vq.scale[r], m->vq.q + r * HS, HS);
+            kern.axpy_i8_f32(out, att[t] * m->vq.scale[r], m->vq.q + r * HS, HS);
         }
     }
 }
