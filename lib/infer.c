@@ -70,7 +70,7 @@ static void alloc_buffers(Infer *m)
     m->act = xcalloc(H, sizeof(float));
     m->logits = xcalloc(V, sizeof(float));
     m->xq = xcalloc(padded, 1);
-    m->acc = xcalloc(wide, sizeof(int32_t));
+    m->acc = xcalloc(wide > T ? wide : T, sizeof(int32_t));
 }
 
 int infer_open(Infer *m, const char *path, int flags)
@@ -229,7 +229,9 @@ static void linear(Infer *m, float *out, const Linear *lin, const float *in)
     prof_end(PROF_MATMUL_FWD, t0);
 }
 
-/* Layer l's keys and values for position pos, from m->k and m->v. */
+/* Layer l's keys and values for position pos, from m->k and m->v. The
+ * int8 cache keeps each (layer, head)'s positions together: row
+ * ((l * NH + h) * ctx + t), so attention reads consecutive rows. */
 static void cache_store(Infer *m, size_t l, uint32_t pos)
 {
     size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH;
@@ -239,8 +241,8 @@ static void cache_store(Infer *m, size_t l, uint32_t pos)
         return;
     }
     for (size_t h = 0; h < NH; h++) {
-        q8_set_row(&m->kq, (l * T + pos) * NH + h, m->k + h * HS);
-        q8_set_row(&m->vq, (l * T + pos) * NH + h, m->v + h * HS);
+        q8_set_row(&m->kq, (l * NH + h) * T + pos, m->k + h * HS);
+        q8_set_row(&m->vq, (l * NH + h) * T + pos, m->v + h * HS);
     }
 }
 
@@ -259,20 +261,18 @@ static void cache_attend(Infer *m, size_t l, uint32_t pos)
         return;
     }
     float *att = m->att;
+    int32_t *dots = m->acc;  /* free between the linear layers; >= ctx */
     for (size_t h = 0; h < NH; h++) {
+        size_t r0 = (l * NH + h) * T;
         float qscale, *out = m->atty + h * HS;
         act_quant_int8(m->q + h * HS, HS, m->xq, &qscale);
         qscale /= sqrtf((float)HS);
-        for (size_t t = 0; t < n; t++) {
-            size_t r = (l * T + t) * NH + h;
-            att[t] = (float)kern.dot_i8(m->kq.q + r * HS, m->xq, HS) * m->kq.scale[r] * qscale;
-        }
+        kern.dot_i8_rows(dots, m->xq, m->kq.q + r0 * HS, HS, n);
+        for (size_t t = 0; t < n; t++) att[t] = (float)dots[t] * m->kq.scale[r0 + t] * qscale;
         kern.softmax_f32(att, att, n, NULL);
+        for (size_t t = 0; t < n; t++) att[t] *= m->vq.scale[r0 + t];
         memset(out, 0, HS * sizeof *out);
-        for (size_t t = 0; t < n; t++) {
-            size_t r = (l * T + t) * NH + h;
-            kern.axpy_i8_f32(out, att[t] * m->vq.scale[r], m->vq.q + r * HS, HS);
-        }
+        kern.axpy_i8_rows(out, att, m->vq.q + r0 * HS, HS, n);
     }
 }
 

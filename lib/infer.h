@@ -44,7 +44,7 @@ typedef struct {
     /* one token's activations */
     float *x, *xn, *q, *k, *v, *atty, *att, *tmp, *gate, *up, *act, *logits;
     int8_t *xq;            /* padded to whole 64-weight blocks */
-    int32_t *acc;
+    int32_t *acc;          /* integer sums: a layer's outputs, or attention scores */
     size_t weight_bytes;   /* memory held by the weights */
     size_t cache_bytes;    /* memory held by the KV cache */
 } Infer;

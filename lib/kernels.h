@@ -64,8 +64,11 @@ typedef struct {
     int32_t (*binary_masked_sum)(const uint8_t *bits, const int8_t *x, size_t n_blocks);
     /* sum_i a[i] * b[i] of int8 vectors with values in [-127, 127], exact */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
-    /* y[i] += a * q[i]                      y: (n) float, q: (n) int8 */
-    void (*axpy_i8_f32)(float *y, float a, const int8_t *q, size_t n);
+    /* the same over n rows of len values (attention over an int8 cache):
+     *   out[t] = sum_i q[i] * rows[t*len + i]        (dot_i8 per row)
+     *   y[i] += a[t] * rows[t*len + i], for t = 0, 1, .. in turn */
+    void (*dot_i8_rows)(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n);
+    void (*axpy_i8_rows)(float *y, const float *a, const int8_t *rows, size_t len, size_t n);
     /* 4 rows of int8 activations against a panel of 32 columns of ternary
      * codes (weight + 1: 0, 1, 2) as bytes, K even, accumulated:
      *   out[i*32 + j] += sum_k x[i*ldx + k] * code(k, j),  i < 4, j < 32
@@ -88,7 +91,7 @@ int kernels_for_level(SimdLevel level, Kernels *out);
 /* Plain C kernels the SIMD versions also use for their last few elements. */
 void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q);
 void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
-void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n);
+void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n);
 
 /* Per-level fill functions: each overwrites the slots it implements. */
 void kernels_fill_scalar(Kernels *k);

@@ -445,8 +445,67 @@ static void codes_panel_4x32_avx2(int32_t *out, const int8_t *x, size_t ldx, con
     }
 }
 
+/* |q| times the row with q's sign (pmaddubsw wants one unsigned operand;
+ * values in [-127, 127] keep the pair sums below 2^15), 32 at a time,
+ * four rows at once so that one reduction serves four results */
+static __m256i dot_i8_32(__m256i qa, __m256i qv, const int8_t *row)
+{
+    __m256i r = _mm256_loadu_si256((const __m256i *)row);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(r, qv)), _mm256_set1_epi16(1));
+}
+
+static void dot_i8_rows_avx2(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
+{
+    size_t full = len / 32 * 32, t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const int8_t *r = rows + t * len;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t i = 0; i < full; i += 32) {
+            __m256i qv = _mm256_loadu_si256((const __m256i *)(q + i)), qa = _mm256_abs_epi8(qv);
+            a0 = _mm256_add_epi32(a0, dot_i8_32(qa, qv, r + i));
+            a1 = _mm256_add_epi32(a1, dot_i8_32(qa, qv, r + len + i));
+            a2 = _mm256_add_epi32(a2, dot_i8_32(qa, qv, r + 2 * len + i));
+            a3 = _mm256_add_epi32(a3, dot_i8_32(qa, qv, r + 3 * len + i));
+        }
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        _mm_storeu_si128((__m128i *)(out + t), s4);
+        for (size_t i = full; i < len; i++)
+            for (int j = 0; j < 4; j++) out[t + j] += (int32_t)q[i] * r[j * len + i];
+    }
+    for (; t < n; t++) {
+        int32_t s = 0;
+        for (size_t i = 0; i < len; i++) s += (int32_t)q[i] * rows[t * len + i];
+        out[t] = s;
+    }
+}
+
+/* 16 values of y at a time in two registers over all the rows, as the
+ * SSSE3 version: per element the same product and sum as plain C */
+static void axpy_i8_rows_avx2(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        for (size_t t = 0; t < n; t++) {
+            __m256 at = _mm256_set1_ps(a[t]);
+            __m128i v = _mm_loadu_si128((const __m128i *)(rows + t * len + i));
+            __m256 f0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+            __m256 f1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)));
+            y0 = _mm256_add_ps(y0, _mm256_mul_ps(at, f0));
+            y1 = _mm256_add_ps(y1, _mm256_mul_ps(at, f1));
+        }
+        _mm256_storeu_ps(y + i, y0);
+        _mm256_storeu_ps(y + i + 8, y1);
+    }
+    for (size_t t = 0; t < n && i < len; t++)
+        for (size_t j = i; j < len; j++) y[j] += a[t] * (float)rows[t * len + j];
+}
+
 void kernels_fill_avx2(Kernels *k)
 {
+    k->dot_i8_rows = dot_i8_rows_avx2;
+    k->axpy_i8_rows = axpy_i8_rows_avx2;
     k->codes_panel_4x32 = codes_panel_4x32_avx2;
     k->exp_f32 = exp_f32_avx2;
     k->softmax_f32 = softmax_f32_avx2;

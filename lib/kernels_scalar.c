@@ -172,9 +172,15 @@ static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
-void axpy_i8_f32_ref(float *y, float a, const int8_t *q, size_t n)
+static void dot_i8_rows_scalar(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] += a * (float)q[i];
+    for (size_t t = 0; t < n; t++) out[t] = dot_i8_scalar(q, rows + t * len, len);
+}
+
+void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t t = 0; t < n; t++)
+        for (size_t i = 0; i < len; i++) y[i] += a[t] * (float)rows[t * len + i];
 }
 
 static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
@@ -192,7 +198,8 @@ void kernels_fill_scalar(Kernels *k)
     k->codes_panel_4x32 = codes_panel_4x32_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;
-    k->axpy_i8_f32 = axpy_i8_f32_ref;
+    k->dot_i8_rows = dot_i8_rows_scalar;
+    k->axpy_i8_rows = axpy_i8_rows_ref;
     k->exp_f32 = exp_f32_scalar;
     k->softmax_f32 = softmax_f32_scalar;
     k->rmsnorm_f32 = rmsnorm_f32_scalar;

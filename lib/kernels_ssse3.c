@@ -75,24 +75,36 @@ static int32_t dot_i8_ssse3(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
-/* 16 int8 at a time widened to four vectors of 4 floats (sign-extended by
- * unpacking into the high byte and shifting back) */
-static void axpy_i8_f32_ssse3(float *y, float a, const int8_t *q, size_t n)
+static void dot_i8_rows_ssse3(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
-    const __m128 va = _mm_set1_ps(a);
+    for (size_t t = 0; t < n; t++) out[t] = dot_i8_ssse3(q, rows + t * len, len);
+}
+
+/* 16 values of y at a time, kept in registers over all the rows; int8
+ * widened to floats by unpacking into the high byte and shifting back.
+ * Per element the same product and sum, in the same order, as plain C. */
+static void axpy_i8_rows_ssse3(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(q + i));
-        __m128i lo = _mm_unpacklo_epi8(v, v), hi = _mm_unpackhi_epi8(v, v);
-        __m128i w0 = _mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 24), w1 = _mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 24);
-        __m128i w2 = _mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 24), w3 = _mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 24);
-        float *o = y + i;
-        _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(va, _mm_cvtepi32_ps(w0))));
-        _mm_storeu_ps(o + 4, _mm_add_ps(_mm_loadu_ps(o + 4), _mm_mul_ps(va, _mm_cvtepi32_ps(w1))));
-        _mm_storeu_ps(o + 8, _mm_add_ps(_mm_loadu_ps(o + 8), _mm_mul_ps(va, _mm_cvtepi32_ps(w2))));
-        _mm_storeu_ps(o + 12, _mm_add_ps(_mm_loadu_ps(o + 12), _mm_mul_ps(va, _mm_cvtepi32_ps(w3))));
+    for (; i + 16 <= len; i += 16) {
+        __m128 y0 = _mm_loadu_ps(y + i), y1 = _mm_loadu_ps(y + i + 4), y2 = _mm_loadu_ps(y + i + 8),
+               y3 = _mm_loadu_ps(y + i + 12);
+        for (size_t t = 0; t < n; t++) {
+            __m128 at = _mm_set1_ps(a[t]);
+            __m128i v = _mm_loadu_si128((const __m128i *)(rows + t * len + i));
+            __m128i lo = _mm_unpacklo_epi8(v, v), hi = _mm_unpackhi_epi8(v, v);
+            y0 = _mm_add_ps(y0, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 24))));
+            y1 = _mm_add_ps(y1, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 24))));
+            y2 = _mm_add_ps(y2, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 24))));
+            y3 = _mm_add_ps(y3, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 24))));
+        }
+        _mm_storeu_ps(y + i, y0);
+        _mm_storeu_ps(y + i + 4, y1);
+        _mm_storeu_ps(y + i + 8, y2);
+        _mm_storeu_ps(y + i + 12, y3);
     }
-    axpy_i8_f32_ref(y + i, a, q + i, n - i);
+    for (size_t t = 0; t < n && i < len; t++)
+        for (size_t j = i; j < len; j++) y[j] += a[t] * (float)rows[t * len + j];
 }
 
 /* as the AVX2 panel kernel, with four 8-column registers per row */
@@ -132,5 +144,6 @@ void kernels_fill_ssse3(Kernels *k)
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
     k->binary_masked_sum = binary_masked_sum_ssse3;
     k->dot_i8 = dot_i8_ssse3;
-    k->axpy_i8_f32 = axpy_i8_f32_ssse3;
+    k->dot_i8_rows = dot_i8_rows_ssse3;
+    k->axpy_i8_rows = axpy_i8_rows_ssse3;
 }

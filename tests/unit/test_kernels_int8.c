@@ -46,28 +46,35 @@ TEST(binary_masked_sum_matches_scalar_at_every_level)
     free(x);
 }
 
-TEST(dot_i8_and_axpy_i8_match_scalar_at_every_level)
+TEST(dot_i8_and_the_row_kernels_match_scalar_at_every_level)
 {
     Kernels ref, k;
     kernels_for_level(SIMD_SCALAR, &ref);
-    int8_t a1[3] = {127, -127, 3}, b1[3] = {127, 127, -5};
+    int8_t a1[6] = {127, -127, 3, 1, 2, -1}, b1[3] = {127, 127, -5};
     CHECK_EQ(ref.dot_i8(a1, b1, 3), 127 * 127 - 127 * 127 - 15);
-    float y1[3] = {1, 2, 3};
-    ref.axpy_i8_f32(y1, 0.5f, a1, 3);
-    CHECK(y1[0] == 64.5f && y1[1] == -61.5f && y1[2] == 4.5f);
+    int32_t d2[2];
+    ref.dot_i8_rows(d2, b1, a1, 3, 2);   /* rows (127, -127, 3), (1, 2, -1) */
+    CHECK(d2[0] == -15 && d2[1] == 127 + 254 + 5);
+    float y1[3] = {1, 2, 3}, w2[2] = {0.5f, 2};
+    ref.axpy_i8_rows(y1, w2, a1, 3, 2);  /* y += 0.5 row 0 + 2 row 1 */
+    CHECK(y1[0] == 66.5f && y1[1] == -57.5f && y1[2] == 2.5f);
 
     unsigned seed = 8;
-    size_t maxn = 300;
-    int8_t *a = malloc(maxn + 3), *b = malloc(maxn + 3);
+    size_t maxn = 300, nrows = 21;
+    int8_t *a = malloc(maxn + 3), *b = malloc(maxn + 3), *rows = malloc(nrows * (maxn + 3));
+    float *w = malloc(nrows * sizeof *w);
     float *y0 = malloc((maxn + 3) * sizeof *y0), *yr = malloc((maxn + 3) * sizeof *yr), *yk = malloc((maxn + 3) * sizeof *yk);
+    int32_t dr[21], dk[21];
     for (size_t i = 0; i < maxn + 3; i++) {
         a[i] = (int8_t)((int)(next(&seed) % 255) - 127);  /* [-127, 127] */
         b[i] = (int8_t)((int)(next(&seed) % 255) - 127);
         y0[i] = (float)((int)(next(&seed) % 2001) - 1000) / 64.0f;
     }
+    for (size_t i = 0; i < nrows * (maxn + 3); i++) rows[i] = (int8_t)((int)(next(&seed) % 255) - 127);
+    for (size_t t = 0; t < nrows; t++) w[t] = (float)(next(&seed) % 1000) / 997.0f;
     a[0] = b[0] = 127;
     a[1] = b[1] = -127;
-    static const size_t sizes[] = {0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 65, 257};
+    static const size_t sizes[] = {0, 1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 257};
     for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
         if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
@@ -75,16 +82,24 @@ TEST(dot_i8_and_axpy_i8_match_scalar_at_every_level)
                 size_t n = sizes[si];
                 int32_t want = ref.dot_i8(a + off, b + off, n), got = k.dot_i8(a + off, b + off, n);
                 if (want != got) FAIL_AT("dot_i8 %s, n %zu, offset %d: %d != %d", simd_name((SimdLevel)lv), n, off, got, want);
-                /* one product and one sum per element, both rounded: equal */
-                memcpy(yr, y0, (maxn + 3) * sizeof *yr);
-                memcpy(yk, y0, (maxn + 3) * sizeof *yk);
-                ref.axpy_i8_f32(yr + off, 0.3f, a + off, n);
-                k.axpy_i8_f32(yk + off, 0.3f, a + off, n);
-                if (memcmp(yr, yk, (maxn + 3) * sizeof *yr))
-                    FAIL_AT("axpy_i8_f32 %s, n %zu, offset %d differs", simd_name((SimdLevel)lv), n, off);
+                /* 1..21 rows of n values: four-row groups and leftovers */
+                for (size_t nr = 1; nr <= nrows; nr += 4) {
+                    ref.dot_i8_rows(dr, a + off, rows + off, n, nr);
+                    k.dot_i8_rows(dk, a + off, rows + off, n, nr);
+                    if (memcmp(dr, dk, nr * sizeof *dr))
+                        FAIL_AT("dot_i8_rows %s, len %zu, %zu rows, offset %d differs", simd_name((SimdLevel)lv), n, nr, off);
+                    /* one product and one sum per element and row, in the
+                     * same order: equal */
+                    memcpy(yr, y0, (maxn + 3) * sizeof *yr);
+                    memcpy(yk, y0, (maxn + 3) * sizeof *yk);
+                    ref.axpy_i8_rows(yr + off, w, rows + off, n, nr);
+                    k.axpy_i8_rows(yk + off, w, rows + off, n, nr);
+                    if (memcmp(yr, yk, (maxn + 3) * sizeof *yr))
+                        FAIL_AT("axpy_i8_rows %s, len %zu, %zu rows, offset %d differs", simd_name((SimdLevel)lv), n, nr, off);
+                }
             }
     }
-    free(a); free(b); free(y0); free(yr); free(yk);
+    free(a); free(b); free(rows); free(w); free(y0); free(yr); free(yk);
 }
 
 TEST(codes_panel_matches_scalar_at_every_level)
