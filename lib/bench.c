@@ -88,6 +88,42 @@ static void run_adamw(void *p)
     const float consts[8] = {0.9f, 0.95f, 1e-8f, 1e-9f, 0.1f, 0.5f, 0.5f, 1.0f};
     kern.adamw_f32(k->a, k->b, k->c, k->c + k->M * k->K, k->M * k->K, consts);
 }
+/* Row kernels of the float layers: M rows of K values; a, b inputs, c
+ * outputs and gradients (3 M K floats) */
+static void run_exp(void *p) { KCtx *k = p; kern.exp_f32(k->c, k->a, k->M * k->K); }
+static void run_softmax(void *p)
+{
+    KCtx *k = p;
+    for (size_t r = 0; r < k->M; r++) kern.softmax_f32(k->c + r * k->K, k->a + r * k->K, k->K, NULL);
+}
+static void run_rmsnorm(void *p)
+{
+    KCtx *k = p;
+    for (size_t r = 0; r < k->M; r++) kern.rmsnorm_f32(k->c + r * k->K, k->a + r * k->K, k->b, k->K, 1e-5f);
+}
+static void run_rmsnorm_bwd(void *p)
+{
+    KCtx *k = p;
+    size_t n = k->M * k->K;
+    for (size_t r = 0; r < k->M; r++)
+        kern.rmsnorm_bwd_f32(k->c + r * k->K, k->c + n, k->b + r * k->K, k->a + r * k->K, k->b, 0.7f, k->K);
+}
+static void run_swiglu(void *p) { KCtx *k = p; kern.swiglu_f32(k->c, k->a, k->b, k->M * k->K); }
+static void run_swiglu_bwd(void *p)
+{
+    KCtx *k = p;
+    size_t n = k->M * k->K;
+    kern.swiglu_bwd_f32(k->c, k->c + n, k->c + 2 * n, k->a, k->b, n);
+}
+static void run_relu2(void *p) { KCtx *k = p; kern.relu2_f32(k->c, k->a, k->M * k->K); }
+static void run_relu2_bwd(void *p) { KCtx *k = p; kern.relu2_bwd_f32(k->c, k->b, k->a, k->M * k->K); }
+
+static int is_row_kernel(void (*run)(void *))
+{
+    return run == run_exp || run == run_softmax || run == run_rmsnorm || run == run_rmsnorm_bwd || run == run_swiglu ||
+           run == run_swiglu_bwd || run == run_relu2 || run == run_relu2_bwd;
+}
+
 static void run_gemm_nn(void *p) { KCtx *k = p; gemm_nn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 static void run_gemm_tn(void *p) { KCtx *k = p; gemm_tn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 
@@ -114,6 +150,17 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
         for (size_t b = 0; b < kb->batch; b++)
             for (size_t i = 0; i < kb->K; i++) k->x[b * k->w.n_blocks * 64 + i] = (int8_t)(rng_u64(r) >> 56);
         k->out = xmalloc(kb->batch * kb->M * sizeof *k->out);
+        return;
+    }
+    if (is_row_kernel(kb->run)) {
+        size_t n = kb->M * kb->K;
+        k->a = xmalloc(n * sizeof(float));
+        k->b = xmalloc(n * sizeof(float));
+        k->c = xcalloc(3 * n, sizeof(float));
+        fill_random(k->a, n, r);
+        fill_random(k->b, n, r);
+        if (kb->run == run_softmax)  /* attention scores and logits: a few units wide */
+            for (size_t i = 0; i < n; i++) k->a[i] *= 3.0f;
         return;
     }
     if (kb->run == run_quantize || kb->run == run_adamw) {
@@ -159,6 +206,15 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         {"gemm_tn (bwd dW)", run_gemm_tn, 352, 768, 128, 0},
         {"quantize_i8", run_quantize, 768, 352, 1, 0},
         {"adamw", run_adamw, 1024, 864, 1, 0},
+        {"exp", run_exp, 768, 352, 0, 0},
+        {"softmax (attn)", run_softmax, 3072, 64, 0, 0},
+        {"softmax (loss)", run_softmax, 768, 257, 0, 0},
+        {"rmsnorm", run_rmsnorm, 768, 128, 0, 0},
+        {"rmsnorm_bwd", run_rmsnorm_bwd, 768, 128, 0, 0},
+        {"swiglu", run_swiglu, 768, 352, 0, 0},
+        {"swiglu_bwd", run_swiglu_bwd, 768, 352, 0, 0},
+        {"relu2", run_relu2, 768, 512, 0, 0},
+        {"relu2_bwd", run_relu2_bwd, 768, 512, 0, 0},
     };
     static const KernelBench quick[] = {
         {"ternary_matvec", run_matvec, 256, 256, 0, 1},
@@ -178,7 +234,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             BenchRow *row = add_row(t);
             double sp;
             double sec = time_median(list[i].run, &k, o->quick ? 5 : 21, &sp);
-            int elementwise = list[i].run == run_quantize || list[i].run == run_adamw;
+            int rows = is_row_kernel(list[i].run);
+            int elementwise = list[i].run == run_quantize || list[i].run == run_adamw || rows;
             double ops = list[i].run == run_matvec ? 2.0 * list[i].M * list[i].K * list[i].batch
                          : elementwise             ? (double)list[i].M * list[i].K
                                                    : 2.0 * list[i].M * list[i].K * list[i].N;
@@ -186,6 +243,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             if (list[i].run == run_matvec)
                 snprintf(row->shape, sizeof row->shape, "%zux%zu%s", list[i].M, list[i].K,
                          list[i].batch > 1 ? " x64 vectors" : "");
+            else if (rows)
+                snprintf(row->shape, sizeof row->shape, "%zu rows of %zu", list[i].M, list[i].K);
             else if (elementwise)
                 snprintf(row->shape, sizeof row->shape, "%zu values", list[i].M * list[i].K);
             else
