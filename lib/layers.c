@@ -385,47 +385,64 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
     parallel_for(B * NH, attention_forward_heads, &A);
 }
 
-/* Per query row t: datt = dout.v, then the softmax backward
- * dpre = att * (datt - sum(att * datt)), which datt is overwritten with;
- * dq and dk follow from pre = scale * q.k. */
+/* Two passes per (sequence, head). By query row t: datt = dout.v, then the
+ * softmax backward dpre = att * (datt - sum(att * datt)), which datt is
+ * overwritten with, and dq_t += scale * sum_t2 dpre[t2] k_t2. Then by key
+ * t2: dv_t2 += sum_t att[t][t2] dout_t and dk_t2 += scale * sum_t
+ * dpre[t][t2] q_t over the queries t >= t2 that see it. Every sum takes
+ * four rows at a time (dot4, axpy4), then one at a time; the grouping
+ * depends only on t and t2. */
 static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread)
 {
     (void)thread;
     const Attn *A = ctx;
     size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
-    const float *q = A->q, *k = A->k, *v = A->v, *att = A->att_in, *dout = A->dout;
-    float *dq = A->dq, *dk = A->dk, *dv = A->dv, *datt = A->datt;
     for (size_t bh = i0; bh < i1; bh++) {
         size_t b = bh / NH, h = bh % NH;
+        const float *att = A->att_in + bh * T * T, *dout = A->dout + b * T * C + h * HS;
+        const float *q = A->q + b * T * C + h * HS, *k = A->k + b * T * C + h * HS, *v = A->v + b * T * C + h * HS;
+        float *datt = A->datt + bh * T * T, *dq = A->dq + b * T * C + h * HS;
+        float *dk = A->dk + b * T * C + h * HS, *dv = A->dv + b * T * C + h * HS;
         for (size_t t = 0; t < T; t++) {
-            const float *a = att + ((b * NH + h) * T + t) * T;
-            float *da = datt + ((b * NH + h) * T + t) * T;
-            const float *go = dout + (b * T + t) * C + h * HS;
-            const float *qt = q + (b * T + t) * C + h * HS;
-            float *dqt = dq + (b * T + t) * C + h * HS;
-
-            float adot = 0;
-            for (size_t t2 = 0; t2 <= t; t2++) {
-                const float *vt = v + (b * T + t2) * C + h * HS;
-                float *dvt = dv + (b * T + t2) * C + h * HS;
-                float s = kern.dot_f32(go, vt, HS);
-                for (size_t i = 0; i < HS; i++) dvt[i] += a[t2] * go[i];
-                da[t2] = s;
-                adot += a[t2] * s;
+            const float *a = att + t * T, *go = dout + t * C;
+            float *da = datt + t * T, *dqt = dq + t * C;
+            size_t n = t + 1, t2 = 0;
+            for (; t2 + 4 <= n; t2 += 4) kern.dot4_f32(go, v + t2 * C, C, HS, da + t2);
+            for (; t2 < n; t2++) da[t2] = kern.dot_f32(go, v + t2 * C, HS);
+            float adot = kern.dot_f32(a, da, n);
+            for (t2 = 0; t2 < n; t2++) da[t2] = a[t2] * (da[t2] - adot);
+            for (t2 = n; t2 < T; t2++) da[t2] = 0;
+            float c[4];
+            for (t2 = 0; t2 + 4 <= n; t2 += 4) {
+                for (int j = 0; j < 4; j++) c[j] = da[t2 + j] * scale;
+                kern.axpy4_f32(dqt, k + t2 * C, C, c, HS);
             }
-            for (size_t t2 = 0; t2 <= t; t2++) {
-                float dpre = a[t2] * (da[t2] - adot);
-                da[t2] = dpre;
-                const float *kt = k + (b * T + t2) * C + h * HS;
-                float *dkt = dk + (b * T + t2) * C + h * HS;
-                float d = dpre * scale;
+            for (; t2 < n; t2++) {
+                float d = da[t2] * scale;
+                const float *kt = k + t2 * C;
+                for (size_t i = 0; i < HS; i++) dqt[i] += d * kt[i];
+            }
+        }
+        for (size_t t2 = 0; t2 < T; t2++) {
+            float *dvt = dv + t2 * C, *dkt = dk + t2 * C, ca[4], cd[4];
+            size_t t = t2;
+            for (; t + 4 <= T; t += 4) {
+                for (int j = 0; j < 4; j++) {
+                    ca[j] = att[(t + j) * T + t2];
+                    cd[j] = datt[(t + j) * T + t2] * scale;
+                }
+                kern.axpy4_f32(dvt, dout + t * C, C, ca, HS);
+                kern.axpy4_f32(dkt, q + t * C, C, cd, HS);
+            }
+            for (; t < T; t++) {
+                float ai = att[t * T + t2], d = datt[t * T + t2] * scale;
+                const float *go = dout + t * C, *qt = q + t * C;
                 for (size_t i = 0; i < HS; i++) {
-                    dqt[i] += d * kt[i];
+                    dvt[i] += ai * go[i];
                     dkt[i] += d * qt[i];
                 }
             }
-            for (size_t t2 = t + 1; t2 < T; t2++) da[t2] = 0;
         }
     }
 }
