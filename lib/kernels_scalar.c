@@ -180,7 +180,10 @@ static void dot_i8_rows_scalar(int32_t *out, const int8_t *q, const int8_t *rows
 void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
 {
     for (size_t t = 0; t < n; t++)
-        for (size_t i = 0; i < len; i++) y[i] += a[t] * (float)rows[t * len + i];
+        for (size_t i = 0; i < len; i++) {
+            float p = a[t] * (float)rows[t * len + i];  /* rounded here also on x87 */
+            y[i] += p;
+        }
 }
 
 static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)

@@ -104,7 +104,10 @@ static void axpy_i8_rows_ssse3(float *y, const float *a, const int8_t *rows, siz
         _mm_storeu_ps(y + i + 12, y3);
     }
     for (size_t t = 0; t < n && i < len; t++)
-        for (size_t j = i; j < len; j++) y[j] += a[t] * (float)rows[t * len + j];
+        for (size_t j = i; j < len; j++) {
+            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
+            y[j] += p;
+        }
 }
 
 /* as the AVX2 panel kernel, with four 8-column registers per row */
