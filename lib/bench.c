@@ -64,6 +64,7 @@ static void fill_random(float *x, size_t n, Rng *r)
 typedef struct {
     PackedTernary w;
     int8_t *x;
+    uint8_t *codes;
     int32_t *out;
     float *a, *b, *c;
     size_t M, K, N, batch;
@@ -73,6 +74,13 @@ static void run_matvec(void *p)
 {
     KCtx *k = p;
     for (size_t i = 0; i < k->batch; i++) ternary_matvec(k->out + i * k->w.rows, &k->w, k->x + i * k->w.n_blocks * 64);
+}
+/* batch rows of activations against the M x K ternary matrix as unpacked
+ * codes: the BitLinear forward product of training */
+static void run_matmat(void *p)
+{
+    KCtx *k = p;
+    gemm_codes_nt(k->c, k->x, k->a, k->codes, 1.0f, k->batch, k->K, k->M);
 }
 static void run_gemm_nt(void *p) { KCtx *k = p; gemm_nt(k->c, k->a, k->b, k->M, k->K, k->N, 0); }
 /* one row of K activations, M rows: the quantisation of a batch's inputs */
@@ -152,6 +160,16 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
         k->out = xmalloc(kb->batch * kb->M * sizeof *k->out);
         return;
     }
+    if (kb->run == run_matmat) {
+        k->codes = xmalloc(kb->M * kb->K);
+        for (size_t i = 0; i < kb->M * kb->K; i++) k->codes[i] = (uint8_t)rng_below(r, 3);
+        k->x = xmalloc(kb->batch * kb->K);
+        for (size_t i = 0; i < kb->batch * kb->K; i++) k->x[i] = (int8_t)((int)rng_below(r, 255) - 127);
+        k->a = xmalloc(kb->batch * sizeof(float));
+        for (size_t i = 0; i < kb->batch; i++) k->a[i] = 0.01f;
+        k->c = xmalloc(kb->batch * kb->M * sizeof(float));
+        return;
+    }
     if (is_row_kernel(kb->run)) {
         size_t n = kb->M * kb->K;
         k->a = xmalloc(n * sizeof(float));
@@ -184,6 +202,7 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
 static void free_kernel(KCtx *k)
 {
     ternary_free(&k->w);
+    free(k->codes);
     free(k->x);
     free(k->out);
     free(k->a);
@@ -200,7 +219,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         {"ternary_matvec", run_matvec, 768, 768, 0, 1},
         {"ternary_matvec", run_matvec, 2048, 768, 0, 1},
         {"ternary_matvec", run_matvec, 768, 2048, 0, 1},
-        {"ternary_matmat", run_matvec, 768, 768, 0, 64},
+        {"ternary_matmat", run_matmat, 768, 768, 0, 64},
+        {"ternary_matmat", run_matmat, 352, 128, 0, 768},
         {"gemm_nt (fwd)", run_gemm_nt, 768, 128, 352, 0},
         {"gemm_nn (bwd dx)", run_gemm_nn, 768, 352, 128, 0},
         {"gemm_tn (bwd dW)", run_gemm_tn, 352, 768, 128, 0},
@@ -236,13 +256,15 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             double sec = time_median(list[i].run, &k, o->quick ? 5 : 21, &sp);
             int rows = is_row_kernel(list[i].run);
             int elementwise = list[i].run == run_quantize || list[i].run == run_adamw || rows;
-            double ops = list[i].run == run_matvec ? 2.0 * list[i].M * list[i].K * list[i].batch
+            int batched = list[i].run == run_matvec || list[i].run == run_matmat;
+            double ops = batched                   ? 2.0 * list[i].M * list[i].K * list[i].batch
                          : elementwise             ? (double)list[i].M * list[i].K
                                                    : 2.0 * list[i].M * list[i].K * list[i].N;
             snprintf(row->bench, sizeof row->bench, "%s", list[i].name);
-            if (list[i].run == run_matvec)
-                snprintf(row->shape, sizeof row->shape, "%zux%zu%s", list[i].M, list[i].K,
-                         list[i].batch > 1 ? " x64 vectors" : "");
+            if (batched && list[i].batch > 1)
+                snprintf(row->shape, sizeof row->shape, "%zux%zu x%zu vectors", list[i].M, list[i].K, list[i].batch);
+            else if (batched)
+                snprintf(row->shape, sizeof row->shape, "%zux%zu", list[i].M, list[i].K);
             else if (rows)
                 snprintf(row->shape, sizeof row->shape, "%zu rows of %zu", list[i].M, list[i].K);
             else if (elementwise)
@@ -253,7 +275,7 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             row->median = sec * 1e6;
             row->spread = sp;
             row->rate = ops / sec / 1e9;
-            row->rate_unit = list[i].run == run_matvec ? "GOP/s" : elementwise ? "Gvalue/s" : "GFLOP/s";
+            row->rate_unit = batched ? "GOP/s" : elementwise ? "Gvalue/s" : "GFLOP/s";
             if (lv == SIMD_SCALAR) scalar_time = sec;
             row->speedup = scalar_time / sec;
         }

@@ -222,11 +222,19 @@ static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
 void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
                    size_t K, size_t N)
 {
-    /* the kernel takes k in pairs: an odd K (never a model's) goes plain */
-    if (K % 2) {
-        for (size_t m = 0; m < M; m++)
-            for (size_t n = 0; n < N; n++)
-                out[m * N + n] = (float)codes_dot_plain(x + m * K, codes + n * K, K) * (xscale[m] * wscale);
+    /* Without integer SIMD (plain C, SSE: Pentium II and III) the float
+     * tile is the faster way to the same exact sums; the kernel takes k in
+     * pairs, so an odd K (never a model's) goes that way too. */
+    if (kern.level < SIMD_SSE2 || K % 2) {
+        float *xf = xmalloc((M * K + N * K) * sizeof *xf), *wf = xf + M * K;
+        for (size_t i = 0; i < M * K; i++) xf[i] = x[i];
+        for (size_t i = 0; i < N * K; i++) wf[i] = (float)codes[i] - 1.0f;
+        gemm_nt(out, xf, wf, M, K, N, 0);
+        for (size_t m = 0; m < M; m++) {
+            float sm = xscale[m] * wscale;  /* rounded, as in codes_groups */
+            for (size_t n = 0; n < N; n++) out[m * N + n] *= sm;
+        }
+        free(xf);
         return;
     }
     Codes g = {out, x, xscale, codes, panels(codes, K, N), wscale, M, K, N};

@@ -188,11 +188,10 @@ void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, 
 
 static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 32; j++) {
-            int32_t s = 0;
-            for (size_t k = 0; k < K; k++) s += x[i * ldx + k] * panel[(k / 2 * 32 + j) * 2 + k % 2];
-            out[i * 32 + j] += s;
+    for (size_t k = 0; k < K; k += 2, panel += 64)
+        for (int i = 0; i < 4; i++) {
+            int32_t x0 = x[i * ldx + k], x1 = x[i * ldx + k + 1], *o = out + i * 32;
+            for (int j = 0; j < 32; j++) o[j] += panel[2 * j] * x0 + panel[2 * j + 1] * x1;
         }
 }
 

@@ -152,7 +152,11 @@ TEST(gemm_codes_nt_equals_the_integer_product)
 {
     static const size_t shapes[][3] = {{1, 5, 3}, {4, 32, 2}, {7, 33, 5}, {13, 128, 9}, {64, 130, 70}, {8, 352, 33}};
     unsigned seed = 5;
-    for (int threads = 1; threads <= 2; threads++) {
+    Kernels keep = kern;
+    /* every level (below SSE2 the product runs as floats), 1 and 2 threads */
+    for (int run = 0; run < 2 * SIMD_LEVELS; run++) {
+        int threads = 1 + run % 2;
+        if (kernels_for_level((SimdLevel)(run / 2), &kern) < 0) continue;
         threads_init(threads);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             size_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
@@ -167,11 +171,14 @@ TEST(gemm_codes_nt_equals_the_integer_product)
                 for (size_t n = 0; n < N; n++) {
                     int32_t acc = 0;
                     for (size_t k = 0; k < K; k++) acc += x[m * K + k] * ((int)codes[n * K + k] - 1);
-                    float want = (float)acc * (xs[m] * 0.5f);
-                    if (out[m * N + n] != want) FAIL_AT("%zux%zux%zu at (%zu, %zu): %g != %g", M, K, N, m, n, out[m * N + n], want);
+                    float sm = xs[m] * 0.5f, want = (float)acc * sm;
+                    if (out[m * N + n] != want)
+                        FAIL_AT("%s: %zux%zux%zu at (%zu, %zu): %g != %g", simd_name(kern.level), M, K, N, m, n,
+                                out[m * N + n], want);
                 }
             free(x); free(codes); free(xs); free(out);
         }
     }
+    kern = keep;
     threads_init(1);
 }
