@@ -34,6 +34,10 @@ typedef struct {
     /* sum of code * x over n_blocks packed ternary blocks (ternary.h):
      * 16 bytes of 2-bit codes against 64 int8 values each */
     int32_t (*ternary_codes_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
+    /* the same for 4 rows of codes, row_bytes apart, against one x: one
+     * pass over x and one reduction for the four sums (small matrices) */
+    void (*ternary_codes_dot4)(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                               size_t n_blocks);
 
     /* Row kernels of the float layers (layers.c). The plain C versions use
      * expf; the SIMD ones their own vector exp (kernels_sse_exp.h), which

@@ -122,6 +122,36 @@ static int32_t ternary_codes_dot_avx2(const uint8_t *codes, const int8_t *x, siz
     return _mm_cvtsi128_si32(h);
 }
 
+/* four rows against one x: the x registers of each pair of blocks serve
+ * all four rows; one hadd tree gives the four sums */
+static void ternary_codes_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc[4];
+    for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_si256();
+    size_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+        const int8_t *xb = x + 64 * b;
+        __m256i xj[4];
+        for (int j = 0; j < 4; j++)
+            xj[j] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(xb + 16 * j))),
+                                            _mm_loadu_si128((const __m128i *)(xb + 64 + 16 * j)), 1);
+        for (int r = 0; r < 4; r++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(codes + r * row_bytes + 16 * b));
+            __m256i s = _mm256_maddubs_epi16(_mm256_and_si256(v, three), xj[0]);
+            for (int j = 1; j < 4; j++)
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 2 * j), three), xj[j]));
+            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(s, ones));
+        }
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    _mm_storeu_si128((__m128i *)out, s4);
+    if (b < n_blocks)  /* an odd last block */
+        for (int r = 0; r < 4; r++) out[r] += ternary_codes_dot_avx2(codes + r * row_bytes + 16 * b, x + 64 * b, 1);
+}
+
 /* 4 x 16 in eight 8-wide accumulators: per step two loads of b and four
  * broadcasts feed eight FMAs */
 static void gemm_tile_f32_avx2(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
@@ -522,6 +552,7 @@ void kernels_fill_avx2(Kernels *k)
     k->quantize_i8 = quantize_i8_avx2;
     k->gemm_tile_f32 = gemm_tile_f32_avx2;
     k->ternary_codes_dot = ternary_codes_dot_avx2;
+    k->ternary_codes_dot4 = ternary_codes_dot4_avx2;
     k->dot4_f32 = dot4_f32_avx2;
     k->axpy4_f32 = axpy4_f32_avx2;
     k->dot_f32 = dot_f32_avx2;

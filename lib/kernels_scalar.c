@@ -195,8 +195,17 @@ static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, c
         }
 }
 
+/* levels without a four-row version: four calls of the active table's
+ * one-row kernel (the level's own) */
+static void ternary_codes_dot4_rows(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    for (int r = 0; r < 4; r++) out[r] = kern.ternary_codes_dot(codes + r * row_bytes, x, n_blocks);
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
+    k->ternary_codes_dot4 = ternary_codes_dot4_rows;
     k->codes_panel_4x32 = codes_panel_4x32_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;

@@ -64,7 +64,12 @@ static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
     const PackedTernary *w = m->w;
     size_t row_bytes = ternary_row_bytes(w);
     if (w->bits == 2) {
-        for (size_t r = r0; r < r1; r++)
+        size_t r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            kern.ternary_codes_dot4(m->out + r, w->data + r * row_bytes, row_bytes, m->x, w->n_blocks);
+            for (int i = 0; i < 4; i++) m->out[r + i] -= m->sum_x;
+        }
+        for (; r < r1; r++)
             m->out[r] = kern.ternary_codes_dot(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
         return;
     }

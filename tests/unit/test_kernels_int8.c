@@ -182,3 +182,35 @@ TEST(gemm_codes_nt_equals_the_integer_product)
     kern = keep;
     threads_init(1);
 }
+
+TEST(ternary_codes_dot4_matches_four_single_rows_at_every_level)
+{
+    Kernels ref, k, keep = kern;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 21;
+    size_t maxb = 9, row_bytes = maxb * 16 + 5;  /* rows not 16-byte aligned */
+    uint8_t *codes = malloc(4 * row_bytes + 3);
+    int8_t *x = malloc(maxb * 64 + 3);
+    for (size_t i = 0; i < 4 * row_bytes + 3; i++) {
+        unsigned v = next(&seed);
+        codes[i] = (uint8_t)(v % 3 | (v / 3 % 3) << 2 | (v / 9 % 3) << 4 | (v / 27 % 3) << 6);
+    }
+    for (size_t i = 0; i < maxb * 64 + 3; i++) x[i] = (int8_t)next(&seed);
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        kern = k;  /* the generic version calls the active table's one-row kernel */
+        for (size_t nb = 1; nb <= maxb; nb++)
+            for (int off = 0; off < 2; off++) {
+                int32_t got[4];
+                k.ternary_codes_dot4(got, codes + off, row_bytes, x + off, nb);
+                for (int r = 0; r < 4; r++) {
+                    int32_t want = ref.ternary_codes_dot(codes + off + r * row_bytes, x + off, nb);
+                    if (got[r] != want)
+                        FAIL_AT("%s, %zu blocks, row %d, offset %d: %d != %d", simd_name((SimdLevel)lv), nb, r, off, got[r], want);
+                }
+            }
+    }
+    kern = keep;
+    free(codes);
+    free(x);
+}
