@@ -32,22 +32,36 @@ static void rows_plain(const Gemm *g, size_t m0, size_t m1, size_t n0)
     }
 }
 
+/* When a's rows are strided (gemm_tn: the 4 rows of a group are 4
+ * adjacent values of every k, each k in another cache line), the group's
+ * 4 x K coefficients are first copied to a contiguous panel, k-major, which
+ * then stays in L1 while the tiles stream b. The copy changes no result. */
 static void groups(void *ctx, size_t g0, size_t g1, int thread)
 {
     (void)thread;
     const Gemm *g = ctx;
+    float *panel = g->sk != 1 ? xmalloc(4 * g->K * sizeof *panel + 1) : NULL;
     for (size_t grp = g0; grp < g1; grp++) {
         size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M;
         if (m1 - m0 < 4) {
             rows_plain(g, m0, m1, 0);
             continue;
         }
+        const float *a = g->a + m0 * g->sm;
+        size_t sm = g->sm, sk = g->sk;
+        if (panel) {
+            for (size_t k = 0; k < g->K; k++)
+                for (size_t i = 0; i < 4; i++) panel[4 * k + i] = a[i * sm + k * sk];
+            a = panel;
+            sm = 1;
+            sk = 4;
+        }
         size_t n = 0;
         for (; n + 16 <= g->N; n += 16)
-            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, g->a + m0 * g->sm, g->sm, g->sk, g->b + n, g->N, g->K,
-                               g->alpha);
+            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, a, sm, sk, g->b + n, g->N, g->K, g->alpha);
         if (n < g->N) rows_plain(g, m0, m1, n);
     }
+    free(panel);
 }
 
 /* Below this many multiply-adds a second thread costs more than it saves
