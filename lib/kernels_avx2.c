@@ -122,6 +122,37 @@ static int32_t ternary_codes_dot_avx2(const uint8_t *codes, const int8_t *x, siz
     return _mm_cvtsi128_si32(h);
 }
 
+/* 32 byte masks (0xff where the bit is set) from 32 bits */
+static __m256i bits_to_mask32(uint32_t bits)
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+}
+
+/* as the SSSE3 version, 32 values at a time */
+static int32_t binary_masked_sum_avx2(const uint8_t *bits, const int8_t *x, size_t n_blocks)
+{
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t b = 0; b < n_blocks; b++, bits += 8, x += 64) {
+        uint32_t lo, hi;
+        memcpy(&lo, bits, 4);
+        memcpy(&hi, bits + 4, 4);
+        __m256i x0 = _mm256_and_si256(bits_to_mask32(lo), _mm256_loadu_si256((const __m256i *)x));
+        __m256i x1 = _mm256_and_si256(bits_to_mask32(hi), _mm256_loadu_si256((const __m256i *)(x + 32)));
+        /* pairs of masked values: at most 2 x 2 x 128 per 16-bit lane */
+        __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(ones8, x0), _mm256_maddubs_epi16(ones8, x1));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones16));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
 /* four rows against one x: the x registers of each pair of blocks serve
  * all four rows; one hadd tree gives the four sums */
 static void ternary_codes_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
@@ -553,6 +584,7 @@ void kernels_fill_avx2(Kernels *k)
     k->gemm_tile_f32 = gemm_tile_f32_avx2;
     k->ternary_codes_dot = ternary_codes_dot_avx2;
     k->ternary_codes_dot4 = ternary_codes_dot4_avx2;
+    k->binary_masked_sum = binary_masked_sum_avx2;
     k->dot4_f32 = dot4_f32_avx2;
     k->axpy4_f32 = axpy4_f32_avx2;
     k->dot_f32 = dot_f32_avx2;
