@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2046   # set -- $(stats ...) splits numbers on purpose
+# shellcheck disable=SC2046   # set -- $(median_spread ...) splits numbers on purpose
 # decode-vs-llama2c.sh — decode speed and memory of l1b's sampler against
 # llama2.c's run.c on the same shapes and thread counts.
 #
@@ -171,14 +171,7 @@ int main(int argc, char **argv)
 EOF
 "$CC" -O2 -o "$TMP/gen" "$TMP/gen.c" || die "building the generator failed"
 
-# ---- helpers -----------------------------------------------------------------
-# stats FILE: median, (max-min)/median of the numbers in FILE (one per line)
-stats() {
-    sort -g "$1" | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan nan"; exit }
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.6g %.6g\n", m, (m > 0 ? (v[NR] - v[1]) / m : 0) }'
-}
+. "$(dirname "$0")/common.sh"
 
 shape_of() {
     case $1 in
@@ -222,12 +215,12 @@ for sh in $SHAPES; do
             awk -F'\t' '$1 == "weights+cache" { print $5 }' "$TMP/tsv" >> "$TMP/$sh.$n.l.mem"
             tail -n 1 "$TMP/rss" >> "$TMP/$sh.$n.l.rss"
         done
-        set -- $(stats "$TMP/$sh.$n.c.tps"); ct=$1 cs=$2
-        set -- $(stats "$TMP/$sh.$n.l.tps"); lt=$1 ls=$2
-        set -- $(stats "$TMP/$sh.$n.c.rss"); cr=$1
-        set -- $(stats "$TMP/$sh.$n.l.rss"); lr=$1
-        set -- $(stats "$TMP/$sh.$n.l.mem"); lm=$1
-        set -- $(stats "$TMP/$sh.$n.load"); ld=$1
+        set -- $(median_spread "$TMP/$sh.$n.c.tps"); ct=$1 cs=$2
+        set -- $(median_spread "$TMP/$sh.$n.l.tps"); lt=$1 ls=$2
+        set -- $(median_spread "$TMP/$sh.$n.c.rss"); cr=$1
+        set -- $(median_spread "$TMP/$sh.$n.l.rss"); lr=$1
+        set -- $(median_spread "$TMP/$sh.$n.l.mem"); lm=$1
+        set -- $(median_spread "$TMP/$sh.$n.load"); ld=$1
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "d$D L$L h$NH H$H V$V" \
             "$ct" "$cs" "$lt" "$ls" "$cr" "$lr" "$lm" "$ld" >> "$TMP/results"
     done

@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2046   # set -- $(stats ...) splits numbers on purpose
+# shellcheck disable=SC2046   # set -- $(median_spread ...) splits numbers on purpose
 # train-vs-llmc.sh — training speed and memory of l1b-train against llm.c's
 # CPU trainer (train_gpt2.c, float32, OpenMP) at nanoGPT's CPU shape, on the
 # same corpus and thread counts, side by side.
@@ -286,14 +286,7 @@ LLMC_FLAGS="-Ofast -Wno-unused-result -Wno-ignored-pragmas -Wno-unknown-attribut
 "$BIN/l1b-tokenize" -o "$TMP/corpus.tok" "$CORPUS" 2> "$TMP/err" || die "l1b-tokenize failed: $(cat "$TMP/err")"
 cat "$TMP/train.bin" "$TMP/model.bin" "$TMP/corpus.tok" > /dev/null   # into the page cache
 
-# ---- helpers -----------------------------------------------------------------
-# stats FILE: median, (max-min)/median of the numbers in FILE (one per line)
-stats() {
-    sort -g "$1" | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan nan"; exit }
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.6g %.6g\n", m, (m > 0 ? (v[NR] - v[1]) / m : 0) }'
-}
+. "$(dirname "$0")/common.sh"
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $CPU ($(nproc) cores; flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'sse2|ssse3|fma|avx2|avx512f' | tr '\n' ' '))"
@@ -316,7 +309,7 @@ for n in $THREADS; do
         awk -v w="$WARMUP" '$1 == "step" && $3 == "train" && $6 == "(took" && $2 + 0 >= w { print $7 }' \
             "$TMP/$n.c.out.$i" > "$TMP/steps"
         [ "$(wc -l < "$TMP/steps")" -eq "$STEPS" ] || die "train_gpt2: expected $STEPS timed steps, got $(wc -l < "$TMP/steps")"
-        set -- $(stats "$TMP/steps"); echo "$1" >> "$TMP/$n.c.ms"
+        set -- $(median_spread "$TMP/steps"); echo "$1" >> "$TMP/$n.c.ms"
         tail -n 1 "$TMP/rss" >> "$TMP/$n.c.rss"
         awk '$1 == "step" && $3 == "train" && $5 !~ /^[0-9.]+$/ { bad = 1 } END { exit !bad }' "$TMP/$n.c.out.$i" &&
             echo "warning: llm.c -j$n run $i: a training loss is not finite" >&2
@@ -332,14 +325,14 @@ for n in $THREADS; do
             NR == 1 { for (c = 1; c <= NF; c++) { if ($c == "step") s = c; if ($c == "ms_per_step") m = c }; next }
             $s > w { print $m }' "$TMP/log.tsv" > "$TMP/steps"
         [ "$(wc -l < "$TMP/steps")" -eq "$STEPS" ] || die "l1b-train log: expected $STEPS timed rows, got $(wc -l < "$TMP/steps")"
-        set -- $(stats "$TMP/steps"); echo "$1" >> "$TMP/$n.l.ms"
+        set -- $(median_spread "$TMP/steps"); echo "$1" >> "$TMP/$n.l.ms"
         tail -n 1 "$TMP/rss" >> "$TMP/$n.l.rss"
     done
-    set -- $(stats "$TMP/$n.c.ms"); cm=$1 cs=$2
-    set -- $(stats "$TMP/$n.l.ms"); lm=$1 ls=$2
-    set -- $(stats "$TMP/$n.c.rss"); cr=$1
-    set -- $(stats "$TMP/$n.l.rss"); lr=$1
-    set -- $(stats "$TMP/$n.load"); ld=$1
+    set -- $(median_spread "$TMP/$n.c.ms"); cm=$1 cs=$2
+    set -- $(median_spread "$TMP/$n.l.ms"); lm=$1 ls=$2
+    set -- $(median_spread "$TMP/$n.c.rss"); cr=$1
+    set -- $(median_spread "$TMP/$n.l.rss"); lr=$1
+    set -- $(median_spread "$TMP/$n.load"); ld=$1
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$cm" "$cs" "$lm" "$ls" "$cr" "$lr" "$ld" >> "$TMP/results"
 done
 echo "end:   $(uptime)"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2046   # set -- $(stats ...) splits numbers on purpose
+# shellcheck disable=SC2046   # set -- $(median_spread ...) splits numbers on purpose
 # train-vs-pytorch.sh — training speed of l1b-train against the same model in
 # PyTorch, same shape, same corpus, same thread counts, side by side.
 #
@@ -148,14 +148,7 @@ TORCH_PKG=$(dpkg-query -W -f '${Version}' python3-torch 2>/dev/null || echo "?")
 "$BIN/l1b-tokenize" -o "$TMP/corpus.tok" "$CORPUS" 2> "$TMP/err" || die "l1b-tokenize failed: $(cat "$TMP/err")"
 cat "$CORPUS" > /dev/null
 
-# ---- helpers -----------------------------------------------------------------
-# stats FILE: median, (max-min)/median of the numbers in FILE (one per line)
-stats() {
-    sort -g "$1" | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan nan"; exit }
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.6g %.6g\n", m, (m > 0 ? (v[NR] - v[1]) / m : 0) }'
-}
+. "$(dirname "$0")/common.sh"
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $CPU ($(nproc) cores; flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'sse2|ssse3|fma|avx2|avx512f' | tr '\n' ' '))"
@@ -202,15 +195,15 @@ for n in $THREADS; do
                 NR == 1 { for (c = 1; c <= NF; c++) { if ($c == "step") s = c; if ($c == "ms_per_step") m = c }; next }
                 $s > w { print $m }' "$TMP/log.tsv" > "$TMP/steps"
             [ "$(wc -l < "$TMP/steps")" -eq "$STEPS" ] || die "l1b-train log: expected $STEPS timed rows, got $(wc -l < "$TMP/steps")"
-            set -- $(stats "$TMP/steps"); echo "$1" >> "$TMP/$k.l.ms"
+            set -- $(median_spread "$TMP/steps"); echo "$1" >> "$TMP/$k.l.ms"
             tail -n 1 "$TMP/rss" >> "$TMP/$k.l.rss"
         done
-        set -- $(stats "$TMP/$k.l.ms"); lm=$1 ls=$2
-        set -- $(stats "$TMP/$k.l.rss"); lr=$1
-        set -- $(stats "$TMP/$k.load"); ld=$1
+        set -- $(median_spread "$TMP/$k.l.ms"); lm=$1 ls=$2
+        set -- $(median_spread "$TMP/$k.l.rss"); lr=$1
+        set -- $(median_spread "$TMP/$k.load"); ld=$1
         for sp in $splits; do
-            set -- $(stats "$TMP/$k.$sp.p.ms"); pm=$1 ps=$2
-            set -- $(stats "$TMP/$k.$sp.p.rss"); pr=$1
+            set -- $(median_spread "$TMP/$k.$sp.p.ms"); pm=$1 ps=$2
+            set -- $(median_spread "$TMP/$k.$sp.p.rss"); pr=$1
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$q" "$sp" "$pm" "$ps" "$lm" "$ls" "$pr" "$lr" "$ld" >> "$TMP/results"
         done
     done
