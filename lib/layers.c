@@ -99,21 +99,29 @@ static float *workspace(size_t n)
 /* Round to nearest, ties to even (the default rounding mode; torch.round
  * does the same): one instruction with -fno-math-errno, where roundf() was
  * a libm call worth several per cent of a training step. */
-static inline int round_even(float x) { return (int)lrintf(x); }
 
 float ternary_absmean(const float *w, size_t n, int8_t *q)
 {
     if (n == 0) return 0;
-    /* double: a float sum of a million |w| loses the low digits of gamma */
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
-    float gamma = (float)(sum / (double)n);
+    /* double: a float sum of a million |w| loses the low digits of gamma;
+     * four partial sums in a fixed order, so that they need not wait for
+     * each other */
+    double s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) s[j] += fabsf(w[i + j]);
+    for (; i < n; i++) s[0] += fabsf(w[i]);
+    float gamma = (float)(((s[0] + s[1]) + (s[2] + s[3])) / (double)n);
     float denom = gamma + 1e-8f;  /* keeps an all-zero tensor finite */
-    for (size_t i = 0; i < n; i++) {
-        float r = w[i] / denom;
-        r = r > 2 ? 2 : r < -2 ? -2 : r;  /* the result is clipped to [-1, 1] anyway */
-        int k = round_even(r);
-        q[i] = (int8_t)(k > 1 ? 1 : k < -1 ? -1 : k);
+    /* round(r) clipped to [-1, 1], written so that the compiler can
+     * vectorise it: adding and removing 1.5 * 2^23 rounds |r| < 2^22 to an
+     * integer, ties to even, as lrintf does (a larger |r| keeps its sign),
+     * and the clip is then the sign of what is at least 1 in size */
+    for (i = 0; i < n; i++) {
+        float r = w[i] / denom;  /* rounded to float here, on x87 too */
+        float t = r + 12582912.0f;
+        t -= 12582912.0f;
+        q[i] = (int8_t)((t >= 1.0f) - (t <= -1.0f));
     }
     return gamma;
 }

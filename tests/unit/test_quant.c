@@ -1,7 +1,9 @@
 /* the quantisation schemes: hand-worked examples and their properties */
+#include <math.h>
 #include <stdlib.h>
 
 #include "layers.h"
+#include "rng.h"
 #include "test.h"
 
 /* w = {0.5, -1.5, 0.05, 1.0}: mean|w| = 0.7625 */
@@ -79,4 +81,47 @@ TEST(quant_scheme_names_parse_back)
     QuantScheme q;
     CHECK_EQ(quant_scheme_parse("int4", &q), -1);
     CHECK_STR(quant_scheme_name(QUANT_TWN), "twn");
+}
+
+TEST(quant_absmean_ties_round_to_even_and_clip)
+{
+    /* mean |w| = 8/8 = 1, and 1 + 1e-8 rounds to 1: r = w exactly, so
+     * 0.5 and -0.5 are ties (to even: 0), 1.5 rounds to 2 and clips to 1 */
+    float w[8] = {2, -2, 0.5f, -0.5f, 0, 1, -1, 1};
+    float w2[8] = {1.5f, -1.5f, 0.49f, -0.51f, 2.0f, -0.25f, 0.75f, 1.0f};
+    int8_t q[8];
+    CHECK_NEAR(ternary_absmean(w, 8, q), 1.0, 0);
+    static const int8_t want[8] = {1, -1, 0, 0, 0, 1, -1, 1};
+    for (int i = 0; i < 8; i++) CHECK_EQ(q[i], want[i]);
+    CHECK_NEAR(ternary_absmean(w2, 8, q), 1.0, 0);  /* 8.0 / 8 again */
+    static const int8_t want2[8] = {1, -1, 0, -1, 1, 0, 1, 1};
+    for (int i = 0; i < 8; i++) CHECK_EQ(q[i], want2[i]);
+}
+
+/* against the plain definition, clip(lrintf(w / (gamma + 1e-8)), -1, 1),
+ * on random weights of a few scales, and huge ones */
+TEST(quant_absmean_equals_the_plain_definition)
+{
+    Rng r;
+    rng_seed(&r, 77);
+    size_t n = 4099;
+    float *w = malloc(n * sizeof *w);
+    int8_t *q = malloc(n);
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t i = 0; i < n; i++) w[i] = rng_normal(&r) * (pass == 0 ? 0.02f : pass == 1 ? 3.0f : 1.0f);
+        if (pass == 2) w[5] = 1e30f, w[6] = -1e30f;
+        float gamma = ternary_absmean(w, n, q);
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
+        CHECK(fabs(gamma - sum / (double)n) <= 1e-6 * (sum / (double)n));
+        float denom = gamma + 1e-8f;
+        for (size_t i = 0; i < n; i++) {
+            float x = w[i] / denom;
+            long k = x > 4 ? 4 : x < -4 ? -4 : lrintf(x);
+            int want = k > 1 ? 1 : k < -1 ? -1 : (int)k;
+            if (q[i] != want) FAIL_AT("pass %d, w[%zu] = %g: %d != %d", pass, i, (double)w[i], q[i], want);
+        }
+    }
+    free(w);
+    free(q);
 }
