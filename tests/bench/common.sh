@@ -20,3 +20,16 @@ median_range() {
 
 # loadline: the load averages, as uptime prints them
 loadline() { uptime | sed 's/.*load average/load average/'; }
+
+# scratch_dir NAME: TMP becomes a fresh directory under $TMPDIR, removed on
+# exit unless KEEP_TMP is set (then its path goes to stderr); an interrupt
+# exits 130, through the removal. The caller defines die.
+scratch_dir() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || die "mktemp failed"
+    if [ -n "${KEEP_TMP:-}" ]; then
+        echo "scratch: $TMP" >&2
+    else
+        trap 'rm -rf "$TMP"' EXIT
+    fi
+    trap 'exit 130' INT TERM
+}

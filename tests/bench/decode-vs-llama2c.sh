@@ -59,6 +59,7 @@
 # can slow down by 10-100x at 2 threads; note the load column.
 
 set -u
+. "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: $0 LLAMA2C_DIR [L1B_BIN_DIR]" >&2; exit 2; }
 die() { echo "decode-vs-llama2c.sh: $*" >&2; exit 1; }
@@ -85,13 +86,7 @@ if [ ! -x "$LDIR/run" ]; then
 fi
 RUN=$(cd "$LDIR" && pwd)/run
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/decode-vs-llama2c.XXXXXX") || die "mktemp failed"
-if [ -n "${KEEP_TMP:-}" ]; then
-    echo "scratch: $TMP" >&2
-else
-    trap 'rm -rf "$TMP"' EXIT
-fi
-trap 'exit 130' INT TERM
+scratch_dir decode-vs-llama2c
 
 # ---- the checkpoint and tokenizer generator ---------------------------------
 cat > "$TMP/gen.c" <<'EOF'
@@ -171,7 +166,6 @@ int main(int argc, char **argv)
 EOF
 "$CC" -O2 -o "$TMP/gen" "$TMP/gen.c" || die "building the generator failed"
 
-. "$(dirname "$0")/common.sh"
 
 shape_of() {
     case $1 in

@@ -57,6 +57,7 @@
 # they are; scratch files live in a mktemp -d directory removed on exit.
 
 set -u -o pipefail
+. "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: $0 CORPUS [BPE_CORPUS]" >&2; exit 2; }
 die() { echo "quant-study.sh: $*" >&2; exit 1; }
@@ -113,14 +114,6 @@ trap 'exit 130' INT TERM
 ( while :; do read -r l1 _ < /proc/loadavg; echo "$(date +%s) $l1"; sleep 15; done ) > "$TMP/load" 2>/dev/null &
 SAMPLER=$!
 
-# stats : "median min max" of the numbers on stdin (one a line)
-stats() {
-    sort -g | awk '
-        { v[NR] = $1 }
-        END { if (NR == 0) { print "nan nan nan"; exit }
-              m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              print m, v[1], v[NR] }'
-}
 
 # col FILE NAME : column NAME of the TSV log FILE, data rows only
 col() {
@@ -128,7 +121,6 @@ col() {
                            c { print $c }' "$1"
 }
 
-loadline() { uptime | sed 's/.*load average/load average/'; }
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
         grep -xE 'sse|sse2|ssse3|sse4_1|sse4_2|avx|avx2|fma|avx512f' | tr '\n' ' ')
@@ -257,8 +249,8 @@ for C in $CORPORA; do
         bpb=$(col "$L" val_bpb | tail -n 1)
         acc=$(col "$L" val_acc | tail -n 1)
         zs=$(col "$L" zero_share | tail -n 1)
-        read -r tps _ _ < <(col "$L" tok_per_s | stats)
-        read -r mss _ _ < <(col "$L" ms_per_step | stats)
+        read -r tps _ _ < <(col "$L" tok_per_s | median_range)
+        read -r mss _ _ < <(col "$L" ms_per_step | median_range)
         if "$CKPT" convert --pack "$P.l1b" "$P.l1bi" 2> "$P.cerr"; then
             size=$(wc -c < "$P.l1bi" | tr -d ' ')
             "$CKPT" info --json "$P.l1bi" > "$P.json" 2>> "$P.cerr"
@@ -269,7 +261,7 @@ for C in $CORPORA; do
             size="failed: $(tail -n 1 "$P.cerr")"; shares=
         fi
         t0=$(cat "$P.start"); t1=$(cat "$P.end")
-        read -r lm _ _ < <(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { print $2 }' "$TMP/load" | stats)
+        read -r lm _ _ < <(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { print $2 }' "$TMP/load" | median_range)
         [ "$lm" = nan ] && lm=-
         printf '| %s | %.4f | %.4f | %.4f | %.3f | %s | %s | %.0f | %.1f | %d | %s |\n' \
             "$S" "$vl" "$bpb" "$acc" "$zs" "$shares" "$size" "$tps" "$mss" "$((t1 - t0))" "$lm"
@@ -383,8 +375,8 @@ if [ "$THRU_RUNS" -gt 0 ]; then
     for S in $SCHEMES; do
         printf '| %s |' "$S"
         for C in $CORPORA; do
-            read -r m lo hi < <(stats < "$TMP/thru-$C-$S")
-            read -r a _ _ < <(stats < "$TMP/thru-$C-absmean" 2>/dev/null || echo nan)
+            read -r m lo hi < <(median_range < "$TMP/thru-$C-$S")
+            read -r a _ _ < <(median_range < "$TMP/thru-$C-absmean" 2>/dev/null || echo nan)
             printf ' %.0f (%.0f–%.0f) | %s |' "$m" "$lo" "$hi" \
                 "$(awk -v m="$m" -v a="${a:-nan}" 'BEGIN { if (a + 0 > 0) printf "%.2fx", m / a; else printf "-" }')"
         done

@@ -31,6 +31,7 @@
 # mktemp -d directory removed on exit.
 
 set -u -o pipefail
+. "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: $0 CORPUS [BIN_DIR]" >&2; exit 2; }
 die() { echo "train-shakespeare.sh: $*" >&2; exit 1; }
@@ -78,14 +79,6 @@ echo setup > "$PHASE_FILE"
 SAMPLER=$!
 phase() { echo "$1" > "$PHASE_FILE"; }
 
-# stats : "median min max" of the numbers on stdin (one a line).
-stats() {
-    sort -g | awk '
-        { v[NR] = $1 }
-        END { if (NR == 0) { print "nan nan nan"; exit }
-              m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              print m, v[1], v[NR] }'
-}
 
 # col FILE NAME : the column NAME of the TSV log FILE, data rows only.
 col() {
@@ -93,7 +86,6 @@ col() {
                            c { print $c }' "$1"
 }
 
-loadline() { uptime | sed 's/.*load average/load average/'; }
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'sse|sse2|ssse3|sse4_1|sse4_2|avx|avx2|fma|avx512f' | tr '\n' ' ')
 
@@ -155,8 +147,8 @@ for S in $SCHEMES; do
     bpb=$(col "$L" val_bpb | tail -n 1)
     acc=$(col "$L" val_acc | tail -n 1)
     zs=$(col "$L" zero_share | tail -n 1)
-    read -r tps tps_lo tps_hi < <(col "$L" tok_per_s | tail -n +2 | stats)
-    read -r mss mss_lo mss_hi < <(col "$L" ms_per_step | tail -n +2 | stats)
+    read -r tps tps_lo tps_hi < <(col "$L" tok_per_s | tail -n +2 | median_range)
+    read -r mss mss_lo mss_hi < <(col "$L" ms_per_step | tail -n +2 | median_range)
     read -r wall _ rss _ < "$TMP/$S.time"
     read -r _ cu cs < "$TMP/$S.cpu"
     printf '| %s | %.4f | %.4f | %.4f | %.4f | %.0f (%.0f–%.0f) | %.1f (%.1f–%.1f) | %.1f | %.1f (%.2f) | %.1f |\n' \
@@ -232,11 +224,11 @@ echo "|---:|---:|---|---|---|---:|---:|---:|"
 for T in 1 2; do
     n=$(wc -l < "$TMP/t$T")
     [ "$n" -gt 0 ] || { echo "| $T | 0 | failed | | | | | |"; continue; }
-    read -r m mlo mhi < <(awk '{ print $1 }' "$TMP/t$T" | stats)
-    read -r k klo khi < <(awk '{ print $2 }' "$TMP/t$T" | stats)
-    read -r w wlo whi < <(awk '{ print $3 }' "$TMP/t$T" | stats)
-    read -r r _ _ < <(awk '{ print $4 }' "$TMP/t$T" | stats)
-    read -r c _ _ < <(awk '{ print $5 }' "$TMP/t$T" | stats)
+    read -r m mlo mhi < <(awk '{ print $1 }' "$TMP/t$T" | median_range)
+    read -r k klo khi < <(awk '{ print $2 }' "$TMP/t$T" | median_range)
+    read -r w wlo whi < <(awk '{ print $3 }' "$TMP/t$T" | median_range)
+    read -r r _ _ < <(awk '{ print $4 }' "$TMP/t$T" | median_range)
+    read -r c _ _ < <(awk '{ print $5 }' "$TMP/t$T" | median_range)
     if [ "$T" = 1 ]; then m1=$m; fi
     printf '| %s | %s | %.1f (%.1f–%.1f) | %.0f (%.0f–%.0f) | %.2f (%.2f–%.2f) | %.2f (%.2f) | %.1f | %.2fx |\n' \
         "$T" "$n" "$m" "$mlo" "$mhi" "$k" "$klo" "$khi" "$w" "$wlo" "$whi" "$c" \
@@ -249,7 +241,7 @@ echo "  wall s includes start-up and one evaluation batch. Raw rows (ms/step tok
 for T in 1 2; do echo "  - $T thread(s): $(tr '\n' ';' < "$TMP/t$T" | sed 's/;$//; s/;/; /g')"; done
 echo
 echo "- targets (issue): ternary val loss within 0.10 of the f32 baseline; nanoGPT float 1.88 after 2000 steps;"
-echo "  peak RSS under 64 MB; PyTorch at this shape ~95 ms/step on 1 thread here (context only, not run)."
+echo "  peak RSS under 64 MB; for PyTorch and llm.c side by side see tests/bench/train-vs-pytorch.sh, train-vs-llmc.sh."
 echo "- load at end: $(loadline)"
 
 PHASES="train-absmean train-f32 threads"
@@ -257,7 +249,7 @@ if [ "$ONLY" = threads ]; then PHASES=threads; fi
 # load during each phase: median (min–max) of the 15 s samples of the 1-minute load average
 echo "- 1-minute load average sampled every 15 s, median (min–max) per phase:"
 for P in $PHASES; do
-    read -r lm llo lhi < <(awk -v p="$P" '$2 == p { print $3 }' "$TMP/load" | stats)
+    read -r lm llo lhi < <(awk -v p="$P" '$2 == p { print $3 }' "$TMP/load" | median_range)
     n=$(awk -v p="$P" '$2 == p' "$TMP/load" | wc -l)
     echo "  - $P: $lm ($llo–$lhi), $n samples"
 done
@@ -267,7 +259,7 @@ for P in $PHASES; do
     awk -v p="$P" '$1 == p { n[$3]++; s[$3] = s[$3] " " $2 }
         END { for (c in n) printf "%s %d%s\n", c, n[c], s[c] }' "$TMP/procs" 2>/dev/null |
     while read -r name cnt vals; do
-        med=$(echo "$vals" | tr ' ' '\n' | grep . | stats | awk '{ print $1 }')
+        med=$(echo "$vals" | tr ' ' '\n' | grep . | median_range | awk '{ print $1 }')
         printf '%s (%s samples, median %s%%); ' "$name" "$cnt" "$med"
     done > "$TMP/procline"
     echo "  - $P: $(cat "$TMP/procline")"

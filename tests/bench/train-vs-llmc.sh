@@ -95,6 +95,7 @@
 # can lose much more at 2 threads than l1b does; note the load column.
 
 set -u
+. "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: $0 LLMC_DIR CORPUS [L1B_BIN_DIR]" >&2; exit 2; }
 die() { echo "train-vs-llmc.sh: $*" >&2; exit 1; }
@@ -133,13 +134,7 @@ size=$(wc -c < "$CORPUS")
 # llm.c's loaders need B*T+1 tokens in the validation tenth as well
 [ "$size" -ge $((10 * (BATCH * CTX + 1) + 10)) ] || die "$CORPUS: too small ($size bytes; need $((10 * (BATCH * CTX + 1) + 10)))"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/train-vs-llmc.XXXXXX") || die "mktemp failed"
-if [ -n "${KEEP_TMP:-}" ]; then
-    echo "scratch: $TMP" >&2
-else
-    trap 'rm -rf "$TMP"' EXIT
-fi
-trap 'exit 130' INT TERM
+scratch_dir train-vs-llmc
 
 # ---- the checkpoint and data generator --------------------------------------
 cat > "$TMP/gen.c" <<'EOF'
@@ -286,7 +281,6 @@ LLMC_FLAGS="-Ofast -Wno-unused-result -Wno-ignored-pragmas -Wno-unknown-attribut
 "$BIN/l1b-tokenize" -o "$TMP/corpus.tok" "$CORPUS" 2> "$TMP/err" || die "l1b-tokenize failed: $(cat "$TMP/err")"
 cat "$TMP/train.bin" "$TMP/model.bin" "$TMP/corpus.tok" > /dev/null   # into the page cache
 
-. "$(dirname "$0")/common.sh"
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $CPU ($(nproc) cores; flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'sse2|ssse3|fma|avx2|avx512f' | tr '\n' ' '))"

@@ -75,6 +75,7 @@
 #   KEEP_TMP  set to keep the scratch directory (raw outputs and logs)
 
 set -u
+. "$(dirname "$0")/common.sh"
 
 usage() { echo "usage: $0 CORPUS [L1B_BIN_DIR]" >&2; exit 2; }
 die() { echo "train-vs-pytorch.sh: $*" >&2; exit 1; }
@@ -114,13 +115,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON: not found"
 size=$(wc -c < "$CORPUS")
 [ "$size" -ge $((10 * (CTX + 1) + 2)) ] || die "$CORPUS: too small ($size bytes)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/train-vs-pytorch.XXXXXX") || die "mktemp failed"
-if [ -n "${KEEP_TMP:-}" ]; then
-    echo "scratch: $TMP" >&2
-else
-    trap 'rm -rf "$TMP"' EXIT
-fi
-trap 'exit 130' INT TERM
+scratch_dir train-vs-pytorch
 
 # ---- which torch, which BLAS -------------------------------------------------
 "$PYTHON" - > "$TMP/torchinfo" 2> "$TMP/err" <<'EOF' || die "$PYTHON cannot import torch: $(tail -n 1 "$TMP/err") (apt-get install python3-torch)"
@@ -148,7 +143,6 @@ TORCH_PKG=$(dpkg-query -W -f '${Version}' python3-torch 2>/dev/null || echo "?")
 "$BIN/l1b-tokenize" -o "$TMP/corpus.tok" "$CORPUS" 2> "$TMP/err" || die "l1b-tokenize failed: $(cat "$TMP/err")"
 cat "$CORPUS" > /dev/null
 
-. "$(dirname "$0")/common.sh"
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 echo "cpu: $CPU ($(nproc) cores; flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'sse2|ssse3|fma|avx2|avx512f' | tr '\n' ' '))"
