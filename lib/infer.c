@@ -70,7 +70,10 @@ static void alloc_buffers(Infer *m)
     m->act = xcalloc(H, sizeof(float));
     m->logits = xcalloc(V, sizeof(float));
     m->xq = xcalloc(padded, 1);
-    m->acc = xcalloc(wide > T ? wide : T, sizeof(int32_t));
+    /* integer sums: q, k and v together, up and gate together, or a
+     * head's attention scores */
+    size_t sums = 3 * C > 2 * H ? 3 * C : 2 * H;
+    m->acc = xcalloc(sums > T ? sums : T, sizeof(int32_t));
 }
 
 int infer_open(Infer *m, const char *path, int flags)
@@ -210,23 +213,38 @@ void infer_close(Infer *m)
     memset(m, 0, sizeof *m);
 }
 
-/* out (rows) = lin(in (cols)): as bitlinear_forward / matmul_forward do it */
-static void linear(Infer *m, float *out, const Linear *lin, const float *in)
+/* out[j] (rows of lin[j]) = lin[j](in (cols)), j < n, all of the same
+ * cols: as bitlinear_forward / matmul_forward do it, the input quantised
+ * once and the ternary products run as one job */
+static void linear_many(Infer *m, float *const out[], const Linear *const lin[], int n, const float *in)
 {
-    if (!lin->ternary) {
-        matmul_forward(out, in, lin->w, 1, lin->cols, lin->rows);
+    if (!lin[0]->ternary) {
+        for (int j = 0; j < n; j++) matmul_forward(out[j], in, lin[j]->w, 1, lin[j]->cols, lin[j]->rows);
         return;
     }
     float xscale;
     double t0 = prof_begin();
-    act_quant_int8(in, lin->cols, m->xq, &xscale);
-    memset(m->xq + lin->cols, 0, (size_t)lin->t.n_blocks * TERNARY_BLOCK - lin->cols);
+    act_quant_int8(in, lin[0]->cols, m->xq, &xscale);
+    memset(m->xq + lin[0]->cols, 0, (size_t)lin[0]->t.n_blocks * TERNARY_BLOCK - lin[0]->cols);
     prof_end(PROF_QUANT, t0);
     t0 = prof_begin();
-    ternary_matvec(m->acc, &lin->t, m->xq);
-    float s = xscale * lin->t.scale;
-    for (uint32_t o = 0; o < lin->rows; o++) out[o] = (float)m->acc[o] * s;
+    int32_t *acc[3];
+    const PackedTernary *w[3];
+    for (int j = 0, at = 0; j < n; at += (int)lin[j]->rows, j++) {
+        acc[j] = m->acc + at;
+        w[j] = &lin[j]->t;
+    }
+    ternary_matvec_many(acc, w, n, m->xq);
+    for (int j = 0; j < n; j++) {
+        float s = xscale * lin[j]->t.scale;
+        for (uint32_t o = 0; o < lin[j]->rows; o++) out[j][o] = (float)acc[j][o] * s;
+    }
     prof_end(PROF_MATMUL_FWD, t0);
+}
+
+static void linear(Infer *m, float *out, const Linear *lin, const float *in)
+{
+    linear_many(m, &out, &lin, 1, in);
 }
 
 /* Layer l's keys and values for position pos, from m->k and m->v. The
@@ -289,9 +307,11 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
         const Linear *lin = m->lin + l * N_LIN;
         float rstd;
         PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS));
-        linear(m, m->q, &lin[LIN_Q], m->xn);
-        linear(m, m->k, &lin[LIN_K], m->xn);
-        linear(m, m->v, &lin[LIN_V], m->xn);
+        {
+            float *const out[3] = {m->q, m->k, m->v};
+            const Linear *const qkv[3] = {&lin[LIN_Q], &lin[LIN_K], &lin[LIN_V]};
+            linear_many(m, out, qkv, 3, m->xn);
+        }
         PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
         PROFILED(PROF_ELEMENTWISE, rope_forward(m->k, &p, 1, NH, HS, ROPE_THETA));
         double t0 = prof_begin();
@@ -302,11 +322,13 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
         PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
 
         PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS));
-        linear(m, m->up, &lin[LIN_UP], m->xn);
         if (c->ffn_act == FFN_SWIGLU) {
-            linear(m, m->gate, &lin[LIN_GATE], m->xn);
+            float *const out[2] = {m->up, m->gate};
+            const Linear *const ug[2] = {&lin[LIN_UP], &lin[LIN_GATE]};
+            linear_many(m, out, ug, 2, m->xn);
             PROFILED(PROF_ELEMENTWISE, swiglu_forward(m->act, m->gate, m->up, 1, H));
         } else {
+            linear(m, m->up, &lin[LIN_UP], m->xn);
             PROFILED(PROF_ELEMENTWISE, relu2_forward(m->act, m->up, 1, H));
         }
         linear(m, m->tmp, &lin[LIN_DOWN], m->act);

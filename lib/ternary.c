@@ -51,41 +51,68 @@ int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c)
 }
 
 typedef struct {
-    int32_t *out;
-    const PackedTernary *w;
+    int32_t *const *out;
+    const PackedTernary *const *w;
+    int n;                /* matrices, all of the same cols */
     const int8_t *x;
     int32_t sum_x;
 } Matvec;
 
-static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
+/* rows [r0, r1) of one matrix */
+static void matvec_one(const Matvec *m, int j, size_t r0, size_t r1)
 {
-    (void)thread;
-    const Matvec *m = ctx;
-    const PackedTernary *w = m->w;
+    const PackedTernary *w = m->w[j];
+    int32_t *out = m->out[j];
     size_t row_bytes = ternary_row_bytes(w);
     if (w->bits == 2) {
         size_t r = r0;
         for (; r + 4 <= r1; r += 4) {
-            kern.ternary_codes_dot4(m->out + r, w->data + r * row_bytes, row_bytes, m->x, w->n_blocks);
-            for (int i = 0; i < 4; i++) m->out[r + i] -= m->sum_x;
+            kern.ternary_codes_dot4(out + r, w->data + r * row_bytes, row_bytes, m->x, w->n_blocks);
+            for (int i = 0; i < 4; i++) out[r + i] -= m->sum_x;
         }
-        for (; r < r1; r++)
-            m->out[r] = kern.ternary_codes_dot(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+        for (; r < r1; r++) out[r] = kern.ternary_codes_dot(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
         return;
     }
     for (size_t r = r0; r < r1; r++)
-        m->out[r] = 2 * kern.binary_masked_sum(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+        out[r] = 2 * kern.binary_masked_sum(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+}
+
+/* rows [r0, r1) of the matrices stacked one under the other */
+static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
+{
+    (void)thread;
+    const Matvec *m = ctx;
+    size_t base = 0;
+    for (int j = 0; j < m->n && r0 < r1; j++) {
+        size_t rows = m->w[j]->rows;
+        if (r0 < base + rows) {
+            size_t end = r1 < base + rows ? r1 : base + rows;
+            matvec_one(m, j, r0 - base, end - base);
+            r0 = end;
+        }
+        base += rows;
+    }
+}
+
+void ternary_matvec_many(int32_t *const out[], const PackedTernary *const w[], int n, const int8_t *x)
+{
+    Matvec m = {out, w, n, x, 0};
+    size_t rows = 0, blocks = 0;
+    for (int j = 0; j < n; j++) {
+        rows += w[j]->rows;
+        blocks += (size_t)w[j]->rows * w[j]->n_blocks;
+    }
+    for (size_t i = 0; i < (size_t)w[0]->n_blocks * TERNARY_BLOCK; i++) m.sum_x += x[i];
+    /* below ~256K weights waking a second thread costs more than it saves
+     * (measured: a 128-wide model decoded slower on 2 threads than on 1);
+     * each row is computed the same way either way */
+    if (blocks < 4096)  /* 4096 blocks of 64: 256K weights */
+        matvec_rows(&m, 0, rows, 0);
+    else
+        parallel_for(rows, matvec_rows, &m);
 }
 
 void ternary_matvec(int32_t *out, const PackedTernary *w, const int8_t *x)
 {
-    Matvec m = {out, w, x, 0};
-    for (size_t i = 0; i < (size_t)w->n_blocks * TERNARY_BLOCK; i++) m.sum_x += x[i];
-    /* below ~256K weights waking a second thread costs more than it saves
-     * (measured: a 128-wide model decoded slower on 2 threads than on 1);
-     * each row is computed the same way either way */
-    if ((size_t)w->rows * w->n_blocks < 4096)  /* 4096 blocks of 64: 256K weights */
-        matvec_rows(&m, 0, w->rows, 0);
-    else
-        parallel_for(w->rows, matvec_rows, &m);
+    ternary_matvec_many(&out, &w, 1, x);
 }

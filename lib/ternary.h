@@ -45,5 +45,9 @@ int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c);
 /* out (rows) = x (cols, int8, padded with zeros to n_blocks*64) @ W^T as
  * exact integers; threaded over rows. */
 void ternary_matvec(int32_t *out, const PackedTernary *w, const int8_t *x);
+/* The same for n matrices of the same width against the same x, as one
+ * job: out[j] = x @ w[j]^T (the q, k and v of a layer, say), split over
+ * the threads as if the matrices were stacked. */
+void ternary_matvec_many(int32_t *const out[], const PackedTernary *const w[], int n, const int8_t *x);
 
 #endif

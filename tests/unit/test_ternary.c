@@ -1,9 +1,11 @@
 /* packed ternary matrices: layout and the integer matrix-vector product */
 #include <stdlib.h>
+#include <string.h>
 
 #include "layers.h"
 #include "ternary.h"
 #include "test.h"
+#include "threads.h"
 
 TEST(ternary_pack_layout_and_round_trip)
 {
@@ -71,4 +73,50 @@ TEST(ternary_matvec_equals_integer_reference_on_odd_shapes)
         free(x);
         free(out);
     }
+}
+
+/* several matrices as one job equal each on its own, on one thread and
+ * on two (the 3 x 1500-row case is past the threading threshold, and a
+ * thread's share of rows crosses from one matrix into the next) */
+TEST(ternary_matvec_many_equals_one_at_a_time)
+{
+    static const uint32_t rows[][3] = {{3, 5, 7}, {1500, 1500, 1500}, {64, 1, 130}};
+    unsigned seed = 17;
+    uint32_t C = 130, NB = 3;
+    int8_t *x = calloc(NB * 64, 1);
+    for (uint32_t i = 0; i < C; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (int8_t)(seed >> 20);
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        threads_init(threads);
+        for (size_t s = 0; s < 3; s++) {
+            PackedTernary p[3];
+            int32_t *many[3], *one[3];
+            const PackedTernary *w[3];
+            for (int j = 0; j < 3; j++) {
+                uint32_t R = rows[s][j];
+                int8_t *q = malloc((size_t)R * C);
+                for (size_t i = 0; i < (size_t)R * C; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    q[i] = (int8_t)((seed >> 16) % 3) - 1;
+                }
+                ternary_pack(&p[j], q, R, C, 1.0f, 2);
+                free(q);
+                w[j] = &p[j];
+                many[j] = malloc(R * sizeof(int32_t));
+                one[j] = malloc(R * sizeof(int32_t));
+                ternary_matvec(one[j], &p[j], x);
+            }
+            ternary_matvec_many(many, w, 3, x);
+            for (int j = 0; j < 3; j++) {
+                CHECK(!memcmp(many[j], one[j], rows[s][j] * sizeof(int32_t)));
+                free(many[j]);
+                free(one[j]);
+                ternary_free(&p[j]);
+            }
+        }
+    }
+    threads_init(1);
+    free(x);
 }
