@@ -125,17 +125,28 @@ static void dot_groups(void *ctx, size_t g0, size_t g1, int thread)
     }
 }
 
-/* The transposed copy of b for the tiled path: one buffer, grown on demand
- * (callers are one thread at a time). */
+/* A scratch buffer of at least bytes, kept and grown on demand: the
+ * copies below each have one (callers are one thread at a time). */
+typedef struct {
+    void *p;
+    size_t cap;
+} Scratch;
+
+static void *scratch(Scratch *s, size_t bytes)
+{
+    if (bytes > s->cap) {
+        free(s->p);
+        s->p = xmalloc(bytes);
+        s->cap = bytes;
+    }
+    return s->p;
+}
+
+/* The transposed copy of b for the tiled path. */
 static float *transposed(const float *b, size_t N, size_t K)
 {
-    static float *bt;
-    static size_t cap;
-    if (N * K > cap) {
-        free(bt);
-        bt = xmalloc(N * K * sizeof *bt);
-        cap = N * K;
-    }
+    static Scratch s;
+    float *bt = scratch(&s, N * K * sizeof *bt);
     for (size_t n = 0; n < N; n++)
         for (size_t k = 0; k < K; k++) bt[k * N + n] = b[n * K + k];
     return bt;
@@ -176,19 +187,13 @@ static int32_t codes_dot_plain(const int8_t *x, const uint8_t *codes, size_t K)
     return s;
 }
 
-/* The codes repacked as panels of 32 columns for the kernel (kernels.h):
- * one buffer, grown on demand (callers are one thread at a time); columns
- * past N are code 0 and never read back. */
+/* The codes repacked as panels of 32 columns for the kernel (kernels.h);
+ * columns past N are code 0 and never read back. */
 static const uint8_t *panels(const uint8_t *codes, size_t K, size_t N)
 {
-    static uint8_t *buf;
-    static size_t cap;
-    size_t n_panels = (N + 31) / 32, size = n_panels * 32 * K;
-    if (size > cap) {
-        free(buf);
-        buf = xmalloc(size);
-        cap = size;
-    }
+    static Scratch s;
+    size_t size = (N + 31) / 32 * 32 * K;
+    uint8_t *buf = scratch(&s, size);
     memset(buf, 0, size);
     for (size_t n = 0; n < N; n++) {
         uint8_t *p = buf + n / 32 * 32 * K + (n % 32) * 2;
@@ -240,7 +245,8 @@ void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8
      * tile is the faster way to the same exact sums; the kernel takes k in
      * pairs, so an odd K (never a model's) goes that way too. */
     if (kern.level < SIMD_SSE2 || K % 2) {
-        float *xf = xmalloc((M * K + N * K) * sizeof *xf), *wf = xf + M * K;
+        static Scratch s;
+        float *xf = scratch(&s, (M + N) * K * sizeof *xf), *wf = xf + M * K;
         for (size_t i = 0; i < M * K; i++) xf[i] = x[i];
         for (size_t i = 0; i < N * K; i++) wf[i] = (float)codes[i] - 1.0f;
         gemm_nt(out, xf, wf, M, K, N, 0);
@@ -248,7 +254,6 @@ void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8
             float sm = xscale[m] * wscale;  /* rounded, as in codes_groups */
             for (size_t n = 0; n < N; n++) out[m * N + n] *= sm;
         }
-        free(xf);
         return;
     }
     Codes g = {out, x, xscale, codes, panels(codes, K, N), wscale, M, K, N};
