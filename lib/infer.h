@@ -39,7 +39,7 @@ typedef struct {
     /* exact: floats; tok_emb, head (V, C), the cache kc, vc (L, ctx, C) */
     float *tok_emb, *head, *kc, *vc;
     /* compact: int8 rows; emb_q, head_q (V, C), the cache kq, vq with one
-     * row per (layer, position, head) of head_size values */
+     * row per (layer, head, position) of head_size values */
     Q8Matrix emb_q, head_q, kq, vq;
     /* one token's activations */
     float *x, *xn, *q, *k, *v, *atty, *att, *tmp, *gate, *up, *act, *logits;

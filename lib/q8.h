@@ -5,7 +5,7 @@
  * A row x (cols) is stored as q[c] = round(x[c] / scale), ties to even,
  * with scale = max|x| / 127 — the int8 activation quantisation of the
  * BitLinear layers (act_quant_int8), so |x[c] - q[c] * scale| <= scale / 2.
- * The KV cache uses one row per (layer, position, head): a row is then one
+ * The KV cache uses one row per (layer, head, position): a row is then one
  * head's key or value vector, and a large value in one head does not
  * coarsen another. */
 #ifndef L1B_Q8_H
