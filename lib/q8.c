@@ -49,8 +49,12 @@ static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
     (void)thread;
     const Matvec *mv = ctx;
     const Q8Matrix *m = mv->m;
-    for (size_t r = r0; r < r1; r++)
-        mv->out[r] = m->scale[r] * mv->xscale * (float)kern.dot_i8(m->q + r * m->cols, mv->xq, m->cols);
+    int32_t dots[64];  /* the rows go to the row kernel 64 at a time */
+    for (size_t r = r0; r < r1; r += 64) {
+        size_t n = r1 - r < 64 ? r1 - r : 64;
+        kern.dot_i8_rows(dots, mv->xq, m->q + r * m->cols, m->cols, n);
+        for (size_t i = 0; i < n; i++) mv->out[r + i] = m->scale[r + i] * mv->xscale * (float)dots[i];
+    }
 }
 
 void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale)

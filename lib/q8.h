@@ -29,8 +29,8 @@ void q8_set_row(Q8Matrix *m, size_t r, const float *x);
 void q8_get_row(const Q8Matrix *m, size_t r, float *x);
 /* out (rows) = m @ x for x (cols) given as int8 xq with scale xscale
  * (act_quant_int8): out[r] = scale[r] * xscale * (row r . xq); exact
- * integer products (kern.dot_i8), one float rescale per row. Threaded over rows when the
- * matrix is large. */
+ * integer products (kern.dot_i8_rows), one float rescale per row.
+ * Threaded over rows when the matrix is large. */
 void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale);
 
 #endif
