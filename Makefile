@@ -30,12 +30,12 @@ LIBS     = -lm -lpthread
 
 PROGRAMS = l1b-tokenize l1b-train l1b-sample l1b-bench l1b-ckpt
 
-LIB_SRC  = $(filter-out lib/kernels_sse%.c lib/kernels_ssse3.c lib/kernels_avx2.c,$(wildcard lib/*.c))
+LIB_SRC  = $(filter-out lib/kernels_sse%.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c,$(wildcard lib/*.c))
 ifeq ($(SIMD),0)
 ALL_CFLAGS += -DL1B_NO_SIMD
 SIMD_SRC =
 else
-SIMD_SRC = lib/kernels_sse.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c
+SIMD_SRC = lib/kernels_sse.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c
 endif
 
 OBJ      = $(BUILD)/obj
@@ -51,6 +51,7 @@ $(OBJ)/lib/kernels_sse.o:   SIMD_FLAGS = -msse
 $(OBJ)/lib/kernels_sse2.o:  SIMD_FLAGS = -msse2
 $(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma
+$(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 .PHONY: all check unit cli check-legacy install uninstall clean
 .SECONDARY:

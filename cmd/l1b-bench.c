@@ -75,7 +75,7 @@ int main(int argc, char **argv)
             for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
                 SimdLevel lv;
                 if (simd_parse(name, &lv) < 0)
-                    cli_usage_error("--simd: unknown level '%s' (scalar, sse, sse2, ssse3, avx2)", name);
+                    cli_usage_error("--simd: unknown level '%s' (scalar, sse, sse2, ssse3, avx2, avx512)", name);
                 if (lv > cpu_best_level()) l1b_warn("--simd: %s is not supported here; skipped", name);
                 else o.levels[lv] = 1;
             }

@@ -7,7 +7,7 @@
 #include <cpuid.h>
 #endif
 
-static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2"};
+static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2", "avx512"};
 
 const char *simd_name(SimdLevel level)
 {
@@ -26,7 +26,7 @@ SimdLevel cpu_build_level(void)
 #if defined(L1B_NO_SIMD) || !defined(L1B_X86)
     return SIMD_SCALAR;
 #else
-    return SIMD_AVX2;
+    return SIMD_AVX512;
 #endif
 }
 
@@ -52,10 +52,14 @@ static void detect(void)
     if (__get_cpuid(1, &a, &b, &c, &d)) {
         int sse = d >> 25 & 1, sse2 = d >> 26 & 1, sse3 = c & 1, ssse3 = c >> 9 & 1;
         int osxsave = c >> 27 & 1, avx = c >> 28 & 1, fma = c >> 12 & 1;
-        int avx2 = 0;
+        int avx2 = 0, avx512 = 0;
         if (osxsave && avx && (xgetbv0() & 6) == 6 && __get_cpuid_max(0, 0) >= 7) {
             __cpuid_count(7, 0, a, b, c, d);
             avx2 = b >> 5 & 1;
+            /* F, BW, VL and VNNI, and the OS saving the opmask and all 512
+             * bits of the zmm registers (XCR0 bits 5-7) */
+            avx512 = (b >> 16 & 1) && (b >> 30 & 1) && (b >> 31 & 1) && (c >> 11 & 1) &&
+                     (xgetbv0() & 0xe6) == 0xe6;
         }
         if (sse) strcat(features, "sse "), best = SIMD_SSE;
         if (sse2) strcat(features, "sse2 "), best = sse ? SIMD_SSE2 : best;
@@ -63,7 +67,9 @@ static void detect(void)
         if (ssse3) strcat(features, "ssse3 "), best = best == SIMD_SSE2 ? SIMD_SSSE3 : best;
         if (fma) strcat(features, "fma ");
         if (avx2) strcat(features, "avx2 ");
+        if (avx512) strcat(features, "avx512 ");
         if (avx2 && fma && best == SIMD_SSSE3) best = SIMD_AVX2;
+        if (avx512 && best == SIMD_AVX2) best = SIMD_AVX512;
     }
 #endif
     size_t n = strlen(features);

@@ -9,6 +9,7 @@ typedef enum {
     SIMD_SSE2,        /* Pentium 4 / M: integer SSE, double */
     SIMD_SSSE3,       /* Core 2: pshufb, pmaddubsw, psign */
     SIMD_AVX2,        /* Haswell and later: 256-bit integer, FMA */
+    SIMD_AVX512,      /* Ice Lake, Zen 4 and later: AVX-512 F/BW/VL + VNNI */
     SIMD_LEVELS
 } SimdLevel;
 
@@ -18,7 +19,7 @@ SimdLevel cpu_best_level(void);
 /* Highest level compiled into this build (SIMD_SCALAR for SIMD=0). */
 SimdLevel cpu_build_level(void);
 const char *simd_name(SimdLevel level);
-/* Parse "scalar", "sse", "sse2", "ssse3", "avx2"; -1 if unknown. */
+/* Parse "scalar", "sse", "sse2", "ssse3", "avx2", "avx512"; -1 if unknown. */
 int simd_parse(const char *name, SimdLevel *level);
 /* Space-separated CPU feature names relevant to us, e.g. "sse sse2 sse3". */
 const char *cpu_feature_string(void);

@@ -9,8 +9,9 @@
 
 /* Work is split in groups of 4 output rows, fixed by the shape alone, so a
  * row is always computed the same way whatever the thread count. Inside a
- * group, 16-column tiles go to the kernel table's register-blocked tile;
- * leftover columns and a last partial group use plain loops. */
+ * group, column tiles (16 or 32 wide, kernels.h) go to the kernel table's
+ * register-blocked tile; leftover columns and a last partial group use
+ * plain loops. */
 
 typedef struct {
     float *out;
@@ -57,8 +58,12 @@ static void groups(void *ctx, size_t g0, size_t g1, int thread)
             sk = 4;
         }
         size_t n = 0;
-        for (; n + 16 <= g->N; n += 16)
-            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, a, sm, sk, g->b + n, g->N, g->K, g->alpha);
+        while (g->N - n >= 16) {
+            size_t w = (g->N - n) / 16 * 16;
+            if (w > kern.gemm_tile_cols) w = kern.gemm_tile_cols;
+            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, a, sm, sk, g->b + n, g->N, g->K, w, g->alpha);
+            n += w;
+        }
         if (n < g->N) rows_plain(g, m0, m1, n);
     }
     free(panel);

@@ -16,6 +16,7 @@ int kernels_for_level(SimdLevel level, Kernels *out)
     if (level >= SIMD_SSE2) kernels_fill_sse2(out);
     if (level >= SIMD_SSSE3) kernels_fill_ssse3(out);
     if (level >= SIMD_AVX2) kernels_fill_avx2(out);
+    if (level >= SIMD_AVX512) kernels_fill_avx512(out);
 #endif
     out->level = level;
     return 0;
@@ -28,7 +29,7 @@ SimdLevel kernels_init(void)
     if (want && *want) {
         SimdLevel asked;
         if (simd_parse(want, &asked) < 0)
-            l1b_warn("L1B_SIMD=%s: unknown level (scalar, sse, sse2, ssse3, avx2); using %s",
+            l1b_warn("L1B_SIMD=%s: unknown level (scalar, sse, sse2, ssse3, avx2, avx512); using %s",
                      want, simd_name(level));
         else if (asked > level)
             l1b_warn("L1B_SIMD=%s: not supported by this %s; using %s", want,

@@ -20,11 +20,15 @@ typedef struct {
     void (*dot4_f32)(const float *a, const float *b, size_t ldb, size_t K, float out[4]);
     /* y[i] += sum_j c[j] * x[j*ldx + i], j < 4   y: (n), x: (4, ldx) */
     void (*axpy4_f32)(float *y, const float *x, size_t ldx, const float c[4], size_t n);
-    /* a 4 x 16 tile of a matrix product, accumulated:
+    /* a 4 x n tile of a matrix product, accumulated:
      *   out[i*ldo + j] += alpha * sum_k a[i*sm + k*sk] * b[k*ldb + j]
-     * for i < 4, j < 16, k < K — a (4, K) with any strides, b (K, 16) rows */
+     * for i < 4, j < n, k < K — a (4, K) with any strides, b (K, n) rows;
+     * n a multiple of 16, at most gemm_tile_cols, the widest tile the
+     * level keeps in registers (16; 64 at AVX-512). Every level sums over
+     * k in order. */
+    size_t gemm_tile_cols;
     void (*gemm_tile_f32)(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
-                          size_t ldb, size_t K, float alpha);
+                          size_t ldb, size_t K, size_t n, float alpha);
     /* q[i] = clamp(round(x[i] * s), -128, 127), rounding to nearest, ties to
      * even: int8 activation quantisation                x: (n), q: (n) */
     void (*quantize_i8)(const float *x, size_t n, float s, int8_t *q);
@@ -103,5 +107,6 @@ void kernels_fill_sse(Kernels *k);
 void kernels_fill_sse2(Kernels *k);
 void kernels_fill_ssse3(Kernels *k);
 void kernels_fill_avx2(Kernels *k);
+void kernels_fill_avx512(Kernels *k);
 
 #endif

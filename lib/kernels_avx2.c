@@ -185,8 +185,8 @@ static void ternary_codes_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t
 
 /* 4 x 16 in eight 8-wide accumulators: per step two loads of b and four
  * broadcasts feed eight FMAs */
-static void gemm_tile_f32_avx2(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
-                               size_t ldb, size_t K, float alpha)
+static void tile_4x16(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b, size_t ldb,
+                      size_t K, float alpha)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     for (size_t k = 0; k < K; k++) {
@@ -218,6 +218,14 @@ static void gemm_tile_f32_avx2(float *out, size_t ldo, const float *a, size_t sm
     o += ldo;
     _mm256_storeu_ps(o, _mm256_fmadd_ps(va, c30, _mm256_loadu_ps(o)));
     _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(va, c31, _mm256_loadu_ps(o + 8)));
+}
+
+/* 4 x n as 4 x 16 strips: eight accumulators, two loads of b and four
+ * broadcasts per k fill 14 of the 16 registers */
+static void gemm_tile_f32_avx2(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
+                               size_t ldb, size_t K, size_t n, float alpha)
+{
+    for (size_t j = 0; j < n; j += 16) tile_4x16(out + j, ldo, a, sm, sk, b + j, ldb, K, alpha);
 }
 
 /* the scalar formula in the same order (no fused multiply-adds), so the

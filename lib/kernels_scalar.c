@@ -46,18 +46,20 @@ static int32_t ternary_codes_dot_scalar(const uint8_t *codes, const int8_t *x, s
 }
 
 static void gemm_tile_f32_scalar(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
-                                 size_t ldb, size_t K, float alpha)
+                                 size_t ldb, size_t K, size_t n, float alpha)
 {
-    float acc[4][16] = {{0}};
-    for (size_t k = 0; k < K; k++) {
-        const float *bk = b + k * ldb;
-        for (int i = 0; i < 4; i++) {
-            float c = a[i * sm + k * sk];
-            for (int j = 0; j < 16; j++) acc[i][j] += c * bk[j];
+    for (size_t j0 = 0; j0 < n; j0 += 16) {
+        float acc[4][16] = {{0}};
+        for (size_t k = 0; k < K; k++) {
+            const float *bk = b + k * ldb + j0;
+            for (int i = 0; i < 4; i++) {
+                float c = a[i * sm + k * sk];
+                for (int j = 0; j < 16; j++) acc[i][j] += c * bk[j];
+            }
         }
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 16; j++) out[i * ldo + j0 + j] += alpha * acc[i][j];
     }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 16; j++) out[i * ldo + j] += alpha * acc[i][j];
 }
 
 void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q)
@@ -222,6 +224,7 @@ void kernels_fill_scalar(Kernels *k)
     k->quantize_i8 = quantize_i8_ref;
     k->adamw_f32 = adamw_f32_ref;
     k->gemm_tile_f32 = gemm_tile_f32_scalar;
+    k->gemm_tile_cols = 16;
     k->ternary_codes_dot = ternary_codes_dot_scalar;
     k->dot4_f32 = dot4_f32_scalar;
     k->axpy4_f32 = axpy4_f32_scalar;

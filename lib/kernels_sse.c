@@ -96,13 +96,13 @@ static void axpy4_f32_sse(float *y, const float *x, size_t ldx, const float c[4]
     for (; i < n; i++) y[i] += c[0] * x[i] + c[1] * x1[i] + c[2] * x2[i] + c[3] * x3[i];
 }
 
-/* 4 x 16 as four 4 x 4 column strips: 4 accumulators and one load of b per
+/* 4 x n as 4 x 4 column strips: 4 accumulators and one load of b per
  * step leave room in the 8 registers of a 32-bit SSE machine */
 static void gemm_tile_f32_sse(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
-                              size_t ldb, size_t K, float alpha)
+                              size_t ldb, size_t K, size_t n, float alpha)
 {
     __m128 va = _mm_set1_ps(alpha);
-    for (int j = 0; j < 16; j += 4) {
+    for (size_t j = 0; j < n; j += 4) {
         __m128 c0 = _mm_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (size_t k = 0; k < K; k++) {
             __m128 bk = _mm_loadu_ps(b + k * ldb + j);

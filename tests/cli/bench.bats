@@ -38,7 +38,7 @@ load helper
 @test "bad arguments are usage errors" {
     run l1b-bench --simd mmx
     [ "$status" -eq 2 ]
-    [ "${lines[0]}" = "l1b-bench: --simd: unknown level 'mmx' (scalar, sse, sse2, ssse3, avx2)" ]
+    [ "${lines[0]}" = "l1b-bench: --simd: unknown level 'mmx' (scalar, sse, sse2, ssse3, avx2, avx512)" ]
     run l1b-bench flops
     [ "$status" -eq 2 ]
     run l1b-bench --shape dim=100,heads=3

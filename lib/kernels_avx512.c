@@ -1,0 +1,90 @@
+/* AVX-512 kernels (F, BW, VL and VNNI: Ice Lake, Zen 4 and later): 16-wide
+ * float and the VNNI byte dot product vpdpbusd, which multiplies 4 unsigned
+ * bytes by 4 signed bytes and adds the four products to a 32-bit lane in
+ * one instruction. Built with those flags; only called after CPUID and the
+ * OS (XCR0) say so. Every other slot is inherited from AVX2. */
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* 4 x 16nv of the float tile, nv = 1..4 vectors of 16 columns per row,
+ * a constant where it is inlined: up to 16 accumulators (of the 32 zmm
+ * registers), enough to keep both FMA pipes busy while b streams through.
+ * Each sum runs over k in order, one fused multiply-add per k, as the AVX2
+ * tile does, so the two levels give the same bits. */
+static inline __attribute__((always_inline)) void tile_4xv(float *out, size_t ldo, const float *a, size_t sm,
+                                                           size_t sk, const float *b, size_t ldb, size_t K,
+                                                           float alpha, const int nv)
+{
+    __m512 c[4][4], bv[4];
+    for (int i = 0; i < 4; i++)
+        for (int v = 0; v < nv; v++) c[i][v] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++) {
+        const float *bk = b + k * ldb, *ak = a + k * sk;
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(bk + 16 * v);
+        for (int i = 0; i < 4; i++) {
+            __m512 x = _mm512_set1_ps(ak[i * sm]);
+            for (int v = 0; v < nv; v++) c[i][v] = _mm512_fmadd_ps(x, bv[v], c[i][v]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha);
+    for (int i = 0; i < 4; i++)
+        for (int v = 0; v < nv; v++) {
+            float *o = out + i * ldo + 16 * v;
+            _mm512_storeu_ps(o, _mm512_fmadd_ps(va, c[i][v], _mm512_loadu_ps(o)));
+        }
+}
+
+static void gemm_tile_f32_avx512(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
+                                 size_t ldb, size_t K, size_t n, float alpha)
+{
+    switch (n / 16) {
+    case 4: tile_4xv(out, ldo, a, sm, sk, b, ldb, K, alpha, 4); break;
+    case 3: tile_4xv(out, ldo, a, sm, sk, b, ldb, K, alpha, 3); break;
+    case 2: tile_4xv(out, ldo, a, sm, sk, b, ldb, K, alpha, 2); break;
+    default: tile_4xv(out, ldo, a, sm, sk, b, ldb, K, alpha, 1); break;
+    }
+}
+
+/* The 4 x 32 codes panel (kernels.h: byte pairs of k per column). Two
+ * 64-byte rows of the panel, k pairs (k, k+1) and (k+2, k+3), interleave
+ * 16 bits at a time into quads of k per column, which is what vpdpbusd
+ * takes: "lo" gets columns 0-3, 8-11, 16-19, 24-27, "hi" the others. An
+ * x quad, broadcast, then meets 16 columns per instruction. */
+static void codes_panel_4x32_avx512(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
+{
+    __m512i lo_acc[4], hi_acc[4];
+    for (int i = 0; i < 4; i++) lo_acc[i] = hi_acc[i] = _mm512_setzero_si512();
+    for (size_t k = 0; k < K; k += 4) {
+        int last_pair = k + 2 >= K;  /* K % 4 == 2: the upper pair is zero */
+        __m512i p0 = _mm512_loadu_si512(panel + k * 32);
+        __m512i p1 = last_pair ? _mm512_setzero_si512() : _mm512_loadu_si512(panel + k * 32 + 64);
+        __m512i lo = _mm512_unpacklo_epi16(p0, p1), hi = _mm512_unpackhi_epi16(p0, p1);
+        for (int i = 0; i < 4; i++) {
+            int32_t quad = 0;
+            if (last_pair) memcpy(&quad, x + i * ldx + k, 2);
+            else memcpy(&quad, x + i * ldx + k, 4);
+            __m512i xq = _mm512_set1_epi32(quad);
+            lo_acc[i] = _mm512_dpbusd_epi32(lo_acc[i], lo, xq);
+            hi_acc[i] = _mm512_dpbusd_epi32(hi_acc[i], hi, xq);
+        }
+    }
+    /* back to column order: per 128-bit lane, 4 columns from lo, then 4 from hi */
+    const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int i = 0; i < 4; i++) {
+        int32_t *o = out + i * 32;
+        __m512i c0 = _mm512_permutex2var_epi32(lo_acc[i], first, hi_acc[i]);
+        __m512i c1 = _mm512_permutex2var_epi32(lo_acc[i], second, hi_acc[i]);
+        _mm512_storeu_si512(o, _mm512_add_epi32(_mm512_loadu_si512(o), c0));
+        _mm512_storeu_si512(o + 16, _mm512_add_epi32(_mm512_loadu_si512(o + 16), c1));
+    }
+}
+
+void kernels_fill_avx512(Kernels *k)
+{
+    k->gemm_tile_f32 = gemm_tile_f32_avx512;
+    k->gemm_tile_cols = 64;
+    k->codes_panel_4x32 = codes_panel_4x32_avx512;
+}
