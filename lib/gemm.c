@@ -17,17 +17,19 @@ typedef struct {
     float *out;
     const float *a, *b;
     size_t M, K, N;
-    size_t sm, sk;  /* coefficient (m, k) = a[m*sm + k*sk] */
+    size_t sm, sk;    /* coefficient (m, k) = a[m*sm + k*sk] */
+    size_t ldo, ldb;  /* out (m, n) = out[m*ldo + n], b (k, n) = b[k*ldb + n] */
     float alpha;
+    int panel;        /* copy strided a to a panel first (below) */
 } Gemm;
 
 static void rows_plain(const Gemm *g, size_t m0, size_t m1, size_t n0)
 {
     for (size_t m = m0; m < m1; m++) {
-        float *om = g->out + m * g->N;
+        float *om = g->out + m * g->ldo;
         for (size_t k = 0; k < g->K; k++) {
             float c = g->alpha * g->a[m * g->sm + k * g->sk];
-            const float *bk = g->b + k * g->N;
+            const float *bk = g->b + k * g->ldb;
             for (size_t n = n0; n < g->N; n++) om[n] += c * bk[n];
         }
     }
@@ -41,7 +43,7 @@ static void groups(void *ctx, size_t g0, size_t g1, int thread)
 {
     (void)thread;
     const Gemm *g = ctx;
-    float *panel = g->sk != 1 ? xmalloc(4 * g->K * sizeof *panel + 1) : NULL;
+    float *panel = g->panel && g->sk != 1 ? xmalloc(4 * g->K * sizeof *panel + 1) : NULL;
     for (size_t grp = g0; grp < g1; grp++) {
         size_t m0 = 4 * grp, m1 = m0 + 4 < g->M ? m0 + 4 : g->M;
         if (m1 - m0 < 4) {
@@ -61,7 +63,7 @@ static void groups(void *ctx, size_t g0, size_t g1, int thread)
         while (g->N - n >= 16) {
             size_t w = (g->N - n) / 16 * 16;
             if (w > kern.gemm_tile_cols) w = kern.gemm_tile_cols;
-            kern.gemm_tile_f32(g->out + m0 * g->N + n, g->N, a, sm, sk, g->b + n, g->N, g->K, w, g->alpha);
+            kern.gemm_tile_f32(g->out + m0 * g->ldo + n, g->ldo, a, sm, sk, g->b + n, g->ldb, g->K, w, g->alpha);
             n += w;
         }
         if (n < g->N) rows_plain(g, m0, m1, n);
@@ -82,8 +84,15 @@ static void split(size_t n_groups, ParallelFn fn, void *ctx, size_t macs)
 static void run(float *out, const float *a, size_t sm, size_t sk, const float *b, size_t M, size_t K, size_t N,
                 float alpha)
 {
-    Gemm g = {out, a, b, M, K, N, sm, sk, alpha};
+    Gemm g = {out, a, b, M, K, N, sm, sk, N, N, alpha, 1};
     split((M + 3) / 4, groups, &g, M * K * N);
+}
+
+void gemm_block(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b, size_t ldb, size_t M,
+                size_t K, size_t N, float alpha)
+{
+    Gemm g = {out, a, b, M, K, N, sm, sk, ldo, ldb, alpha, 0};
+    groups(&g, 0, (M + 3) / 4, 0);
 }
 
 void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha)

@@ -21,6 +21,13 @@
 void gemm_nt(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, int accumulate);
 void gemm_nn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
 void gemm_tn(float *out, const float *a, const float *b, size_t M, size_t K, size_t N, float alpha);
+/* The small strided product inside one thread's share of other work
+ * (attention, per sequence and head), on the calling thread:
+ *   out[m*ldo + n] += alpha * sum_k a[m*sm + k*sk] * b[k*ldb + n]
+ * out (M,N), a (M,K) with any strides, b (K,N); the same tiles and
+ * order of sums as the products above. */
+void gemm_block(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b, size_t ldb, size_t M,
+                size_t K, size_t N, float alpha);
 void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
                    size_t K, size_t N);
 

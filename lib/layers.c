@@ -338,13 +338,12 @@ void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, fl
 
 /* ---- causal self-attention ------------------------------------------------ */
 
-/* q, k, v (B,T,C) -> out (B,T,C); att (B,NH,T,T) */
+/* one query at a time (decoding) */
 void attention_query(float *out, float *att, const float *q, const float *k, const float *v, size_t n,
                      size_t stride, size_t HS)
 {
     float scale = 1.0f / sqrtf((float)HS);
-    /* keys four at a time, then one at a time: which way a key goes
-     * depends only on t2 and n, the same in training and decoding */
+    /* keys four at a time, then one at a time */
     size_t t2 = 0;
     for (; t2 + 4 <= n; t2 += 4) {
         float s[4];
@@ -363,27 +362,67 @@ void attention_query(float *out, float *att, const float *q, const float *k, con
 
 /* Attention work splits by (sequence, head): each owns disjoint slices of
  * every output, so threads never share a write and results do not depend
- * on the thread count. */
+ * on the thread count. Within a head, queries go in blocks of 4 rows, and
+ * every product is a small matrix product on the float tiles (gemm_block),
+ * cut to the causal triangle: query rows t0..t0+3 need keys 0..t0+3 only
+ * (the scores are computed up to the next multiple of 16 columns, the
+ * tile width, and the surplus is overwritten). Per (sequence, head), with
+ * Q, K, V, dO the head's (T, HS) slices and P the probabilities:
+ *
+ *   forward    S = scale Q K^T, P = softmax(S) by row, O = P V
+ *   backward   dP = dO V^T, dS = P * (dP - rowsum(P * dP)),
+ *              dQ += scale dS K, dK += scale dS^T Q, dV += P^T dO
+ *
+ * K^T and V^T are copied once per head, and P^T and dS^T for the last two,
+ * so that every product reads rows. */
 typedef struct {
     float *out, *att, *dq, *dk, *dv, *datt;
     const float *q, *k, *v, *dout, *att_in;
     size_t T, C, NH;
 } Attn;
 
+/* src (T rows, `stride` apart, of HS) -> dst (HS, T) */
+static void transpose_head(float *dst, const float *src, size_t T, size_t stride, size_t HS)
+{
+    for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < HS; i++) dst[i * T + t] = src[t * stride + i];
+}
+
+/* the columns computed for query rows up to t1 (exclusive): t1 rounded up
+ * to the tile's 16, at most T */
+static size_t causal_cols(size_t t1, size_t T)
+{
+    size_t n = (t1 + 15) / 16 * 16;
+    return n < T ? n : T;
+}
+
 static void attention_forward_heads(void *ctx, size_t i0, size_t i1, int thread)
 {
     (void)thread;
     const Attn *A = ctx;
     size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
-    for (size_t i = i0; i < i1; i++) {
-        size_t b = i / NH, h = i % NH;
-        for (size_t t = 0; t < T; t++) {
-            float *a = A->att + (i * T + t) * T;
-            attention_query(A->out + (b * T + t) * C + h * HS, a, A->q + (b * T + t) * C + h * HS,
-                            A->k + b * T * C + h * HS, A->v + b * T * C + h * HS, t + 1, C, HS);
-            for (size_t t2 = t + 1; t2 < T; t2++) a[t2] = 0;
+    float scale = 1.0f / sqrtf((float)HS);
+    float *kt = xmalloc(HS * T * sizeof *kt);
+    for (size_t bh = i0; bh < i1; bh++) {
+        size_t b = bh / NH, h = bh % NH;
+        const float *q = A->q + b * T * C + h * HS, *v = A->v + b * T * C + h * HS;
+        float *att = A->att + bh * T * T, *out = A->out + b * T * C + h * HS;
+        transpose_head(kt, A->k + b * T * C + h * HS, T, C, HS);
+        for (size_t t0 = 0; t0 < T; t0 += 4) {
+            size_t m = T - t0 < 4 ? T - t0 : 4, t1 = t0 + m, n = causal_cols(t1, T);
+            float *s = att + t0 * T;
+            memset(s, 0, m * T * sizeof *s);
+            gemm_block(s, T, q + t0 * C, C, 1, kt, T, m, HS, n, scale);
+            for (size_t t = t0; t < t1; t++) {
+                float *a = att + t * T;
+                kern.softmax_f32(a, a, t + 1, NULL);
+                memset(a + t + 1, 0, (T - t - 1) * sizeof *a);
+                memset(out + t * C, 0, HS * sizeof *out);
+            }
+            gemm_block(out + t0 * C, C, s, T, 1, v, C, m, t1, HS, 1.0f);
         }
     }
+    free(kt);
 }
 
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
@@ -393,66 +432,48 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
     parallel_for(B * NH, attention_forward_heads, &A);
 }
 
-/* Two passes per (sequence, head). By query row t: datt = dout.v, then the
- * softmax backward dpre = att * (datt - sum(att * datt)), which datt is
- * overwritten with, and dq_t += scale * sum_t2 dpre[t2] k_t2. Then by key
- * t2: dv_t2 += sum_t att[t][t2] dout_t and dk_t2 += scale * sum_t
- * dpre[t][t2] q_t over the queries t >= t2 that see it. Every sum takes
- * four rows at a time (dot4, axpy4), then one at a time; the grouping
- * depends only on t and t2. */
 static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread)
 {
     (void)thread;
     const Attn *A = ctx;
     size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
+    float *vt = xmalloc((HS * T + 2 * T * T) * sizeof *vt), *pt = vt + HS * T, *dst = pt + T * T;
     for (size_t bh = i0; bh < i1; bh++) {
-        size_t b = bh / NH, h = bh % NH;
-        const float *att = A->att_in + bh * T * T, *dout = A->dout + b * T * C + h * HS;
-        const float *q = A->q + b * T * C + h * HS, *k = A->k + b * T * C + h * HS, *v = A->v + b * T * C + h * HS;
-        float *datt = A->datt + bh * T * T, *dq = A->dq + b * T * C + h * HS;
-        float *dk = A->dk + b * T * C + h * HS, *dv = A->dv + b * T * C + h * HS;
-        for (size_t t = 0; t < T; t++) {
-            const float *a = att + t * T, *go = dout + t * C;
-            float *da = datt + t * T, *dqt = dq + t * C;
-            size_t n = t + 1, t2 = 0;
-            for (; t2 + 4 <= n; t2 += 4) kern.dot4_f32(go, v + t2 * C, C, HS, da + t2);
-            for (; t2 < n; t2++) da[t2] = kern.dot_f32(go, v + t2 * C, HS);
-            float adot = kern.dot_f32(a, da, n);
-            for (t2 = 0; t2 < n; t2++) da[t2] = a[t2] * (da[t2] - adot);
-            for (t2 = n; t2 < T; t2++) da[t2] = 0;
-            float c[4];
-            for (t2 = 0; t2 + 4 <= n; t2 += 4) {
-                for (int j = 0; j < 4; j++) c[j] = da[t2 + j] * scale;
-                kern.axpy4_f32(dqt, k + t2 * C, C, c, HS);
+        size_t b = bh / NH, h = bh % NH, off = b * T * C + h * HS;
+        const float *att = A->att_in + bh * T * T, *dout = A->dout + off;
+        const float *q = A->q + off, *k = A->k + off;
+        float *datt = A->datt + bh * T * T, *dq = A->dq + off, *dk = A->dk + off, *dv = A->dv + off;
+        transpose_head(vt, A->v + off, T, C, HS);
+        for (size_t t0 = 0; t0 < T; t0 += 4) {
+            size_t m = T - t0 < 4 ? T - t0 : 4, t1 = t0 + m;
+            float *ds = datt + t0 * T;
+            memset(ds, 0, m * T * sizeof *ds);
+            gemm_block(ds, T, dout + t0 * C, C, 1, vt, T, m, HS, causal_cols(t1, T), 1.0f);
+            for (size_t t = t0; t < t1; t++) {
+                const float *a = att + t * T;
+                float *da = datt + t * T;
+                size_t n = t + 1;
+                float adot = kern.dot_f32(a, da, n);
+                for (size_t t2 = 0; t2 < n; t2++) da[t2] = a[t2] * (da[t2] - adot);
+                memset(da + n, 0, (T - n) * sizeof *da);
             }
-            for (; t2 < n; t2++) {
-                float d = da[t2] * scale;
-                const float *kt = k + t2 * C;
-                for (size_t i = 0; i < HS; i++) dqt[i] += d * kt[i];
-            }
+            gemm_block(dq + t0 * C, C, ds, T, 1, k, C, m, t1, HS, scale);
         }
-        for (size_t t2 = 0; t2 < T; t2++) {
-            float *dvt = dv + t2 * C, *dkt = dk + t2 * C, ca[4], cd[4];
-            size_t t = t2;
-            for (; t + 4 <= T; t += 4) {
-                for (int j = 0; j < 4; j++) {
-                    ca[j] = att[(t + j) * T + t2];
-                    cd[j] = datt[(t + j) * T + t2] * scale;
-                }
-                kern.axpy4_f32(dvt, dout + t * C, C, ca, HS);
-                kern.axpy4_f32(dkt, q + t * C, C, cd, HS);
+        for (size_t t = 0; t < T; t++)  /* whole: the zeros above the diagonal too */
+            for (size_t t2 = 0; t2 < T; t2++) {
+                pt[t2 * T + t] = att[t * T + t2];
+                dst[t2 * T + t] = datt[t * T + t2];
             }
-            for (; t < T; t++) {
-                float ai = att[t * T + t2], d = datt[t * T + t2] * scale;
-                const float *go = dout + t * C, *qt = q + t * C;
-                for (size_t i = 0; i < HS; i++) {
-                    dvt[i] += ai * go[i];
-                    dkt[i] += d * qt[i];
-                }
-            }
+        /* key rows g0..g0+3 are seen by queries g0..T-1 (the rows of P^T
+         * there are zero before their own position) */
+        for (size_t g0 = 0; g0 < T; g0 += 4) {
+            size_t m = T - g0 < 4 ? T - g0 : 4;
+            gemm_block(dv + g0 * C, C, pt + g0 * T + g0, T, 1, dout + g0 * C, C, m, T - g0, HS, 1.0f);
+            gemm_block(dk + g0 * C, C, dst + g0 * T + g0, T, 1, q + g0 * C, C, m, T - g0, HS, scale);
         }
     }
+    free(vt);
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,

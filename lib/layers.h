@@ -132,9 +132,10 @@ void rope_backward(float *dx, const int *pos, size_t N, size_t NH, size_t HS, fl
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        size_t B, size_t T, size_t C, size_t NH);
 /* One head of one query: q (HS) against n keys and values, rows of k and v
- * `stride` floats apart -> out (HS), att (n) the softmax weights. The
- * training forward and the sampler's KV-cache step both use it, so their
- * arithmetic is the same. */
+ * `stride` floats apart -> out (HS), att (n) the softmax weights: the
+ * sampler's KV-cache step. The training forward computes the same formulas
+ * for all queries at once, as small matrix products (equal to float
+ * rounding). */
 void attention_query(float *out, float *att, const float *q, const float *k, const float *v, size_t n,
                      size_t stride, size_t HS);
 /* dq, dk, dv (B,T,C) accumulated; datt (B,NH,T,T) scratch. */
