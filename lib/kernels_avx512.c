@@ -82,8 +82,40 @@ static void codes_panel_4x32_avx512(int32_t *out, const int8_t *x, size_t ldx, c
     }
 }
 
+/* Four rows of packed ternary codes (ternary.h) against one x, one 128-bit
+ * lane per row: a block of each row (16 bytes, 64 codes) goes to its lane,
+ * and each quarter j of the block's x (16 values) is broadcast to all four
+ * lanes, so one vpdpbusd does 16 codes of every row. The four quarters
+ * accumulate separately (independent chains); each lane's sum is then one
+ * row's. No horizontal work until the end, however short the rows. */
+static void ternary_codes_dot4_avx512(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                      size_t n_blocks)
+{
+    const __m512i three = _mm512_set1_epi8(3);
+    __m512i acc[4];
+    for (int j = 0; j < 4; j++) acc[j] = _mm512_setzero_si512();
+    for (size_t b = 0; b < n_blocks; b++) {
+        const uint8_t *c = codes + 16 * b;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)c));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + row_bytes)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 2 * row_bytes)), 2);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 3 * row_bytes)), 3);
+        for (int j = 0; j < 4; j++) {
+            __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 64 * b + 16 * j)));
+            __m512i cj = _mm512_and_si512(_mm512_srli_epi16(v, 2 * j), three);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], cj, xj);
+        }
+    }
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));  /* within lanes */
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    s = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
+}
+
 void kernels_fill_avx512(Kernels *k)
 {
+    k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
     k->gemm_tile_f32 = gemm_tile_f32_avx512;
     k->gemm_tile_cols = 64;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;
