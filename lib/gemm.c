@@ -77,8 +77,7 @@ static void groups(void *ctx, size_t g0, size_t g1, int thread)
 
 static void split(size_t n_groups, ParallelFn fn, void *ctx, size_t macs)
 {
-    if (macs < PARALLEL_MIN_MACS) fn(ctx, 0, n_groups, 0);
-    else parallel_for(n_groups, fn, ctx);
+    parallel_for_min(n_groups, macs, PARALLEL_MIN_MACS, fn, ctx);
 }
 
 static void run(float *out, const float *a, size_t sm, size_t sk, const float *b, size_t M, size_t K, size_t N,

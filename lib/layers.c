@@ -31,17 +31,40 @@ void embedding_backward(float *dtable, const float *dout, const int *tokens, siz
     }
 }
 
+/* The operands of an element-wise pass, for parallel_elements: each
+ * *_range function below does values [i0, i1) of one layer function. */
+typedef struct {
+    float *out, *out2;
+    const float *in, *in2, *in3;
+} Elem;
+
+static void residual_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    for (size_t i = i0; i < i1; i++) e->out[i] = e->in[i] + e->in2[i];
+}
+
 void residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    Elem e = {.out = out, .in = a, .in2 = b};
+    parallel_elements(n, residual_range, &e);
+}
+
+static void residual_bwd_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        e->out[i] += e->in[i];
+        e->out2[i] += e->in[i];
+    }
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        da[i] += dout[i];
-        db[i] += dout[i];
-    }
+    Elem e = {.out = da, .out2 = db, .in = dout};
+    parallel_elements(n, residual_bwd_range, &e);
 }
 
 /* ---- RMSNorm ------------------------------------------------------------ */
@@ -228,6 +251,20 @@ float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
 }
 
 /* inp (N,C) @ quant(w (OC,C))^T -> out (N,OC) */
+typedef struct {
+    const float *x;
+    int8_t *q;
+    float *scale;
+    size_t C;
+} ActQuant;
+
+static void act_quant_rows(void *ctx, size_t n0, size_t n1, int thread)
+{
+    (void)thread;
+    const ActQuant *a = ctx;
+    for (size_t n = n0; n < n1; n++) act_quant_int8(a->x + n * a->C, a->C, a->q + n * a->C, &a->scale[n]);
+}
+
 void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, size_t C,
                        size_t OC, QuantScheme scheme, BitLinearQuant *bq)
 {
@@ -237,8 +274,8 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
     }
     double t0 = prof_begin();
     bq->wscale = weight_quantise_noisy(scheme, w, OC * C, bq->wq, bq->noise);
-    for (size_t n = 0; n < N; n++)
-        act_quant_int8(inp + n * C, C, bq->xq + n * C, &bq->xscale[n]);
+    ActQuant a = {inp, bq->xq, bq->xscale, C};
+    parallel_for_min(N, N * C, 4 * PARALLEL_BLOCK, act_quant_rows, &a);
     prof_end(PROF_QUANT, t0);
     t0 = prof_begin();
     /* int8 x ternary as exact integer sums, rescaled once per output */
@@ -246,6 +283,29 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
     for (size_t i = 0; i < OC * C; i++) codes[i] = (uint8_t)(bq->wq[i] + 1);
     gemm_codes_nt(out, bq->xq, bq->xscale, codes, bq->wscale, N, C, OC);
     prof_end(PROF_MATMUL_FWD, t0);
+}
+
+/* int8 values as floats, times the scale of their row of C when there is one */
+typedef struct {
+    float *out;
+    const int8_t *q;
+    const float *scale;
+    size_t C;
+} Dequant;
+
+static void dequant_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Dequant *d = ctx;
+    if (!d->scale) {
+        for (size_t i = i0; i < i1; i++) d->out[i] = d->q[i];
+        return;
+    }
+    for (size_t i = i0; i < i1;) {  /* by row: one scale each */
+        size_t row = i / d->C, end = (row + 1) * d->C < i1 ? (row + 1) * d->C : i1;
+        float s = d->scale[row];
+        for (; i < end; i++) d->out[i] = (float)d->q[i] * s;
+    }
 }
 
 /* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C); dw (OC,C) += dout^T @ Xdq (N,C) */
@@ -258,16 +318,18 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
         return;
     }
     double t0 = prof_begin();
+    Dequant d = {.q = bq->wq, .scale = NULL, .C = C};
     if (dinp) {
-        float *wf = workspace(OC * C);
-        for (size_t i = 0; i < OC * C; i++) wf[i] = bq->wq[i];
-        gemm_nn(dinp, dout, wf, N, OC, C, bq->wscale);
+        d.out = workspace(OC * C);
+        parallel_elements(OC * C, dequant_range, &d);
+        gemm_nn(dinp, dout, d.out, N, OC, C, bq->wscale);
     }
     if (dw) {
-        float *xd = workspace(N * C);
-        for (size_t n = 0; n < N; n++)
-            for (size_t c = 0; c < C; c++) xd[n * C + c] = (float)bq->xq[n * C + c] * bq->xscale[n];
-        gemm_tn(dw, dout, xd, OC, N, C, 1.0f);
+        d.out = workspace(N * C);
+        d.q = bq->xq;
+        d.scale = bq->xscale;
+        parallel_elements(N * C, dequant_range, &d);
+        gemm_tn(dw, dout, d.out, OC, N, C, 1.0f);
     }
     prof_end(PROF_MATMUL_BWD, t0);
 }
@@ -304,13 +366,24 @@ static const float *rope_table(size_t HS, float theta, size_t n_pos)
     return tab;
 }
 
-static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta, float sign)
+typedef struct {
+    float *x;
+    const int *pos;
+    const float *tab;
+    size_t NH, HS;
+    float sign;
+} Rope;
+
+static void rope_rows(void *ctx, size_t i0, size_t i1, int thread)
 {
-    size_t max_pos = 0;
-    for (size_t i = 0; i < N; i++)
-        if ((size_t)pos[i] + 1 > max_pos) max_pos = (size_t)pos[i] + 1;
-    const float *tab = rope_table(HS, theta, max_pos);
-    for (size_t i = 0; i < N; i++) {
+    (void)thread;
+    const Rope *r = ctx;
+    float *x = r->x;
+    float sign = r->sign;
+    const int *pos = r->pos;
+    const float *tab = r->tab;
+    size_t NH = r->NH, HS = r->HS;
+    for (size_t i = i0; i < i1; i++) {
         const float *cs = tab + (size_t)pos[i] * HS;
         for (size_t j = 0; j < HS / 2; j++) {
             float c = cs[2 * j], s = sign * cs[2 * j + 1];
@@ -322,6 +395,15 @@ static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS
             }
         }
     }
+}
+
+static void rope_rotate(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta, float sign)
+{
+    size_t max_pos = 0;
+    for (size_t i = 0; i < N; i++)
+        if ((size_t)pos[i] + 1 > max_pos) max_pos = (size_t)pos[i] + 1;
+    Rope r = {x, pos, rope_table(HS, theta, max_pos), NH, HS, sign};
+    parallel_for_min(N, N * NH * HS, 4 * PARALLEL_BLOCK, rope_rows, &r);
 }
 
 void rope_forward(float *x, const int *pos, size_t N, size_t NH, size_t HS, float theta)
@@ -489,26 +571,58 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
 
 /* silu(gate (N,H)) * up (N,H) -> out (N,H); the formulas, forward and
  * backward, are in kernels_scalar.c */
+static void swiglu_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    kern.swiglu_f32(e->out + i0, e->in + i0, e->in2 + i0, i1 - i0);
+}
+
 void swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t H)
 {
-    kern.swiglu_f32(out, gate, up, N * H);
+    Elem e = {.out = out, .in = gate, .in2 = up};
+    parallel_elements(N * H, swiglu_range, &e);
+}
+
+static void swiglu_bwd_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    kern.swiglu_bwd_f32(e->out + i0, e->out2 + i0, e->in + i0, e->in2 + i0, e->in3 + i0, i1 - i0);
 }
 
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                      const float *up, size_t N, size_t H)
 {
-    kern.swiglu_bwd_f32(dgate, dup, dout, gate, up, N * H);
+    Elem e = {.out = dgate, .out2 = dup, .in = dout, .in2 = gate, .in3 = up};
+    parallel_elements(N * H, swiglu_bwd_range, &e);
+}
+
+static void relu2_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    kern.relu2_f32(e->out + i0, e->in + i0, i1 - i0);
 }
 
 /* max(0, inp (N,H))^2 -> out (N,H) */
 void relu2_forward(float *out, const float *inp, size_t N, size_t H)
 {
-    kern.relu2_f32(out, inp, N * H);
+    Elem e = {.out = out, .in = inp};
+    parallel_elements(N * H, relu2_range, &e);
+}
+
+static void relu2_bwd_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const Elem *e = ctx;
+    kern.relu2_bwd_f32(e->out + i0, e->in + i0, e->in2 + i0, i1 - i0);
 }
 
 void relu2_backward(float *dinp, const float *dout, const float *inp, size_t N, size_t H)
 {
-    kern.relu2_bwd_f32(dinp, dout, inp, N * H);
+    Elem e = {.out = dinp, .in = dout, .in2 = inp};
+    parallel_elements(N * H, relu2_bwd_range, &e);
 }
 
 /* ---- loss ------------------------------------------------------------------- */
@@ -516,29 +630,56 @@ void relu2_backward(float *dinp, const float *dout, const float *inp, size_t N, 
 /* logits (N,V), targets (N) -> losses (N), probs (N,V). The loss is taken
  * as log(sum) - (logit - max) rather than -log(prob), which stays finite
  * when the target's probability underflows to 0. */
-void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
-                          size_t N, size_t V)
+typedef struct {
+    float *losses, *probs, *dlogits;
+    const float *logits, *probs_in;
+    const int *targets;
+    float dloss_scale;
+    size_t V;
+} Xent;
+
+/* rows of the loss, each on one thread */
+static void xent_rows(void *ctx, size_t n0, size_t n1, int thread)
 {
-    for (size_t n = 0; n < N; n++) {
-        const float *l = logits + n * V;
-        float *p = probs + n * V;
-        int tgt = targets[n];
+    (void)thread;
+    const Xent *x = ctx;
+    size_t V = x->V;
+    for (size_t n = n0; n < n1; n++) {
+        const float *l = x->logits + n * V;
+        float *p = x->probs + n * V;
+        int tgt = x->targets[n];
         float lt = tgt < 0 ? 0.0f : l[tgt];  /* read before p may overwrite l */
         float maxv, sum = kern.softmax_f32(p, l, V, &maxv);
-        losses[n] = tgt < 0 ? 0.0f : logf(sum) - (lt - maxv);
+        x->losses[n] = tgt < 0 ? 0.0f : logf(sum) - (lt - maxv);
     }
 }
 
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                          size_t N, size_t V)
+{
+    Xent x = {.losses = losses, .probs = probs, .logits = logits, .targets = targets, .V = V};
+    parallel_for_min(N, N * V, 4 * PARALLEL_BLOCK, xent_rows, &x);
+}
+
 /* dlogits (N,V) += (probs (N,V) - onehot(targets)) * dloss_scale */
+static void xent_bwd_rows(void *ctx, size_t n0, size_t n1, int thread)
+{
+    (void)thread;
+    const Xent *x = ctx;
+    size_t V = x->V;
+    for (size_t n = n0; n < n1; n++) {
+        int tgt = x->targets[n];
+        if (tgt < 0) continue;
+        const float *p = x->probs_in + n * V;
+        float *d = x->dlogits + n * V;
+        for (size_t i = 0; i < V; i++) d[i] += p[i] * x->dloss_scale;
+        d[tgt] -= x->dloss_scale;
+    }
+}
+
 void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
                            float dloss_scale, size_t N, size_t V)
 {
-    for (size_t n = 0; n < N; n++) {
-        int tgt = targets[n];
-        if (tgt < 0) continue;
-        const float *p = probs + n * V;
-        float *d = dlogits + n * V;
-        for (size_t i = 0; i < V; i++) d[i] += p[i] * dloss_scale;
-        d[tgt] -= dloss_scale;
-    }
+    Xent x = {.dlogits = dlogits, .probs_in = probs, .targets = targets, .dloss_scale = dloss_scale, .V = V};
+    parallel_for_min(N, N * V, 4 * PARALLEL_BLOCK, xent_bwd_rows, &x);
 }

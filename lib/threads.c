@@ -225,6 +225,35 @@ static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
     }
 }
 
+void parallel_for_min(size_t n_items, size_t work, size_t min_work, ParallelFn fn, void *ctx)
+{
+    if (work < min_work) {
+        if (n_items) fn(ctx, 0, n_items, self_thread >= 0 ? self_thread : 0);
+    } else {
+        parallel_for(n_items, fn, ctx);
+    }
+}
+
+typedef struct {
+    ParallelFn fn;
+    void *ctx;
+    size_t n;
+} Blocks;
+
+static void run_blocks(void *ctx, size_t b0, size_t b1, int thread)
+{
+    const Blocks *b = ctx;
+    size_t i1 = b1 * PARALLEL_BLOCK;
+    b->fn(b->ctx, b0 * PARALLEL_BLOCK, i1 < b->n ? i1 : b->n, thread);
+}
+
+void parallel_elements(size_t n, ParallelFn fn, void *ctx)
+{
+    Blocks b = {fn, ctx, n};
+    size_t blocks = (n + PARALLEL_BLOCK - 1) / PARALLEL_BLOCK;
+    parallel_for_min(blocks, blocks, 4, run_blocks, &b);
+}
+
 void parallel_for(size_t n_items, ParallelFn fn, void *ctx)
 {
     if (n_items == 0) return;

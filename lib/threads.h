@@ -55,6 +55,18 @@ int threads_init(int n);
 int threads_count(void);
 /* Run fn over the chunks of [0, n_items) as described above. */
 void parallel_for(size_t n_items, ParallelFn fn, void *ctx);
+/* The same, unless the whole job is smaller than min_work (work and
+ * min_work in the caller's units, e.g. multiply-adds): then fn(ctx, 0,
+ * n_items, 0) on the calling thread, as waking the pool would cost more
+ * than it saves. */
+void parallel_for_min(size_t n_items, size_t work, size_t min_work, ParallelFn fn, void *ctx);
+/* Element-wise passes over n values: fn(ctx, i0, i1, thread) on values
+ * [i0, i1), cut only at multiples of PARALLEL_BLOCK, which depend on n
+ * alone and are multiples of every SIMD width, so each value goes the same
+ * way through a kernel (vector body or scalar tail) whatever the thread
+ * count. Below 4 blocks it runs on the calling thread. */
+#define PARALLEL_BLOCK 4096
+void parallel_elements(size_t n, ParallelFn fn, void *ctx);
 /* Join the workers; the count returns to 1. Never calling it is fine. */
 void threads_shutdown(void);
 

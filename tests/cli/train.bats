@@ -37,11 +37,15 @@ last_col() {  # last_col FILE COLUMN: the column's value in the log's last row
 
 @test "weights do not depend on the thread count" {
     tiny_corpus
-    l1b-train -q -o a.l1b $TINY --steps 20 -j 1 tiny.tok
-    l1b-train -q -o b.l1b $TINY --steps 20 -j 2 tiny.tok
-    l1b-train -q -o c.l1b $TINY --steps 20 -j 3 tiny.tok
-    [ "$(section_sum a.l1b PARM ADAM)" = "$(section_sum b.l1b PARM ADAM)" ]
-    [ "$(section_sum a.l1b PARM ADAM)" = "$(section_sum c.l1b PARM ADAM)" ]
+    # the second shape is large enough (512 rows of 64 and 192) for the
+    # element-wise passes, the loss and the optimizer to be shared out too
+    for shape in "$TINY --steps 20" "--dim 64 --layers 1 --heads 2 --hidden 192 --ctx 64 --batch 8 --steps 4"; do
+        l1b-train -q -o a.l1b $shape -j 1 tiny.tok
+        l1b-train -q -o b.l1b $shape -j 2 tiny.tok
+        l1b-train -q -o c.l1b $shape -j 3 tiny.tok
+        [ "$(section_sum a.l1b PARM ADAM)" = "$(section_sum b.l1b PARM ADAM)" ]
+        [ "$(section_sum a.l1b PARM ADAM)" = "$(section_sum c.l1b PARM ADAM)" ]
+    done
 }
 
 @test "stopping and resuming gives bit-identical weights" {
