@@ -455,8 +455,8 @@ void attention_query(float *out, float *att, const float *q, const float *k, con
  *   backward   dP = dO V^T, dS = P * (dP - rowsum(P * dP)),
  *              dQ += scale dS K, dK += scale dS^T Q, dV += P^T dO
  *
- * K^T and V^T are copied once per head, and P^T and dS^T for the last two,
- * so that every product reads rows. */
+ * K^T and V^T are copied once per head, so that the products read rows of
+ * b; the tiles read a (P^T, dS^T for the last two) with any strides. */
 typedef struct {
     float *out, *att, *dq, *dk, *dv, *datt;
     const float *q, *k, *v, *dout, *att_in;
@@ -520,7 +520,7 @@ static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread
     const Attn *A = ctx;
     size_t T = A->T, C = A->C, NH = A->NH, HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
-    float *vt = xmalloc((HS * T + 2 * T * T) * sizeof *vt), *pt = vt + HS * T, *dst = pt + T * T;
+    float *vt = xmalloc(HS * T * sizeof *vt);
     for (size_t bh = i0; bh < i1; bh++) {
         size_t b = bh / NH, h = bh % NH, off = b * T * C + h * HS;
         const float *att = A->att_in + bh * T * T, *dout = A->dout + off;
@@ -542,17 +542,13 @@ static void attention_backward_heads(void *ctx, size_t i0, size_t i1, int thread
             }
             gemm_block(dq + t0 * C, C, ds, T, 1, k, C, m, t1, HS, scale);
         }
-        for (size_t t = 0; t < T; t++)  /* whole: the zeros above the diagonal too */
-            for (size_t t2 = 0; t2 < T; t2++) {
-                pt[t2 * T + t] = att[t * T + t2];
-                dst[t2 * T + t] = datt[t * T + t2];
-            }
-        /* key rows g0..g0+3 are seen by queries g0..T-1 (the rows of P^T
-         * there are zero before their own position) */
+        /* key rows g0..g0+3 are seen by queries g0..T-1: P^T and dS^T read
+         * in place, element (key i, query k) at [(g0 + k) T + g0 + i] (zero
+         * where the query comes before the key) */
         for (size_t g0 = 0; g0 < T; g0 += 4) {
             size_t m = T - g0 < 4 ? T - g0 : 4;
-            gemm_block(dv + g0 * C, C, pt + g0 * T + g0, T, 1, dout + g0 * C, C, m, T - g0, HS, 1.0f);
-            gemm_block(dk + g0 * C, C, dst + g0 * T + g0, T, 1, q + g0 * C, C, m, T - g0, HS, scale);
+            gemm_block(dv + g0 * C, C, att + g0 * T + g0, 1, T, dout + g0 * C, C, m, T - g0, HS, 1.0f);
+            gemm_block(dk + g0 * C, C, datt + g0 * T + g0, 1, T, q + g0 * C, C, m, T - g0, HS, scale);
         }
     }
     free(vt);
