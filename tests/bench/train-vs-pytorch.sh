@@ -72,6 +72,10 @@
 #   VARIANTS  subset of "absmean f32" (default both)
 #   PYTHON    interpreter with torch (default /usr/bin/python3, Debian's)
 #   OMP_WAIT_POLICY  for the PyTorch runs (default passive)
+#   OPENBLAS_CORETYPE  passed on to torch's OpenBLAS, which otherwise picks
+#             its kernels from the CPU model: Debian 12's OpenBLAS 0.3.21
+#             takes AMD family 1Ah (Zen 5) for Haswell (AVX2); SkylakeX
+#             makes it use its AVX-512 kernels.  The header names the choice.
 #   KEEP_TMP  set to keep the scratch directory (raw outputs and logs)
 
 set -u
@@ -118,7 +122,7 @@ size=$(wc -c < "$CORPUS")
 scratch_dir train-vs-pytorch
 
 # ---- which torch, which BLAS -------------------------------------------------
-"$PYTHON" - > "$TMP/torchinfo" 2> "$TMP/err" <<'EOF' || die "$PYTHON cannot import torch: $(tail -n 1 "$TMP/err") (apt-get install python3-torch)"
+OPENBLAS_VERBOSE=2 "$PYTHON" - > "$TMP/torchinfo" 2> "$TMP/err" <<'EOF' || die "$PYTHON cannot import torch: $(tail -n 1 "$TMP/err") (apt-get install python3-torch)"
 import os, torch
 torch.ones(64, 64) @ torch.ones(64, 64)
 libs = set()
@@ -130,13 +134,15 @@ for line in open("/proc/self/maps"):
 print(torch.__version__)
 print(" ".join(sorted(libs)) or "none")
 EOF
-TORCH_VERSION=$(sed -n 1p "$TMP/torchinfo")
-TORCH_BLAS=$(sed -n 2p "$TMP/torchinfo")
+TORCH_VERSION=$(grep -v '^Core: ' "$TMP/torchinfo" | sed -n 1p)
+TORCH_BLAS=$(grep -v '^Core: ' "$TMP/torchinfo" | sed -n 2p)
 case $TORCH_BLAS in
     *openblas*) ;;
     *) [ -n "${ALLOW_ANY_BLAS:-}" ] ||
         die "torch maps no OpenBLAS ($TORCH_BLAS); apt-get install libopenblas0-pthread (or set ALLOW_ANY_BLAS=1)" ;;
 esac
+# OpenBLAS picks its kernels by CPU; it names them ("Core: Haswell") when verbose
+CORE=$(sed -n 's/^Core: //p' "$TMP/torchinfo" "$TMP/err" | head -n 1)
 ALT=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^Value: //p')
 TORCH_PKG=$(dpkg-query -W -f '${Version}' python3-torch 2>/dev/null || echo "?")
 
@@ -148,7 +154,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ 
 echo "cpu: $CPU ($(nproc) cores; flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'sse2|ssse3|fma|avx2|avx512f' | tr '\n' ' '))"
 echo "l1b: $("$BIN/l1b-train" --version 2>&1 | head -n 1) ($BIN)"
 echo "torch: $TORCH_VERSION (Debian python3-torch $TORCH_PKG, $PYTHON)"
-echo "blas: libblas.so.3 -> ${ALT:-?}; mapped in torch: $TORCH_BLAS"
+echo "blas: libblas.so.3 -> ${ALT:-?}; mapped in torch: $TORCH_BLAS; OpenBLAS kernels: ${CORE:-?}${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 echo "corpus: $CORPUS ($size bytes)"
 echo "shape: dim $DIM, $LAYERS layers, $HEADS heads, hidden $HIDDEN, ctx $CTX, batch $BATCH, vocab 257"
 echo "runs: $RUNS per program, variant and thread count, alternating PyTorch / l1b; $WARMUP warm-up + $STEPS timed steps each"
