@@ -549,11 +549,29 @@ static void dot_i8_rows_avx2(int32_t *out, const int8_t *q, const int8_t *rows, 
     }
 }
 
-/* 16 values of y at a time in two registers over all the rows, as the
- * SSSE3 version: per element the same product and sum as plain C */
+/* 32 values of y at a time in four registers over all the rows (four
+ * independent chains of additions), then 16 in two; per element the same
+ * product and sum, in the same order, as plain C */
 static void axpy_i8_rows_avx2(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
 {
     size_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
+        for (size_t t = 0; t < n; t++) {
+            __m256 at = _mm256_set1_ps(a[t]);
+            __m256i v = _mm256_loadu_si256((const __m256i *)(rows + t * len + i));
+            __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+            y0 = _mm256_add_ps(y0, _mm256_mul_ps(at, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+            y1 = _mm256_add_ps(y1, _mm256_mul_ps(at, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+            y2 = _mm256_add_ps(y2, _mm256_mul_ps(at, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+            y3 = _mm256_add_ps(y3, _mm256_mul_ps(at, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+        }
+        _mm256_storeu_ps(y + i, y0);
+        _mm256_storeu_ps(y + i + 8, y1);
+        _mm256_storeu_ps(y + i + 16, y2);
+        _mm256_storeu_ps(y + i + 24, y3);
+    }
     for (; i + 16 <= len; i += 16) {
         __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
         for (size_t t = 0; t < n; t++) {

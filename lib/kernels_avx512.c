@@ -113,8 +113,46 @@ static void ternary_codes_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
 }
 
+/* All of y (up to 64 values, a head of the KV cache) in up to four
+ * registers over all the rows, so each row is one pass of independent
+ * additions; wider y in strips of 64. Per element the same product and
+ * sum, in the same order, as plain C (no fused multiply-add). */
+static inline __attribute__((always_inline)) void axpy_strip(float *y, const float *a, const int8_t *rows,
+                                                             size_t len, size_t n, const int nv)
+{
+    __m512 acc[4];
+    for (int v = 0; v < nv; v++) acc[v] = _mm512_loadu_ps(y + 16 * v);
+    for (size_t t = 0; t < n; t++) {
+        __m512 at = _mm512_set1_ps(a[t]);
+        const int8_t *r = rows + t * len;
+        for (int v = 0; v < nv; v++) {
+            __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(r + 16 * v))));
+            acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(at, f));
+        }
+    }
+    for (int v = 0; v < nv; v++) _mm512_storeu_ps(y + 16 * v, acc[v]);
+}
+
+static void axpy_i8_rows_avx512(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= len; i += 64) axpy_strip(y + i, a, rows + i, len, n, 4);
+    switch ((len - i) / 16) {
+    case 3: axpy_strip(y + i, a, rows + i, len, n, 3); i += 48; break;
+    case 2: axpy_strip(y + i, a, rows + i, len, n, 2); i += 32; break;
+    case 1: axpy_strip(y + i, a, rows + i, len, n, 1); i += 16; break;
+    default: break;
+    }
+    for (size_t t = 0; t < n && i < len; t++)
+        for (size_t j = i; j < len; j++) {
+            float p = a[t] * (float)rows[t * len + j];
+            y[j] += p;
+        }
+}
+
 void kernels_fill_avx512(Kernels *k)
 {
+    k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
     k->gemm_tile_f32 = gemm_tile_f32_avx512;
     k->gemm_tile_cols = 64;
