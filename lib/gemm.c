@@ -9,7 +9,7 @@
 
 /* Work is split in groups of 4 output rows, fixed by the shape alone, so a
  * row is always computed the same way whatever the thread count. Inside a
- * group, column tiles (16 or 32 wide, kernels.h) go to the kernel table's
+ * group, column tiles (16 to 64 wide, kernels.h) go to the kernel table's
  * register-blocked tile; leftover columns and a last partial group use
  * plain loops. */
 
