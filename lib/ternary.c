@@ -63,18 +63,21 @@ static void matvec_one(const Matvec *m, int j, size_t r0, size_t r1)
 {
     const PackedTernary *w = m->w[j];
     int32_t *out = m->out[j];
-    size_t row_bytes = ternary_row_bytes(w);
+    const int32_t sum_x = m->sum_x;  /* a local: out's stores cannot change it */
+    const uint8_t *data = w->data;
+    const int8_t *x = m->x;
+    size_t row_bytes = ternary_row_bytes(w), n_blocks = w->n_blocks;
     if (w->bits == 2) {
         size_t r = r0;
         for (; r + 4 <= r1; r += 4) {
-            kern.ternary_codes_dot4(out + r, w->data + r * row_bytes, row_bytes, m->x, w->n_blocks);
-            for (int i = 0; i < 4; i++) out[r + i] -= m->sum_x;
+            int32_t s[4];
+            kern.ternary_codes_dot4(s, data + r * row_bytes, row_bytes, x, n_blocks);
+            for (int i = 0; i < 4; i++) out[r + i] = s[i] - sum_x;
         }
-        for (; r < r1; r++) out[r] = kern.ternary_codes_dot(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+        for (; r < r1; r++) out[r] = kern.ternary_codes_dot(data + r * row_bytes, x, n_blocks) - sum_x;
         return;
     }
-    for (size_t r = r0; r < r1; r++)
-        out[r] = 2 * kern.binary_masked_sum(w->data + r * row_bytes, m->x, w->n_blocks) - m->sum_x;
+    for (size_t r = r0; r < r1; r++) out[r] = 2 * kern.binary_masked_sum(data + r * row_bytes, x, n_blocks) - sum_x;
 }
 
 /* rows [r0, r1) of the matrices stacked one under the other */
