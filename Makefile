@@ -132,9 +132,9 @@ demo: $(BINS)
 	$(BUILD)/l1b-tokenize --bpe --vocab 512 -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
 	@echo "== 3. the round trip is byte-exact"
 	$(BUILD)/l1b-tokenize --decode $(DEMO_DIR)/corpus.tok | cmp - $(DEMO_DIR)/corpus.txt && echo "identical"
-	@echo "== 4. train a ternary model for about a minute (validation: the last 10%)"
+	@echo "== 4. train a ternary model: 3000 steps or 75 seconds, whichever comes first (validation: the last 10%)"
 	$(BUILD)/l1b-train -o $(DEMO_DIR)/model.l1b --dim 96 --layers 3 --heads 4 --ctx 64 --batch 12 \
-	    --steps 600 --eval-every 100 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
+	    --steps 3000 --eval-every 500 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
 	@echo "== 5. sample: continue a prompt"
 	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" -n 200 -s 1 -T 0.7 -k 40 -v; echo
 	@echo "== 6. score: bits per byte on the README versus on random text"
