@@ -523,9 +523,16 @@ static __m256i dot_i8_32(__m256i qa, __m256i qv, const int8_t *row)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(r, qv)), _mm256_set1_epi16(1));
 }
 
+/* the same for 16 values, in the low lane of a 256-bit sum */
+static __m256i dot_i8_16(__m128i qa, __m128i qv, const int8_t *row)
+{
+    __m128i r = _mm_loadu_si128((const __m128i *)row);
+    return _mm256_castsi128_si256(_mm_madd_epi16(_mm_maddubs_epi16(qa, _mm_sign_epi8(r, qv)), _mm_set1_epi16(1)));
+}
+
 static void dot_i8_rows_avx2(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
-    size_t full = len / 32 * 32, t = 0;
+    size_t full = len / 32 * 32, half = len - full >= 16, t = 0;
     for (; t + 4 <= n; t += 4) {
         const int8_t *r = rows + t * len;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
@@ -536,10 +543,17 @@ static void dot_i8_rows_avx2(int32_t *out, const int8_t *q, const int8_t *rows, 
             a2 = _mm256_add_epi32(a2, dot_i8_32(qa, qv, r + 2 * len + i));
             a3 = _mm256_add_epi32(a3, dot_i8_32(qa, qv, r + 3 * len + i));
         }
+        if (half) {  /* 16 more, e.g. a head of 48 */
+            __m128i qv = _mm_loadu_si128((const __m128i *)(q + full)), qa = _mm_abs_epi8(qv);
+            a0 = _mm256_add_epi32(a0, dot_i8_16(qa, qv, r + full));
+            a1 = _mm256_add_epi32(a1, dot_i8_16(qa, qv, r + len + full));
+            a2 = _mm256_add_epi32(a2, dot_i8_16(qa, qv, r + 2 * len + full));
+            a3 = _mm256_add_epi32(a3, dot_i8_16(qa, qv, r + 3 * len + full));
+        }
         __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
         _mm_storeu_si128((__m128i *)(out + t), s4);
-        for (size_t i = full; i < len; i++)
+        for (size_t i = full + 16 * half; i < len; i++)
             for (int j = 0; j < 4; j++) out[t + j] += (int32_t)q[i] * r[j * len + i];
     }
     for (; t < n; t++) {
