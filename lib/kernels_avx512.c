@@ -150,32 +150,65 @@ static void axpy_i8_rows_avx512(float *y, const float *a, const int8_t *rows, si
         }
 }
 
-/* q against n int8 rows of len (attention scores over the KV cache): four
- * rows at a time, one per 128-bit lane, 16 values of each row per step.
- * vpdpbusd multiplies unsigned by signed bytes, so q goes in as |q| and
- * each row value takes q's sign (negated where q < 0): the same products.
- * Values are in [-127, 127], so nothing overflows and the sums are exact. */
-static void dot_i8_rows_avx512(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
+/* q against n int8 rows of len, exact. vpdpbusd multiplies unsigned by
+ * signed bytes, so q goes in as |q| and each row value takes q's sign
+ * (negated where q < 0): the same products. Values are in [-127, 127], so
+ * nothing overflows. Four rows a step, in one of two layouts:
+ *   short rows (a head of the KV cache, len < 64): one row per 128-bit
+ *     lane, 16 values of each per instruction, lane sums at the end;
+ *   longer rows (the output head, len = dim): 64 values of each row per
+ *     instruction against one |q| chunk, four sums reduced together. */
+static inline __mmask64 first_bytes(size_t k) { return k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << k) - 1; }
+
+static void dot4_i8_lanes(int32_t *out, const int8_t *q, const int8_t *r, size_t len)
 {
     const __m512i zero = _mm512_setzero_si512();
+    __m512i acc = zero;
+    for (size_t i = 0; i < len; i += 16) {
+        __mmask16 m = (__mmask16)first_bytes(len - i);
+        __m512i qb = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(m, q + i));
+        __m512i v = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m, r + i));
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + len + i), 1);
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + 2 * len + i), 2);
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + 3 * len + i), 3);
+        v = _mm512_mask_sub_epi8(v, _mm512_movepi8_mask(qb), zero, v);
+        acc = _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(qb), v);
+    }
+    acc = _mm512_add_epi32(acc, _mm512_shuffle_epi32(acc, _MM_PERM_BADC));
+    acc = _mm512_add_epi32(acc, _mm512_shuffle_epi32(acc, _MM_PERM_CDAB));
     const __m512i lane_sums = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane_sums, acc)));
+}
+
+static void dot4_i8_long(int32_t *out, const int8_t *q, const int8_t *r, size_t len)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    for (size_t i = 0; i < len; i += 64) {
+        __mmask64 m = first_bytes(len - i);
+        __m512i qv = _mm512_maskz_loadu_epi8(m, q + i), qa = _mm512_abs_epi8(qv);
+        __mmask64 neg = _mm512_movepi8_mask(qv);
+        __m512i v0 = _mm512_maskz_loadu_epi8(m, r + i), v1 = _mm512_maskz_loadu_epi8(m, r + len + i);
+        __m512i v2 = _mm512_maskz_loadu_epi8(m, r + 2 * len + i), v3 = _mm512_maskz_loadu_epi8(m, r + 3 * len + i);
+        a0 = _mm512_dpbusd_epi32(a0, qa, _mm512_mask_sub_epi8(v0, neg, zero, v0));
+        a1 = _mm512_dpbusd_epi32(a1, qa, _mm512_mask_sub_epi8(v1, neg, zero, v1));
+        a2 = _mm512_dpbusd_epi32(a2, qa, _mm512_mask_sub_epi8(v2, neg, zero, v2));
+        a3 = _mm512_dpbusd_epi32(a3, qa, _mm512_mask_sub_epi8(v3, neg, zero, v3));
+    }
+    /* per 128-bit lane (r0, r1, r2, r3) partial sums, then the lanes added */
+    __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    _mm_storeu_si128((__m128i *)out, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+}
+
+static void dot_i8_rows_avx512(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
+{
     size_t t = 0;
     for (; t + 4 <= n; t += 4) {
-        const int8_t *r = rows + t * len;
-        __m512i acc = zero;
-        for (size_t i = 0; i < len; i += 16) {
-            __mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
-            __m512i qb = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(m, q + i));
-            __m512i v = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m, r + i));
-            v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + len + i), 1);
-            v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + 2 * len + i), 2);
-            v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m, r + 3 * len + i), 3);
-            v = _mm512_mask_sub_epi8(v, _mm512_movepi8_mask(qb), zero, v);
-            acc = _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(qb), v);
-        }
-        acc = _mm512_add_epi32(acc, _mm512_shuffle_epi32(acc, _MM_PERM_BADC));
-        acc = _mm512_add_epi32(acc, _mm512_shuffle_epi32(acc, _MM_PERM_CDAB));
-        _mm_storeu_si128((__m128i *)(out + t), _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane_sums, acc)));
+        if (len < 64) dot4_i8_lanes(out + t, q, rows + t * len, len);
+        else dot4_i8_long(out + t, q, rows + t * len, len);
     }
     for (; t < n; t++) {
         int32_t s = 0;
