@@ -132,6 +132,36 @@ static int is_row_kernel(void (*run)(void *))
            run == run_swiglu_bwd || run == run_relu2 || run == run_relu2_bwd;
 }
 
+/* Attention. Training: forward and backward of the causal attention over
+ * batch sequences of M positions, K = dim, N heads (a: q, k, v, dout; c:
+ * out, att, dq, dk, dv, datt). Decoding: one query per head against a
+ * KV cache of M int8 rows of K = head size, N heads, as the sampler does
+ * it (x: q and the rows; a: the weights; c: the output). */
+static void run_attention_train(void *p)
+{
+    KCtx *k = p;
+    size_t n = k->batch * k->M * k->K, att = k->batch * k->N * k->M * k->M;
+    float *q = k->a, *kk = q + n, *v = kk + n, *dout = v + n;
+    float *out = k->c, *a = out + n, *dq = a + att, *dk = dq + n, *dv = dk + n, *datt = dv + n;
+    attention_forward(out, a, q, kk, v, k->batch, k->M, k->K, k->N);
+    attention_backward(dq, dk, dv, datt, dout, q, kk, v, a, k->batch, k->M, k->K, k->N);
+}
+static void run_attention_decode(void *p)
+{
+    KCtx *k = p;
+    int32_t *dots = k->out;
+    for (size_t h = 0; h < k->N; h++) {
+        const int8_t *q = k->x + h * k->K, *rows = k->x + k->N * k->K + h * k->M * k->K;
+        float *att = k->a, *y = k->c + h * k->K;
+        kern.dot_i8_rows(dots, q, rows, k->K, k->M);
+        for (size_t t = 0; t < k->M; t++) att[t] = (float)dots[t] * 0.001f;
+        kern.softmax_f32(att, att, k->M, NULL);
+        memset(y, 0, k->K * sizeof *y);
+        kern.axpy_i8_rows(y, att, rows, k->K, k->M);
+    }
+}
+static int is_attention(void (*run)(void *)) { return run == run_attention_train || run == run_attention_decode; }
+
 static void run_gemm_nn(void *p) { KCtx *k = p; gemm_nn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 static void run_gemm_tn(void *p) { KCtx *k = p; gemm_tn(k->c, k->a, k->b, k->M, k->K, k->N, 1.0f); }
 
@@ -179,6 +209,22 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
         fill_random(k->b, n, r);
         if (kb->run == run_softmax)  /* attention scores and logits: a few units wide */
             for (size_t i = 0; i < n; i++) k->a[i] *= 3.0f;
+        return;
+    }
+    if (kb->run == run_attention_train) {
+        size_t n = kb->batch * kb->M * kb->K, att = kb->batch * kb->N * kb->M * kb->M;
+        k->a = xmalloc(4 * n * sizeof(float));
+        k->c = xcalloc(4 * n + 2 * att, sizeof(float));
+        fill_random(k->a, 4 * n, r);
+        return;
+    }
+    if (kb->run == run_attention_decode) {
+        size_t n = kb->N * kb->K * (kb->M + 1);
+        k->x = xmalloc(n);
+        for (size_t i = 0; i < n; i++) k->x[i] = (int8_t)((int)rng_below(r, 255) - 127);
+        k->a = xmalloc(kb->M * sizeof(float));
+        k->c = xcalloc(kb->N * kb->K, sizeof(float));
+        k->out = xmalloc(kb->M * sizeof *k->out);
         return;
     }
     if (kb->run == run_quantize || kb->run == run_adamw) {
@@ -235,6 +281,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         {"swiglu_bwd", run_swiglu_bwd, 768, 352, 0, 0},
         {"relu2", run_relu2, 768, 512, 0, 0},
         {"relu2_bwd", run_relu2_bwd, 768, 512, 0, 0},
+        {"attention (train)", run_attention_train, 64, 128, 4, 12},
+        {"attention (decode)", run_attention_decode, 256, 48, 6, 0},
     };
     static const KernelBench quick[] = {
         {"ternary_matvec", run_matvec, 256, 256, 0, 1},
@@ -257,14 +305,24 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             int rows = is_row_kernel(list[i].run);
             int elementwise = list[i].run == run_quantize || list[i].run == run_adamw || rows;
             int batched = list[i].run == run_matvec || list[i].run == run_matmat;
-            double ops = batched                   ? 2.0 * list[i].M * list[i].K * list[i].batch
-                         : elementwise             ? (double)list[i].M * list[i].K
-                                                   : 2.0 * list[i].M * list[i].K * list[i].N;
+            const KernelBench *b = &list[i];
+            /* attention: the causal pairs (query, key) times the head size,
+             * 2 products forward and 4 backward; decoding, 2 over the cache */
+            double pairs = b->run == run_attention_train ? (double)b->M * (b->M + 1) / 2 * b->batch * b->K
+                                                         : (double)b->M * b->N * b->K;
+            double ops = is_attention(b->run) ? 2.0 * pairs * (b->run == run_attention_train ? 6 : 2)
+                         : batched            ? 2.0 * b->M * b->K * b->batch
+                         : elementwise        ? (double)b->M * b->K
+                                              : 2.0 * b->M * b->K * b->N;
             snprintf(row->bench, sizeof row->bench, "%s", list[i].name);
             if (batched && list[i].batch > 1)
                 snprintf(row->shape, sizeof row->shape, "%zux%zu x%zu vectors", list[i].M, list[i].K, list[i].batch);
             else if (batched)
                 snprintf(row->shape, sizeof row->shape, "%zux%zu", list[i].M, list[i].K);
+            else if (b->run == run_attention_train)
+                snprintf(row->shape, sizeof row->shape, "B%zu T%zu C%zu h%zu", b->batch, b->M, b->K, b->N);
+            else if (b->run == run_attention_decode)
+                snprintf(row->shape, sizeof row->shape, "%zu heads x %zu rows of %zu", b->N, b->M, b->K);
             else if (rows)
                 snprintf(row->shape, sizeof row->shape, "%zu rows of %zu", list[i].M, list[i].K);
             else if (elementwise)
@@ -275,7 +333,7 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             row->median = sec * 1e6;
             row->spread = sp;
             row->rate = ops / sec / 1e9;
-            row->rate_unit = batched ? "GOP/s" : elementwise ? "Gvalue/s" : "GFLOP/s";
+            row->rate_unit = batched || b->run == run_attention_decode ? "GOP/s" : elementwise ? "Gvalue/s" : "GFLOP/s";
             if (lv == SIMD_SCALAR) scalar_time = sec;
             row->speedup = scalar_time / sec;
         }
