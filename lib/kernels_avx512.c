@@ -6,6 +6,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 /* 4 x 16nv of the float tile, nv = 1..4 vectors of 16 columns per row,
@@ -217,8 +218,101 @@ static void dot_i8_rows_avx512(int32_t *out, const int8_t *q, const int8_t *rows
     }
 }
 
+/* exp as the AVX2 one (kernels_avx2.c: the same range handling,
+ * reduction and polynomial, in the same fused multiply-adds, so the same
+ * bits per value), 16 values at a time. */
+static inline __m512 exp512_ps(__m512 x)
+{
+    const __m512 lo = _mm512_set1_ps(-87.3365402f), hi = _mm512_set1_ps(88.3762589f);
+    __mmask16 tiny = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));  /* NaN goes on */
+    __m512i n = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)));
+    __m512 nf = _mm512_cvtepi32_ps(n);
+    __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mov_ps((__mmask16)~tiny, _mm512_mul_ps(p, scale));
+}
+
+/* the lanes of a last, partial step of 16 */
+static inline __mmask16 first_lanes(size_t k) { return k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << k) - 1); }
+
+static void exp_f32_avx512(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = first_lanes(n - i);
+        _mm512_mask_storeu_ps(y + i, m, exp512_ps(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+static float softmax_f32_avx512(float *p, const float *x, size_t n, float *maxv)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m16 = ninf;
+    for (size_t i = 0; i < n; i += 16)  /* -inf past the end: exp(-inf) = 0 adds nothing */
+        m16 = _mm512_max_ps(m16, _mm512_mask_loadu_ps(ninf, first_lanes(n - i), x + i));
+    float m = _mm512_reduce_max_ps(m16);
+    __m512 vm = _mm512_set1_ps(m), s = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = first_lanes(n - i);
+        __m512 e = exp512_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vm));
+        _mm512_mask_storeu_ps(p + i, k, e);
+        s = _mm512_add_ps(s, e);
+    }
+    float sum = _mm512_reduce_add_ps(s);
+    __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = first_lanes(n - i);
+        _mm512_mask_storeu_ps(p + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), inv));
+    }
+    if (maxv) *maxv = m;
+    return sum;
+}
+
+static inline __m512 sigmoid512_ps(__m512 g)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 minus_g = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), _mm512_set1_epi32(INT32_MIN)));
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp512_ps(minus_g)));
+}
+
+static void swiglu_f32_avx512(float *out, const float *gate, const float *up, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = first_lanes(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_mul_ps(g, sigmoid512_ps(g)), _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+/* the formulas of the AVX2 version, in the same operations */
+static void swiglu_bwd_f32_avx512(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                                  size_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = first_lanes(n - i);
+        __m512 d = _mm512_maskz_loadu_ps(m, dout + i), g = _mm512_maskz_loadu_ps(m, gate + i);
+        __m512 u = _mm512_maskz_loadu_ps(m, up + i), s = sigmoid512_ps(g);
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, u), s), _mm512_fmadd_ps(g, _mm512_sub_ps(one, s), one));
+        _mm512_mask_storeu_ps(dgate + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dgate + i), t));
+        _mm512_mask_storeu_ps(dup + i, m, _mm512_fmadd_ps(_mm512_mul_ps(d, g), s, _mm512_maskz_loadu_ps(m, dup + i)));
+    }
+}
+
 void kernels_fill_avx512(Kernels *k)
 {
+    k->exp_f32 = exp_f32_avx512;
+    k->softmax_f32 = softmax_f32_avx512;
+    k->swiglu_f32 = swiglu_f32_avx512;
+    k->swiglu_bwd_f32 = swiglu_bwd_f32_avx512;
     k->dot_i8_rows = dot_i8_rows_avx512;
     k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
