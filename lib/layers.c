@@ -70,19 +70,60 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 /* ---- RMSNorm ------------------------------------------------------------ */
 
 /* inp (N,C) * rstd (N) * weight (C) -> out (N,C) */
+typedef struct {
+    float *out, *rstd, *dinp, *dw_blocks;
+    const float *inp, *weight, *dout, *rstd_in;
+    size_t N, C;
+    float eps;
+} Norm;
+
+static void rmsnorm_rows(void *ctx, size_t n0, size_t n1, int thread)
+{
+    (void)thread;
+    const Norm *r = ctx;
+    size_t C = r->C;
+    for (size_t n = n0; n < n1; n++) r->rstd[n] = kern.rmsnorm_f32(r->out + n * C, r->inp + n * C, r->weight, C, r->eps);
+}
+
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight,
                      size_t N, size_t C, float eps)
 {
-    for (size_t n = 0; n < N; n++) rstd[n] = kern.rmsnorm_f32(out + n * C, inp + n * C, weight, C, eps);
+    Norm r = {.out = out, .rstd = rstd, .inp = inp, .weight = weight, .N = N, .C = C, .eps = eps};
+    parallel_for_min(N, N * C, 4 * PARALLEL_BLOCK, rmsnorm_rows, &r);
 }
 
 /* With r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / C, so
  * dx_j = r w_j g_j - (r^3 / C) x_j sum_i(g_i w_i x_i): kernels_scalar.c. */
+/* The weight gradient is a sum over rows: each block of NORM_ROWS rows
+ * sums into its own slice of dw_blocks, and the slices are added to
+ * dweight in block order, so the result does not depend on the thread
+ * count. */
+#define NORM_ROWS 64
+
+static void rmsnorm_bwd_blocks(void *ctx, size_t b0, size_t b1, int thread)
+{
+    (void)thread;
+    const Norm *r = ctx;
+    size_t C = r->C;
+    for (size_t b = b0; b < b1; b++) {
+        float *dw = r->dw_blocks + b * C;
+        memset(dw, 0, C * sizeof *dw);
+        size_t n1 = (b + 1) * NORM_ROWS < r->N ? (b + 1) * NORM_ROWS : r->N;
+        for (size_t n = b * NORM_ROWS; n < n1; n++)
+            kern.rmsnorm_bwd_f32(r->dinp + n * C, dw, r->dout + n * C, r->inp + n * C, r->weight, r->rstd_in[n], C);
+    }
+}
+
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, const float *rstd, size_t N, size_t C)
 {
-    for (size_t n = 0; n < N; n++)
-        kern.rmsnorm_bwd_f32(dinp + n * C, dweight, dout + n * C, inp + n * C, weight, rstd[n], C);
+    size_t blocks = (N + NORM_ROWS - 1) / NORM_ROWS;
+    Norm r = {.dinp = dinp, .dw_blocks = xmalloc(blocks * C * sizeof(float) + 1), .inp = inp, .weight = weight,
+              .dout = dout, .rstd_in = rstd, .N = N, .C = C};
+    parallel_for_min(blocks, N * C, 4 * PARALLEL_BLOCK, rmsnorm_bwd_blocks, &r);
+    for (size_t b = 0; b < blocks; b++)
+        for (size_t c = 0; c < C; c++) dweight[c] += r.dw_blocks[b * C + c];
+    free(r.dw_blocks);
 }
 
 /* ---- linear layers -------------------------------------------------------- */
