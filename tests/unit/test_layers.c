@@ -193,6 +193,42 @@ TEST(layers_rmsnorm_gradients_match_finite_differences)
     CHECK_EQ(grad_check(&ob, c.weight, dw, RMS_C, GRAD_INIT, "weight"), 0);
 }
 
+/* Many rows (several blocks of the backward's row blocks, and enough work
+ * to be shared out): the weight gradient against the formula in double,
+ * sum over rows of g x r, and the same bits on 1, 2 and 3 threads. */
+TEST(layers_rmsnorm_backward_over_many_rows)
+{
+    enum { N = 301, C = 96 };
+    float *inp = malloc(N * C * sizeof *inp), *g = malloc(N * C * sizeof *g), *w = malloc(C * sizeof *w);
+    float *out = malloc(N * C * sizeof *out), *rstd = malloc(N * sizeof *rstd);
+    float *dinp = malloc(N * C * sizeof *dinp), dw[3][C];
+    rng_seed(23);
+    fill_random(inp, N * C, 1.5f);
+    fill_random(g, N * C, 1);
+    fill_random(w, C, 1);
+    for (int threads = 1; threads <= 3; threads++) {
+        threads_init(threads);
+        rmsnorm_forward(out, rstd, inp, w, N, C, RMSNORM_EPS);
+        fill(dinp, N * C, 0);
+        fill(dw[threads - 1], C, GRAD_INIT);
+        rmsnorm_backward(dinp, dw[threads - 1], g, inp, w, rstd, N, C);
+    }
+    threads_init(1);
+    CHECK(!memcmp(dw[0], dw[1], sizeof dw[0]) && !memcmp(dw[0], dw[2], sizeof dw[0]));
+    for (int c = 0; c < C; c++) {
+        double want = GRAD_INIT, mag = 0;
+        for (int n = 0; n < N; n++) {
+            double ms = 0;
+            for (int k = 0; k < C; k++) ms += (double)inp[n * C + k] * inp[n * C + k];
+            double r = 1 / sqrt(ms / C + RMSNORM_EPS);
+            want += (double)g[n * C + c] * inp[n * C + c] * r;
+            mag += fabs((double)g[n * C + c] * inp[n * C + c] * r);
+        }
+        CHECK_NEAR(dw[0][c], want, 1e-5 * mag + 1e-6);
+    }
+    free(inp); free(g); free(w); free(out); free(rstd); free(dinp);
+}
+
 /* ---- matmul ------------------------------------------------------------- */
 
 enum { MM_N = 3, MM_C = 5, MM_OC = 4 };
