@@ -80,7 +80,7 @@ static void run_matvec(void *p)
 static void run_matmat(void *p)
 {
     KCtx *k = p;
-    gemm_codes_nt(k->c, k->x, k->a, k->codes, 1.0f, k->batch, k->K, k->M);
+    gemm_codes_nt(k->c, k->x, k->a, k->codes, 1.0f, k->batch, k->K, k->M, 0);
 }
 static void run_gemm_nt(void *p) { KCtx *k = p; gemm_nt(k->c, k->a, k->b, k->M, k->K, k->N, 0); }
 /* one row of K activations, M rows: the quantisation of a batch's inputs */

@@ -190,7 +190,11 @@ typedef struct {
     const uint8_t *codes, *panel;
     float wscale;
     size_t M, K, N;
+    int accumulate;
 } Codes;
+
+/* out = v, or out += v */
+static void put(float *out, float v, int accumulate) { *out = accumulate ? *out + v : v; }
 
 /* sum_k x[k] * (codes[k] - 1) for one row and one column */
 static int32_t codes_dot_plain(const int8_t *x, const uint8_t *codes, size_t K)
@@ -230,7 +234,8 @@ static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
             for (size_t m = m0; m < m1; m++) {
                 float sm = g->xscale[m] * g->wscale;
                 for (size_t n = 0; n < N; n++)
-                    g->out[m * N + n] = (float)codes_dot_plain(g->x + m * K, g->codes + n * K, K) * sm;
+                    put(&g->out[m * N + n], (float)codes_dot_plain(g->x + m * K, g->codes + n * K, K) * sm,
+                        g->accumulate);
             }
             continue;
         }
@@ -246,29 +251,31 @@ static void codes_groups(void *ctx, size_t g0, size_t g1, int thread)
             kern.codes_panel_4x32(acc, g->x + m0 * K, K, g->panel + n0 * K, K);
             size_t w = N - n0 < 32 ? N - n0 : 32;
             for (int i = 0; i < 4; i++)
-                for (size_t j = 0; j < w; j++) g->out[(m0 + i) * N + n0 + j] = (float)(acc[i * 32 + j] - xsum[i]) * s[i];
+                for (size_t j = 0; j < w; j++)
+                    put(&g->out[(m0 + i) * N + n0 + j], (float)(acc[i * 32 + j] - xsum[i]) * s[i], g->accumulate);
         }
     }
 }
 
 void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
-                   size_t K, size_t N)
+                   size_t K, size_t N, int accumulate)
 {
     /* Without integer SIMD (plain C, SSE: Pentium II and III) the float
      * tile is the faster way to the same exact sums; the kernel takes k in
      * pairs, so an odd K (never a model's) goes that way too. */
     if (kern.level < SIMD_SSE2 || K % 2) {
         static Scratch s;
-        float *xf = scratch(&s, (M + N) * K * sizeof *xf), *wf = xf + M * K;
+        float *xf = scratch(&s, (M + N + M) * K * sizeof *xf + M * N * sizeof *xf), *wf = xf + M * K;
+        float *sums = wf + N * K;
         for (size_t i = 0; i < M * K; i++) xf[i] = x[i];
         for (size_t i = 0; i < N * K; i++) wf[i] = (float)codes[i] - 1.0f;
-        gemm_nt(out, xf, wf, M, K, N, 0);
+        gemm_nt(sums, xf, wf, M, K, N, 0);
         for (size_t m = 0; m < M; m++) {
             float sm = xscale[m] * wscale;  /* rounded, as in codes_groups */
-            for (size_t n = 0; n < N; n++) out[m * N + n] *= sm;
+            for (size_t n = 0; n < N; n++) put(&out[m * N + n], sums[m * N + n] * sm, accumulate);
         }
         return;
     }
-    Codes g = {out, x, xscale, codes, panels(codes, K, N), wscale, M, K, N};
+    Codes g = {out, x, xscale, codes, panels(codes, K, N), wscale, M, K, N, accumulate};
     split((M + 3) / 4, codes_groups, &g, M * K * N);
 }

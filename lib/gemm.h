@@ -8,7 +8,7 @@
  *
  * and the integer product of the BitLinear forward pass:
  *
- *   gemm_codes_nt  out (M,N) = (x (M,K) @ (codes (N,K) - 1)^T) * xscale[m] * wscale
+ *   gemm_codes_nt  out (M,N) (+)= (x (M,K) @ (codes (N,K) - 1)^T) * xscale[m] * wscale
  *
  * x int8 in [-127, 127] (act_quant_int8), codes the ternary weights plus
  * one (0, 1, 2) as bytes; the sums are exact integers, rescaled once. */
@@ -29,6 +29,6 @@ void gemm_tn(float *out, const float *a, const float *b, size_t M, size_t K, siz
 void gemm_block(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b, size_t ldb, size_t M,
                 size_t K, size_t N, float alpha);
 void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8_t *codes, float wscale, size_t M,
-                   size_t K, size_t N);
+                   size_t K, size_t N, int accumulate);
 
 #endif

@@ -2,6 +2,7 @@
  * shapes, forward writes, backward accumulates). */
 #include "layers.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,11 +323,11 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
     /* int8 x ternary as exact integer sums, rescaled once per output */
     uint8_t *codes = (uint8_t *)workspace((OC * C + 3) / 4);
     for (size_t i = 0; i < OC * C; i++) codes[i] = (uint8_t)(bq->wq[i] + 1);
-    gemm_codes_nt(out, bq->xq, bq->xscale, codes, bq->wscale, N, C, OC);
+    gemm_codes_nt(out, bq->xq, bq->xscale, codes, bq->wscale, N, C, OC, 0);
     prof_end(PROF_MATMUL_FWD, t0);
 }
 
-/* int8 values as floats, times the scale of their row of C when there is one */
+/* int8 values as floats, times the scale of their row of C */
 typedef struct {
     float *out;
     const int8_t *q;
@@ -338,10 +339,6 @@ static void dequant_range(void *ctx, size_t i0, size_t i1, int thread)
 {
     (void)thread;
     const Dequant *d = ctx;
-    if (!d->scale) {
-        for (size_t i = i0; i < i1; i++) d->out[i] = d->q[i];
-        return;
-    }
     for (size_t i = i0; i < i1;) {  /* by row: one scale each */
         size_t row = i / d->C, end = (row + 1) * d->C < i1 ? (row + 1) * d->C : i1;
         float s = d->scale[row];
@@ -349,7 +346,51 @@ static void dequant_range(void *ctx, size_t i0, size_t i1, int thread)
     }
 }
 
-/* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C); dw (OC,C) += dout^T @ Xdq (N,C) */
+/* rows [c0, c1) of the transposed codes: codes_t (C,OC) = wq (OC,C)^T + 1 */
+typedef struct {
+    uint8_t *codes_t;
+    const int8_t *wq;
+    size_t OC, C;
+} CodesT;
+
+static void transpose_codes(void *ctx, size_t c0, size_t c1, int thread)
+{
+    (void)thread;
+    const CodesT *t = ctx;
+    for (size_t c = c0; c < c1; c++)
+        for (size_t o = 0; o < t->OC; o++) t->codes_t[c * t->OC + o] = (uint8_t)(t->wq[o * t->C + c] + 1);
+}
+
+/* A gradient row to int8 as grad_quant_int8 (layers.h) does it. */
+typedef struct {
+    const float *g;
+    int8_t *q;
+    float *scale;
+    size_t n;
+} GradQuant;
+
+static void grad_quant_rows(void *ctx, size_t r0, size_t r1, int thread)
+{
+    (void)thread;
+    const GradQuant *g = ctx;
+    for (size_t r = r0; r < r1; r++) grad_quant_int8(g->g + r * g->n, g->n, g->q + r * g->n, &g->scale[r]);
+}
+
+void grad_quant_int8(const float *g, size_t n, int8_t *q, float *scale)
+{
+    float amax = kern.absmax_f32(g, n);
+    if (!(amax >= FLT_MIN)) {  /* all zero (or too small to scale): nothing flows */
+        memset(q, 0, n);
+        *scale = 0;
+        return;
+    }
+    float s = 127.0f / amax;
+    kern.quantize_i8(g, n, s, q);
+    *scale = 1.0f / s;
+}
+
+/* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C), in integers (above);
+ * dw (OC,C) += dout^T @ Xdq (N,C) in float */
 void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *inp,
                         const float *w, size_t N, size_t C, size_t OC, QuantScheme scheme,
                         const BitLinearQuant *bq)
@@ -359,16 +400,21 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
         return;
     }
     double t0 = prof_begin();
-    Dequant d = {.q = bq->wq, .scale = NULL, .C = C};
     if (dinp) {
-        d.out = workspace(OC * C);
-        parallel_elements(OC * C, dequant_range, &d);
-        gemm_nn(dinp, dout, d.out, N, OC, C, bq->wscale);
+        /* as the forward product, on the transposed codes (C,OC), with
+         * dout's rows quantised to int8: exact integer sums, rescaled */
+        size_t codes_f = (OC * C + 3) / 4, rows_f = (N * OC + 3) / 4;
+        float *ws = workspace(codes_f + rows_f + N), *gscale = ws + codes_f + rows_f;
+        uint8_t *codes_t = (uint8_t *)ws;
+        int8_t *gq = (int8_t *)(ws + codes_f);
+        CodesT ct = {codes_t, bq->wq, OC, C};
+        parallel_for_min(C, OC * C, 4 * PARALLEL_BLOCK, transpose_codes, &ct);
+        GradQuant g = {dout, gq, gscale, OC};
+        parallel_for_min(N, N * OC, 4 * PARALLEL_BLOCK, grad_quant_rows, &g);
+        gemm_codes_nt(dinp, gq, gscale, codes_t, bq->wscale, N, OC, C, 1);
     }
     if (dw) {
-        d.out = workspace(N * C);
-        d.q = bq->xq;
-        d.scale = bq->xscale;
+        Dequant d = {workspace(N * C), bq->xq, bq->xscale, C};
         parallel_elements(N * C, dequant_range, &d);
         gemm_tn(dw, dout, d.out, OC, N, C, 1.0f);
     }

@@ -85,6 +85,10 @@ float ternary_stochastic(const float *w, size_t n, int8_t *q, uint64_t seed);
 /* Activations, one row x (C): s = 127 / max(absmax(x), 1e-5);
  * q = clamp(round(x * s), -128, 127); *scale = 1/s (dequantised = q * scale). */
 void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale);
+/* The same for a gradient row, without the floor (gradients are small by
+ * nature): s = 127 / max|g|, q = round(g * s) ties to even, scale = 1/s;
+ * a row whose max|g| is 0 or below FLT_MIN gives zeros and scale 0. */
+void grad_quant_int8(const float *g, size_t n, int8_t *q, float *scale);
 
 /* The one place that knows the weight quantisers: q (n) from w (n) by the
  * scheme, returning the per-tensor scale (dequantised = q * scale). Not for
@@ -110,8 +114,11 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
                        size_t OC, QuantScheme scheme, BitLinearQuant *bq);
 /* Straight-through estimator: both quantisers count as the identity, so
  * dinp += dout @ Wdq and dw += dout^T @ Xdq with Wdq, Xdq the dequantised
- * weights and activations saved in bq. QUANT_F32: exactly matmul_backward.
- * dinp or dw may be NULL. */
+ * weights and activations saved in bq. The input gradient's product runs
+ * like the forward one: dout's rows quantised by grad_quant_int8, times the
+ * ternary codes, in exact integer sums rescaled per row (so dinp is the
+ * product of the quantised dout, not of dout); the weight gradient stays
+ * float. QUANT_F32: exactly matmul_backward. dinp or dw may be NULL. */
 void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *inp,
                         const float *w, size_t N, size_t C, size_t OC, QuantScheme scheme,
                         const BitLinearQuant *bq);

@@ -166,16 +166,20 @@ TEST(gemm_codes_nt_equals_the_integer_product)
             for (size_t i = 0; i < M * K; i++) x[i] = (int8_t)((int)(next(&seed) % 255) - 127);
             for (size_t i = 0; i < N * K; i++) codes[i] = (uint8_t)(next(&seed) % 3);
             for (size_t m = 0; m < M; m++) xs[m] = 0.01f * (float)(m + 1);
-            gemm_codes_nt(out, x, xs, codes, 0.5f, M, K, N);
-            for (size_t m = 0; m < M; m++)
-                for (size_t n = 0; n < N; n++) {
-                    int32_t acc = 0;
-                    for (size_t k = 0; k < K; k++) acc += x[m * K + k] * ((int)codes[n * K + k] - 1);
-                    float sm = xs[m] * 0.5f, want = (float)acc * sm;
-                    if (out[m * N + n] != want)
-                        FAIL_AT("%s: %zux%zux%zu at (%zu, %zu): %g != %g", simd_name(kern.level), M, K, N, m, n,
-                                out[m * N + n], want);
-                }
+            for (int accumulate = 0; accumulate < 2; accumulate++) {
+                for (size_t i = 0; i < M * N; i++) out[i] = 1.5f;
+                gemm_codes_nt(out, x, xs, codes, 0.5f, M, K, N, accumulate);
+                for (size_t m = 0; m < M; m++)
+                    for (size_t n = 0; n < N; n++) {
+                        int32_t acc = 0;
+                        for (size_t k = 0; k < K; k++) acc += x[m * K + k] * ((int)codes[n * K + k] - 1);
+                        float sm = xs[m] * 0.5f, want = (float)acc * sm;
+                        if (accumulate) want = 1.5f + want;
+                        if (out[m * N + n] != want)
+                            FAIL_AT("%s, accumulate %d: %zux%zux%zu at (%zu, %zu): %g != %g", simd_name(kern.level),
+                                    accumulate, M, K, N, m, n, out[m * N + n], want);
+                    }
+            }
             free(x); free(codes); free(xs); free(out);
         }
     }

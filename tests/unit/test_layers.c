@@ -400,15 +400,51 @@ TEST(layers_bitlinear_absmean_backward_is_straight_through)
     fill(dinp_ref, BL_N * BL_C, GRAD_INIT);
     fill(dw_ref, BL_OC * BL_C, GRAD_INIT);
     matmul_backward(dinp_ref, dw_ref, R, xdq, wdq, BL_N, BL_C, BL_OC);
-    for (int i = 0; i < BL_N * BL_C; i++)
-        CHECK_NEAR(dinp[i], dinp_ref[i], 1e-5 * (1 + fabs(dinp_ref[i])));
     for (int i = 0; i < BL_OC * BL_C; i++)
         CHECK_NEAR(dw[i], dw_ref[i], 1e-5 * (1 + fabs(dw_ref[i])));
 
-    /* one entry by hand: dinp[0][0] = 0.5 + wscale * sum_o R[0][o] * wq[o][0] */
-    double d = 0;
-    for (int o = 0; o < BL_OC; o++) d += R[o] * c.wq[o * BL_C];
-    CHECK_NEAR(dinp[0], GRAD_INIT + c.bq.wscale * d, 1e-6);
+    /* dinp: dout's rows as int8 (grad_quant_int8), the integer sums with the
+     * ternary weights, rescaled by the row's scale times wscale, exactly;
+     * and within the rounding of the quantised dout (half a step, amax /
+     * 254, per term) of the float straight-through product */
+    for (int n = 0; n < BL_N; n++) {
+        int8_t gq[BL_OC];
+        float gs, amax = 0;
+        grad_quant_int8(R + n * BL_OC, BL_OC, gq, &gs);
+        for (int o = 0; o < BL_OC; o++) amax = fmaxf(amax, fabsf(R[n * BL_OC + o]));
+        CHECK_NEAR(gs, amax / 127.0f, 1e-6 * amax);
+        for (int ci = 0; ci < BL_C; ci++) {
+            int32_t acc = 0, nz = 0;
+            for (int o = 0; o < BL_OC; o++) {
+                acc += gq[o] * c.wq[o * BL_C + ci];
+                nz += c.wq[o * BL_C + ci] != 0;
+            }
+            float want = GRAD_INIT + (float)acc * (gs * c.bq.wscale);
+            CHECK(dinp[n * BL_C + ci] == want);
+            CHECK_NEAR(dinp[n * BL_C + ci], dinp_ref[n * BL_C + ci], c.bq.wscale * nz * amax / 254.0f * 1.001 + 1e-6);
+        }
+    }
+}
+
+TEST(layers_grad_quant_int8_hand_worked)
+{
+    /* max |g| = 2: s = 63.5 exactly; 1 -> 63.5 -> 64 (a tie, to even),
+     * -0.02 -> -1.27 -> -1, 0.5 -> 31.75 -> 32 */
+    float g[4] = {1.0f, -2.0f, -0.02f, 0.5f}, scale;
+    int8_t q[4];
+    grad_quant_int8(g, 4, q, &scale);
+    CHECK_EQ(q[0], 64);
+    CHECK_EQ(q[1], -127);
+    CHECK_EQ(q[2], -1);
+    CHECK_EQ(q[3], 32);
+    CHECK(scale == 1.0f / 63.5f);
+    /* tiny but not zero still scales (no floor); zero gives zeros */
+    float t[2] = {3e-20f, -1.5e-20f};
+    grad_quant_int8(t, 2, q, &scale);
+    CHECK(q[0] == 127 && q[1] == -64 && scale > 0);
+    float z[3] = {0, 0, 0};
+    grad_quant_int8(z, 3, q, &scale);
+    CHECK(q[0] == 0 && q[1] == 0 && q[2] == 0 && scale == 0);
 }
 
 TEST(layers_bitlinear_f32_is_exactly_matmul)
