@@ -292,21 +292,29 @@ float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q)
     return weight_quantise_noisy(scheme, w, n, q, 0);
 }
 
-/* inp (N,C) @ quant(w (OC,C))^T -> out (N,OC) */
+/* Rows of C values to int8 with a scale each, by act_quant_int8 or
+ * grad_quant_int8, over the pool. */
 typedef struct {
+    void (*quant)(const float *x, size_t C, int8_t *q, float *scale);
     const float *x;
     int8_t *q;
     float *scale;
     size_t C;
-} ActQuant;
+} RowQuant;
 
-static void act_quant_rows(void *ctx, size_t n0, size_t n1, int thread)
+static void quant_rows(void *ctx, size_t n0, size_t n1, int thread)
 {
     (void)thread;
-    const ActQuant *a = ctx;
-    for (size_t n = n0; n < n1; n++) act_quant_int8(a->x + n * a->C, a->C, a->q + n * a->C, &a->scale[n]);
+    const RowQuant *r = ctx;
+    for (size_t n = n0; n < n1; n++) r->quant(r->x + n * r->C, r->C, r->q + n * r->C, &r->scale[n]);
 }
 
+static void quantise_rows(RowQuant *r, size_t N)
+{
+    parallel_for_min(N, N * r->C, 4 * PARALLEL_BLOCK, quant_rows, r);
+}
+
+/* inp (N,C) @ quant(w (OC,C))^T -> out (N,OC) */
 void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, size_t C,
                        size_t OC, QuantScheme scheme, BitLinearQuant *bq)
 {
@@ -316,8 +324,8 @@ void bitlinear_forward(float *out, const float *inp, const float *w, size_t N, s
     }
     double t0 = prof_begin();
     bq->wscale = weight_quantise_noisy(scheme, w, OC * C, bq->wq, bq->noise);
-    ActQuant a = {inp, bq->xq, bq->xscale, C};
-    parallel_for_min(N, N * C, 4 * PARALLEL_BLOCK, act_quant_rows, &a);
+    RowQuant a = {act_quant_int8, inp, bq->xq, bq->xscale, C};
+    quantise_rows(&a, N);
     prof_end(PROF_QUANT, t0);
     t0 = prof_begin();
     /* int8 x ternary as exact integer sums, rescaled once per output */
@@ -361,21 +369,6 @@ static void transpose_codes(void *ctx, size_t c0, size_t c1, int thread)
         for (size_t o = 0; o < t->OC; o++) t->codes_t[c * t->OC + o] = (uint8_t)(t->wq[o * t->C + c] + 1);
 }
 
-/* A gradient row to int8 as grad_quant_int8 (layers.h) does it. */
-typedef struct {
-    const float *g;
-    int8_t *q;
-    float *scale;
-    size_t n;
-} GradQuant;
-
-static void grad_quant_rows(void *ctx, size_t r0, size_t r1, int thread)
-{
-    (void)thread;
-    const GradQuant *g = ctx;
-    for (size_t r = r0; r < r1; r++) grad_quant_int8(g->g + r * g->n, g->n, g->q + r * g->n, &g->scale[r]);
-}
-
 void grad_quant_int8(const float *g, size_t n, int8_t *q, float *scale)
 {
     float amax = kern.absmax_f32(g, n);
@@ -409,8 +402,8 @@ void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *
         int8_t *gq = (int8_t *)(ws + codes_f);
         CodesT ct = {codes_t, bq->wq, OC, C};
         parallel_for_min(C, OC * C, 4 * PARALLEL_BLOCK, transpose_codes, &ct);
-        GradQuant g = {dout, gq, gscale, OC};
-        parallel_for_min(N, N * OC, 4 * PARALLEL_BLOCK, grad_quant_rows, &g);
+        RowQuant g = {grad_quant_int8, dout, gq, gscale, OC};
+        quantise_rows(&g, N);
         gemm_codes_nt(dinp, gq, gscale, codes_t, bq->wscale, N, OC, C, 1);
     }
     if (dw) {
