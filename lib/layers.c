@@ -382,7 +382,7 @@ void grad_quant_int8(const float *g, size_t n, int8_t *q, float *scale)
     *scale = 1.0f / s;
 }
 
-/* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C), in integers (above);
+/* STE: dinp (N,C) += dout (N,OC) @ Wdq (OC,C), in integers (layers.h);
  * dw (OC,C) += dout^T @ Xdq (N,C) in float */
 void bitlinear_backward(float *dinp, float *dw, const float *dout, const float *inp,
                         const float *w, size_t N, size_t C, size_t OC, QuantScheme scheme,
