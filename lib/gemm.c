@@ -265,7 +265,7 @@ void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8
      * pairs, so an odd K (never a model's) goes that way too. */
     if (kern.level < SIMD_SSE2 || K % 2) {
         static Scratch s;
-        float *xf = scratch(&s, (M + N + M) * K * sizeof *xf + M * N * sizeof *xf), *wf = xf + M * K;
+        float *xf = scratch(&s, ((M + N) * K + M * N) * sizeof *xf), *wf = xf + M * K;
         float *sums = wf + N * K;
         for (size_t i = 0; i < M * K; i++) xf[i] = x[i];
         for (size_t i = 0; i < N * K; i++) wf[i] = (float)codes[i] - 1.0f;

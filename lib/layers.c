@@ -70,7 +70,7 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 
 /* ---- RMSNorm ------------------------------------------------------------ */
 
-/* inp (N,C) * rstd (N) * weight (C) -> out (N,C) */
+/* The operands of both passes, for the pool's row jobs below. */
 typedef struct {
     float *out, *rstd, *dinp, *dw_blocks;
     const float *inp, *weight, *dout, *rstd_in;
@@ -86,6 +86,7 @@ static void rmsnorm_rows(void *ctx, size_t n0, size_t n1, int thread)
     for (size_t n = n0; n < n1; n++) r->rstd[n] = kern.rmsnorm_f32(r->out + n * C, r->inp + n * C, r->weight, C, r->eps);
 }
 
+/* inp (N,C) * rstd (N) * weight (C) -> out (N,C) */
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight,
                      size_t N, size_t C, float eps)
 {
