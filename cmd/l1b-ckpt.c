@@ -31,12 +31,15 @@ static const Command commands[] = {
     {"verify", "verify FILE...",
      "Check every checksum and structural invariant of model files and token\n"
      "streams: print 'FILE: ok' for each, or stop at the first problem (exit 1).\n"},
-    {"convert", "convert --pack | --unpack [SETTINGS] [-v] IN OUT",
+    {"convert", "convert --pack [--bits B] | --unpack [SETTINGS] [-v] IN OUT",
      "Convert between a training checkpoint and a compact inference file; OUT\n"
      "is written atomically.\n"
      "\n"
      "  --pack        training checkpoint -> inference file: ternary weights\n"
      "                packed 2 bits each, no optimizer or training state\n"
+     "  --bits B      with --pack: 2 (default; fastest) or 1.6 (five weights a\n"
+     "                byte: a fifth less memory, slower); an inference file\n"
+     "                is repacked\n"
      "  --unpack      inference file -> training checkpoint (step 0, zero\n"
      "                optimizer moments, history kept) for l1b-train --resume\n"
      "  -v, --verbose report the sizes\n"
@@ -148,10 +151,11 @@ static uint64_t file_size(const char *path)
 
 static int cmd_convert(int argc, char **argv)
 {
-    enum { O_PACK = 256, O_UNPACK, O_STEPS, O_BATCH, O_ACCUM, O_WARMUP, O_LR, O_MIN_LR, O_WD, O_CLIP, O_SEED,
+    enum { O_PACK = 256, O_UNPACK, O_BITS, O_STEPS, O_BATCH, O_ACCUM, O_WARMUP, O_LR, O_MIN_LR, O_WD, O_CLIP, O_SEED,
            O_VAL_FRAC, O_BATCHING };
     static const struct option opts[] = {
         {"pack", no_argument, 0, O_PACK}, {"unpack", no_argument, 0, O_UNPACK},
+        {"bits", required_argument, 0, O_BITS},
         {"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
         {"accum", required_argument, 0, O_ACCUM}, {"warmup", required_argument, 0, O_WARMUP},
         {"lr", required_argument, 0, O_LR}, {"min-lr", required_argument, 0, O_MIN_LR},
@@ -163,6 +167,7 @@ static int cmd_convert(int argc, char **argv)
     TrainOptions d;
     train_options_default(&d);
     int mode = 0, verbose = 0, settings = 0, c;
+    uint32_t packing = 0;  /* --bits: PACK_2BIT or PACK_BASE3; 0: not given */
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         settings += c >= O_STEPS;
         switch (c) {
@@ -170,6 +175,11 @@ static int cmd_convert(int argc, char **argv)
         case O_UNPACK:
             if (mode && mode != c) cli_usage_error("convert: --pack and --unpack exclude each other");
             mode = c;
+            break;
+        case O_BITS:
+            if (!strcmp(optarg, "2")) packing = PACK_2BIT;
+            else if (!strcmp(optarg, "1.6")) packing = PACK_BASE3;
+            else cli_usage_error("--bits: '%s' is not 2 or 1.6", optarg);
             break;
         case O_STEPS: d.steps = cli_uint("--steps", optarg, 1, UINT64_MAX / 2); break;
         case O_BATCH: d.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); break;
@@ -193,14 +203,23 @@ static int cmd_convert(int argc, char **argv)
     }
     if (!mode) cli_usage_error("convert: say --pack or --unpack");
     if (mode == O_PACK && settings) cli_usage_error("convert: training settings go with --unpack");
+    if (mode == O_UNPACK && packing) cli_usage_error("convert: --bits goes with --pack");
     want_args(argc - optind, 2, 2, "convert");
     const char *in = argv[optind], *out = argv[optind + 1];
     uint32_t kind;
     if (ckpt_kind(in, &kind) < 0) l1b_die_last();
     if (mode == O_PACK) {
-        if (kind != CKPT_KIND_TRAIN) l1b_die("%s: already an inference file", in);
         PackedModel pm;
         if (ckpt_read_packed(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
+        uint32_t want = packing ? packing : PACK_2BIT;
+        if (pm.cfg.quant == QUANT_F32 || pm.cfg.quant == QUANT_SIGN) {
+            if (packing == PACK_BASE3)
+                l1b_die("%s: --bits 1.6 packs ternary weights; this model's are %s", in,
+                        pm.cfg.quant == QUANT_F32 ? "floats" : "binary (1 bit each)");
+            want = pm.packing;
+        }
+        if (kind == CKPT_KIND_INFER && pm.packing == want) l1b_die("%s: already an inference file", in);
+        packed_model_repack(&pm, want);
         if (ckpt_write_packed(out, &pm) < 0) l1b_die_last();
         packed_model_free(&pm);
     } else {

@@ -73,8 +73,12 @@ typedef struct {
 static void run_matvec(void *p)
 {
     KCtx *k = p;
-    for (size_t i = 0; i < k->batch; i++) ternary_matvec(k->out + i * k->w.rows, &k->w, k->x + i * k->w.n_blocks * 64);
+    for (size_t i = 0; i < k->batch; i++)
+        ternary_matvec(k->out + i * k->w.rows, &k->w, k->x + i * ternary_padded_cols(&k->w));
 }
+/* the same with the weights five to a byte (convert --pack --bits 1.6) */
+static void run_matvec_base3(void *p) { run_matvec(p); }
+static int is_matvec(void (*run)(void *)) { return run == run_matvec || run == run_matvec_base3; }
 /* batch rows of activations against the M x K ternary matrix as unpacked
  * codes: the BitLinear forward product of training */
 static void run_matmat(void *p)
@@ -178,15 +182,16 @@ static void setup_kernel(const KernelBench *kb, KCtx *k, Rng *r)
     k->K = kb->K;
     k->N = kb->N;
     k->batch = kb->batch;
-    if (kb->run == run_matvec) {
+    if (is_matvec(kb->run)) {
         int8_t *q = xmalloc(kb->M * kb->K);
         for (size_t i = 0; i < kb->M * kb->K; i++) q[i] = (int8_t)(rng_below(r, 3)) - 1;
-        ternary_pack(&k->w, q, (uint32_t)kb->M, (uint32_t)kb->K, 1.0f, 2);
+        ternary_pack(&k->w, q, (uint32_t)kb->M, (uint32_t)kb->K, 1.0f,
+                     kb->run == run_matvec_base3 ? PACK_BASE3 : PACK_2BIT);
         free(q);
-        size_t nx = kb->batch * k->w.n_blocks * 64;
-        k->x = xcalloc(nx, 1);
+        size_t stride = ternary_padded_cols(&k->w);
+        k->x = xcalloc(kb->batch * stride, 1);
         for (size_t b = 0; b < kb->batch; b++)
-            for (size_t i = 0; i < kb->K; i++) k->x[b * k->w.n_blocks * 64 + i] = (int8_t)(rng_u64(r) >> 56);
+            for (size_t i = 0; i < kb->K; i++) k->x[b * stride + i] = (int8_t)(rng_u64(r) >> 56);
         k->out = xmalloc(kb->batch * kb->M * sizeof *k->out);
         return;
     }
@@ -265,6 +270,8 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         {"ternary_matvec", run_matvec, 768, 768, 0, 1},
         {"ternary_matvec", run_matvec, 2048, 768, 0, 1},
         {"ternary_matvec", run_matvec, 768, 2048, 0, 1},
+        {"matvec 1.6-bit", run_matvec_base3, 288, 288, 0, 1},
+        {"matvec 1.6-bit", run_matvec_base3, 2048, 768, 0, 1},
         {"ternary_matmat", run_matmat, 768, 768, 0, 64},
         {"ternary_matmat", run_matmat, 352, 128, 0, 768},
         {"gemm_nt (fwd)", run_gemm_nt, 768, 128, 352, 0},
@@ -304,7 +311,7 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
             double sec = time_median(list[i].run, &k, o->quick ? 5 : 21, &sp);
             int rows = is_row_kernel(list[i].run);
             int elementwise = list[i].run == run_quantize || list[i].run == run_adamw || rows;
-            int batched = list[i].run == run_matvec || list[i].run == run_matmat;
+            int batched = is_matvec(list[i].run) || list[i].run == run_matmat;
             const KernelBench *b = &list[i];
             /* attention: the causal pairs (query, key) times the head size,
              * 2 products forward and 4 backward; decoding, 2 over the cache */

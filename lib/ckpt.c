@@ -37,11 +37,14 @@ static int is_packed(const ModelConfig *c, const TensorInfo *ti)
 }
 
 static uint64_t tensor_floats(const TensorInfo *ti) { return (uint64_t)ti->layers * ti->rows * ti->cols; }
-/* a packed layer slice: rows x blocks of 64 weights x 8 bytes per bit */
-static uint64_t slice_bytes(const ModelConfig *c, const TensorInfo *ti)
+/* a packed layer slice: rows x blocks */
+static uint64_t slice_bytes(const TensorInfo *ti, uint32_t packing)
 {
-    return (uint64_t)ti->rows * ((ti->cols + 63) / 64) * 8 * model_pack_bits(c);
+    return (uint64_t)ti->rows * ternary_packed_row_bytes(ti->cols, packing);
 }
+
+/* the section of the ternary weights in an inference file */
+static const char *tern_tag(uint32_t packing) { return packing == PACK_BASE3 ? "TRIT" : "TERN"; }
 
 static uint32_t n_slices(const ModelConfig *c, const TensorInfo info[N_TENSORS])
 {
@@ -61,13 +64,13 @@ uint64_t ckpt_flts_size(const ModelConfig *c)
     return 4 * n;
 }
 
-uint64_t ckpt_tern_size(const ModelConfig *c)
+uint64_t ckpt_tern_size(const ModelConfig *c, uint32_t packing)
 {
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     uint64_t n = align_up(4 * (uint64_t)n_slices(c, info));
     for (int i = 0; i < N_TENSORS; i++)
-        if (is_packed(c, &info[i])) n += info[i].layers * slice_bytes(c, &info[i]);
+        if (is_packed(c, &info[i])) n += info[i].layers * slice_bytes(&info[i], packing);
     return n;
 }
 
@@ -242,7 +245,7 @@ int ckpt_write_packed(const char *path, const PackedModel *pm)
             put_floats(floats + 4 * info[i].offset, pm->t[i], (size_t)tensor_floats(&info[i]));
         parts[n++] = (Part){"PARM", floats, 4 * n_params};
     } else {
-        size_t flts = (size_t)ckpt_flts_size(c), tsize = (size_t)ckpt_tern_size(c);
+        size_t flts = (size_t)ckpt_flts_size(c), tsize = (size_t)ckpt_tern_size(c, pm->packing);
         floats = xmalloc(flts + 1);
         tern = xcalloc(tsize + 1, 1);
         size_t at = 0, scale_at = 0, data_at = (size_t)align_up(4 * (uint64_t)n_slices(c, info));
@@ -261,7 +264,7 @@ int ckpt_write_packed(const char *path, const PackedModel *pm)
             }
         }
         parts[n++] = (Part){"FLTS", floats, flts};
-        parts[n++] = (Part){"TERN", tern, tsize};
+        parts[n++] = (Part){tern_tag(pm->packing), tern, tsize};
     }
     int rc = write_model_file(path, CKPT_KIND_INFER, parts, n);
     free(hist);
@@ -675,6 +678,7 @@ void ckpt_free(Checkpoint *ck)
 /* ---- reading: inference files ---------------------------------------------- */
 
 static const char *const infer_tags_ternary[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
+static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT"};
 static const char *const infer_tags_f32[] = {"CONF", "TOKZ", "HIST", "PARM"};
 
 static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_t n)
@@ -683,22 +687,28 @@ static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_
     return buf;
 }
 
-/* 2 bits: codes 0..2 only, and padding codes (columns >= cols) 1;
- * 1 bit: padding bits 0. */
+/* 2 bits: codes 0..2 only; base 3: only the 243 bytes of five digits;
+ * padding weights (columns >= cols) 0 (code or digit 1), or for 1 bit -1
+ * (a clear bit). */
 static int check_codes(const ModelIn *mf, const PackedTernary *p, const char *name)
 {
     size_t row_bytes = ternary_row_bytes(p);
+    const char *tag = tern_tag(p->packing);
+    int pad = p->packing == PACK_SIGN ? -1 : 0;
     for (uint32_t r = 0; r < p->rows; r++) {
         const uint8_t *row = p->data + r * row_bytes;
-        for (size_t i = 0; p->bits == 2 && i < row_bytes; i++)
+        for (size_t i = 0; p->packing == PACK_2BIT && i < row_bytes; i++)
             if (row[i] & row[i] >> 1 & 0x55)
-                return l1b_error("%s: TERN section: invalid ternary code 3 in %s row %u", mf->path, name, r);
-        for (uint32_t c = p->cols; c < p->n_blocks * 64; c++) {
-            uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
-            if (p->bits == 2 ? (row[b * 16 + i] >> (2 * j) & 3) != 1 : (row[b * 8 + k / 8] >> (k % 8) & 1) != 0)
-                return l1b_error("%s: TERN section: padding %s not %d in %s row %u", mf->path,
-                                 p->bits == 2 ? "code" : "bit", p->bits == 2 ? 1 : 0, name, r);
-        }
+                return l1b_error("%s: %s section: invalid ternary code 3 in %s row %u", mf->path, tag, name, r);
+        for (size_t i = 0; p->packing == PACK_BASE3 && i < row_bytes; i++)
+            if (!ternary_base3_byte_valid(row[i]))
+                return l1b_error("%s: %s section: invalid base-3 byte %u in %s row %u", mf->path, tag, row[i], name,
+                                 r);
+        for (uint32_t c = p->cols; c < ternary_padded_cols(p); c++)
+            if (ternary_get(p, r, c) != pad)
+                return l1b_error("%s: %s section: padding %s in %s row %u", mf->path, tag,
+                                 p->packing == PACK_SIGN ? "bit not 0" : p->packing == PACK_2BIT ? "code not 1" : "digit not 1",
+                                 name, r);
     }
     return 0;
 }
@@ -740,20 +750,22 @@ static int read_infer(const ModelIn *mf, PackedModel *pm, int flags)
             if (read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
         return secin_close(&r);
     }
-    if (check_tags(mf, infer_tags_ternary, 5) < 0) return -1;
+    pm->packing = find(mf, "TRIT") && c->quant != QUANT_SIGN ? PACK_BASE3 : model_packing(c);
+    if (check_tags(mf, pm->packing == PACK_BASE3 ? infer_tags_base3 : infer_tags_ternary, 5) < 0) return -1;
     if (secin_open(&r, mf, "FLTS", ckpt_flts_size(c)) < 0) return -1;
     for (int i = 0; i < N_TENSORS; i++)
         if (!info[i].ternary && read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
     if (secin_close(&r) < 0) return -1;
 
-    if (secin_open(&r, mf, "TERN", ckpt_tern_size(c)) < 0) return -1;
+    const char *tag = tern_tag(pm->packing);
+    if (secin_open(&r, mf, tag, ckpt_tern_size(c, pm->packing)) < 0) return -1;
     uint32_t S = n_slices(c, info);
     float *scales = xmalloc(4 * (size_t)S + 1);
     uint8_t pad[ALIGN];
     size_t n_pad = (size_t)(align_up(4 * (uint64_t)S) - 4 * (uint64_t)S);
     int rc = secin_floats(&r, scales, S) < 0 || secin_read(&r, pad, n_pad) < 0 ? -1 : 0;
     for (size_t i = 0; rc == 0 && i < n_pad; i++)
-        if (pad[i]) rc = l1b_error("%s: TERN section: non-zero padding after the scales", path);
+        if (pad[i]) rc = l1b_error("%s: %s section: non-zero padding after the scales", path, tag);
     for (int i = 0, s = 0; rc == 0 && i < N_TENSORS; i++) {
         if (!is_packed(c, &info[i])) continue;
         pm->packed[i] = xcalloc(info[i].layers, sizeof *pm->packed[i]);
@@ -762,14 +774,14 @@ static int read_infer(const ModelIn *mf, PackedModel *pm, int flags)
             PackedTernary *p = &pm->packed[i][l];
             p->rows = info[i].rows;
             p->cols = info[i].cols;
-            p->n_blocks = (p->cols + 63) / 64;
-            p->bits = model_pack_bits(c);
+            p->packing = pm->packing;
+            p->n_blocks = (p->cols + ternary_block_cols(p->packing) - 1) / ternary_block_cols(p->packing);
             p->scale = scales[s];
-            if (!(p->data = alloc_or_error(mf, slice_bytes(c, &info[i]))) ||
-                secin_read(&r, p->data, (size_t)slice_bytes(c, &info[i])) < 0)
+            if (!(p->data = alloc_or_error(mf, slice_bytes(&info[i], p->packing))) ||
+                secin_read(&r, p->data, (size_t)slice_bytes(&info[i], p->packing)) < 0)
                 rc = -1;
             else if (!isfinite(p->scale) || p->scale < 0)
-                rc = l1b_error("%s: TERN section: scale of %s is %g", path,
+                rc = l1b_error("%s: %s section: scale of %s is %g", path, tag,
                                slice_name(&info[i], l, name, sizeof name), (double)p->scale);
             else
                 rc = check_codes(mf, p, slice_name(&info[i], l, name, sizeof name));
@@ -813,6 +825,7 @@ void ckpt_pack(const Checkpoint *ck, PackedModel *pm)
     pm->tok_record_size = ck->tok_record_size;
     pm->hist = copy_of(ck->hist, ck->n_hist * sizeof *ck->hist);
     pm->n_hist = ck->n_hist;
+    pm->packing = model_packing(c);
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     int8_t *q = xmalloc((size_t)c->hidden * c->dim + (size_t)c->dim * c->dim + 1);
@@ -823,13 +836,23 @@ void ckpt_pack(const Checkpoint *ck, PackedModel *pm)
             pm->packed[i] = xcalloc(info[i].layers, sizeof *pm->packed[i]);
             for (uint32_t l = 0; l < info[i].layers; l++) {
                 float scale = weight_quantise((QuantScheme)c->quant, w + l * n, n, q);
-                ternary_pack(&pm->packed[i][l], q, info[i].rows, info[i].cols, scale, model_pack_bits(c));
+                ternary_pack(&pm->packed[i][l], q, info[i].rows, info[i].cols, scale, pm->packing);
             }
         } else if (!info[i].ternary || c->quant == QUANT_F32) {
             pm->t[i] = copy_of(w, (size_t)tensor_floats(&info[i]) * sizeof(float));
         }
     }
     free(q);
+}
+
+void packed_model_repack(PackedModel *pm, uint32_t packing)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(&pm->cfg, info);
+    for (int i = 0; i < N_TENSORS; i++)
+        if (pm->packed[i])
+            for (uint32_t l = 0; l < info[i].layers; l++) ternary_repack(&pm->packed[i][l], packing);
+    pm->packing = packing;
 }
 
 /* Shadow weights w (n) for the codes q with nonzero magnitudes a (or b, the

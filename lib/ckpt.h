@@ -28,7 +28,10 @@
  *         of 64 bytes, then each slice packed as ternary.h packs it (rows x
  *         ceil(cols/64) blocks of 16 bytes, 2 bits a weight, code = w + 1,
  *         padding codes 1; for a sign model blocks of 8 bytes, 1 bit a
- *         weight, padding bits 0).
+ *         weight, padding bits 0);
+ *   TRIT  instead of TERN (l1b-ckpt convert --pack --bits 1.6, ternary
+ *         schemes): the same with the slices in base-3 packing, rows x
+ *         ceil(cols/80) blocks of 16 bytes, five weights a byte.
  * A float (--quant f32) model keeps PARM instead. No optimizer state, no
  * training state. */
 #ifndef L1B_CKPT_H
@@ -114,6 +117,7 @@ typedef struct {
     /* with CKPT_Q8_TABLES: tok_emb and head as int8 rows (layers x rows
      * of them), and NULL in t[] */
     Q8Matrix q8[N_TENSORS];
+    uint32_t packing;  /* of every slice in packed[] (TernaryPacking) */
 } PackedModel;
 
 /* The kind of a model file (CKPT_KIND_*), from its checked header only. */
@@ -144,9 +148,14 @@ void ckpt_pack(const Checkpoint *ck, PackedModel *pm);
  * slices whose scale could not be reproduced bit for bit (0 normally). */
 size_t ckpt_unpack(const PackedModel *pm, const TrainState *st, Checkpoint *ck);
 
-/* Sizes in bytes of an inference file's FLTS and TERN sections. */
+/* Every packed slice of pm in another packing of the same weights
+ * (PACK_2BIT or PACK_BASE3, for a ternary scheme). */
+void packed_model_repack(PackedModel *pm, uint32_t packing);
+
+/* Sizes in bytes of an inference file's FLTS section, and of its TERN or
+ * TRIT section with the given packing. */
 uint64_t ckpt_flts_size(const ModelConfig *c);
-uint64_t ckpt_tern_size(const ModelConfig *c);
+uint64_t ckpt_tern_size(const ModelConfig *c, uint32_t packing);
 
 /* The tokenizer of a token stream or a model file of either kind. */
 int tokenizer_from_file(const char *path, Tokenizer *t);

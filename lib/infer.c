@@ -47,7 +47,7 @@ static void alloc_buffers(Infer *m)
 {
     const ModelConfig *c = &m->cfg;
     size_t C = c->dim, H = c->hidden, L = c->n_layers, V = c->vocab, T = c->ctx, NH = c->n_heads;
-    size_t wide = H > C ? H : C, padded = (wide + 63) / 64 * 64;
+    size_t wide = H > C ? H : C, padded = ternary_x_len((uint32_t)wide);
     if (m->exact) {
         m->kc = xcalloc(L * T * C, sizeof(float));
         m->vc = xcalloc(L * T * C, sizeof(float));
@@ -187,7 +187,7 @@ void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *
             } else {
                 lin->ternary = 1;
                 float scale = weight_quantise((QuantScheme)c->quant, w, n, q);
-                ternary_pack(&lin->t, q, ti->rows, ti->cols, scale, model_pack_bits(c));
+                ternary_pack(&lin->t, q, ti->rows, ti->cols, scale, model_packing(c));
                 m->weight_bytes += ternary_bytes(&lin->t);
             }
         }
@@ -225,7 +225,7 @@ static void linear_many(Infer *m, float *const out[], const Linear *const lin[],
     float xscale;
     double t0 = prof_begin();
     act_quant_int8(in, lin[0]->cols, m->xq, &xscale);
-    memset(m->xq + lin[0]->cols, 0, (size_t)lin[0]->t.n_blocks * TERNARY_BLOCK - lin[0]->cols);
+    memset(m->xq + lin[0]->cols, 0, ternary_padded_cols(&lin[0]->t) - lin[0]->cols);
     prof_end(PROF_QUANT, t0);
     t0 = prof_begin();
     int32_t *acc[3];

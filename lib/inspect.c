@@ -148,6 +148,11 @@ static void print_json(FILE *out, const Summary *s)
                  " \"vocab\": %u, \"ffn\": \"%s\", \"quant\": \"%s\",\n",
             c->dim, c->n_layers, c->n_heads, c->dim / c->n_heads, c->hidden, c->ctx, c->vocab, ffn_name(c->ffn_act),
             quant_name(c->quant));
+    fputs(" \"packing\": ", out);
+    if (s->kind == CKPT_KIND_INFER && c->quant != QUANT_F32)
+        fprintf(out, "\"%s\",\n", s->pm.packing == PACK_BASE3 ? "base3" : s->pm.packing == PACK_SIGN ? "1bit" : "2bit");
+    else
+        fputs("null,\n", out);
     fprintf(out, " \"params\": %llu, \"ternary_params\": %llu, \"float_params\": %llu,\n",
             (unsigned long long)s->n_params, (unsigned long long)s->n_ternary,
             (unsigned long long)(s->n_params - s->n_ternary));
@@ -217,6 +222,10 @@ static void print_text(FILE *out, const Summary *s)
         "sign (binary -1/+1, scale mean|w|)",
     };
     fprintf(out, "quantisation  %s\n", c->quant < QUANT_COUNT ? what[c->quant] : "?");
+    if (s->kind == CKPT_KIND_INFER && c->quant != QUANT_F32)
+        fprintf(out, "packing       %s\n", s->pm.packing == PACK_BASE3  ? "1.6 bits a weight (base 3, five to a byte)"
+                                       : s->pm.packing == PACK_SIGN ? "1 bit a weight"
+                                                                    : "2 bits a weight");
     if (s->tok.kind == TOK_KIND_BPE)
         fprintf(out, "tokenizer     bpe, %u tokens (%u merges)\n", s->tok.n_vocab, s->tok.n_merges);
     else

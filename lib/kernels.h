@@ -42,6 +42,11 @@ typedef struct {
      * pass over x and one reduction for the four sums (small matrices) */
     void (*ternary_codes_dot4)(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                size_t n_blocks);
+    /* the same two for base-3 packing (ternary.h): n_blocks blocks of 16
+     * bytes, five codes a byte, against 80 int8 values each */
+    int32_t (*ternary_base3_dot)(const uint8_t *codes, const int8_t *x, size_t n_blocks);
+    void (*ternary_base3_dot4)(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                               size_t n_blocks);
 
     /* Row kernels of the float layers (layers.c). The plain C versions use
      * expf; the SIMD ones their own vector exp (kernels_sse_exp.h), which

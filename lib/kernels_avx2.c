@@ -6,6 +6,8 @@
 #include <string.h>
 #include <math.h>
 
+#include "kernels_base3.h"
+
 static float dot_f32_avx2(const float *a, const float *b, size_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -120,6 +122,87 @@ static int32_t ternary_codes_dot_avx2(const uint8_t *codes, const int8_t *x, siz
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
     return _mm_cvtsi128_si32(h);
+}
+
+/* base3_digit (kernels_base3.h) on 32 code bytes */
+static inline __m256i base3_start256(const uint8_t *codes)
+{
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)codes), _mm256_set1_epi8((char)0x80));
+}
+
+static inline __m256i base3_digit256(__m256i *state)
+{
+    __m256i s = *state;
+    __m256i m = _mm256_add_epi8(_mm256_cmpgt_epi8(s, _mm256_set1_epi8(-43)), _mm256_cmpgt_epi8(s, _mm256_set1_epi8(42)));
+    *state = _mm256_add_epi8(_mm256_add_epi8(s, s), s);
+    return _mm256_abs_epi8(m);
+}
+
+/* 16 values of x for the low lane and the 16 that sit `apart` further on
+ * for the high lane */
+static inline __m256i load_lanes(const int8_t *x, size_t apart)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)x)),
+                                   _mm_loadu_si128((const __m128i *)(x + apart)), 1);
+}
+
+/* one base-3 block (16 bytes, 80 codes) with 128-bit registers, as 16-bit
+ * pair sums */
+static inline __m128i base3_block_sums(const uint8_t *codes, const int8_t *x)
+{
+    __m128i state = base3_start(codes), s = _mm_setzero_si128();
+    for (int j = 0; j < 5; j++)
+        s = _mm_add_epi16(s, _mm_maddubs_epi16(base3_digit(&state), _mm_loadu_si128((const __m128i *)(x + 16 * j))));
+    return s;
+}
+
+/* as the 2-bit kernel: block b in the low lane, b + 1 in the high one;
+ * per 16-bit lane at most 10 products of 2 * 128 */
+static int32_t ternary_base3_dot_avx2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    size_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2, codes += 32, x += 160) {
+        __m256i state = base3_start256(codes), s = _mm256_setzero_si256();
+        for (int j = 0; j < 5; j++)
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(base3_digit256(&state), load_lanes(x + 16 * j, 80)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (b < n_blocks) h = _mm_add_epi32(h, _mm_madd_epi16(base3_block_sums(codes, x), _mm_set1_epi16(1)));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* four rows against one x, two blocks at a time: the x registers of a
+ * pair of blocks serve all four rows */
+static void ternary_base3_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[4];
+    for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_si256();
+    size_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+        __m256i xj[5];
+        for (int j = 0; j < 5; j++) xj[j] = load_lanes(x + 80 * b + 16 * j, 80);
+        for (int r = 0; r < 4; r++) {
+            __m256i state = base3_start256(codes + r * row_bytes + 16 * b), s = _mm256_setzero_si256();
+            for (int j = 0; j < 5; j++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(base3_digit256(&state), xj[j]));
+            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(s, ones));
+        }
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    if (b < n_blocks) {  /* an odd last block: four 128-bit rows, one hadd tree */
+        __m128i r4[4];
+        for (int r = 0; r < 4; r++)
+            r4[r] = _mm_madd_epi16(base3_block_sums(codes + r * row_bytes + 16 * b, x + 80 * b), _mm_set1_epi16(1));
+        s4 = _mm_add_epi32(s4, _mm_hadd_epi32(_mm_hadd_epi32(r4[0], r4[1]), _mm_hadd_epi32(r4[2], r4[3])));
+    }
+    _mm_storeu_si128((__m128i *)out, s4);
 }
 
 /* 32 byte masks (0xff where the bit is set) from 32 bits */
@@ -624,6 +707,8 @@ void kernels_fill_avx2(Kernels *k)
     k->gemm_tile_f32 = gemm_tile_f32_avx2;
     k->ternary_codes_dot = ternary_codes_dot_avx2;
     k->ternary_codes_dot4 = ternary_codes_dot4_avx2;
+    k->ternary_base3_dot = ternary_base3_dot_avx2;
+    k->ternary_base3_dot4 = ternary_base3_dot4_avx2;
     k->binary_masked_sum = binary_masked_sum_avx2;
     k->dot4_f32 = dot4_f32_avx2;
     k->axpy4_f32 = axpy4_f32_avx2;

@@ -114,6 +114,38 @@ static void ternary_codes_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
 }
 
+/* The same layout for base-3 blocks (16 bytes, 80 codes a row): each of
+ * the five digits of the four lanes against its 16 values of x. Unsigned
+ * compares give the digit (q >= 86) + (q >= 171) as two masked steps, and
+ * three byte additions 3q mod 256 (ternary.h). */
+static void ternary_base3_dot4_avx512(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                      size_t n_blocks)
+{
+    const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(86), hi = _mm512_set1_epi8((char)171);
+    __m512i acc[5];
+    for (int j = 0; j < 5; j++) acc[j] = _mm512_setzero_si512();
+    for (size_t b = 0; b < n_blocks; b++) {
+        const uint8_t *c = codes + 16 * b;
+        __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)c));
+        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + row_bytes)), 1);
+        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + 2 * row_bytes)), 2);
+        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + 3 * row_bytes)), 3);
+        for (int j = 0; j < 5; j++) {
+            __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 80 * b + 16 * j)));
+            __m512i d = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(q, lo), one);
+            d = _mm512_mask_add_epi8(d, _mm512_cmpge_epu8_mask(q, hi), d, one);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], d, xj);
+            q = _mm512_add_epi8(_mm512_add_epi8(q, q), q);
+        }
+    }
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
+    s = _mm512_add_epi32(s, acc[4]);
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));  /* within lanes */
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    s = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
+}
+
 /* All of y (up to 64 values, a head of the KV cache) in up to four
  * registers over all the rows, so each row is one pass of independent
  * additions; wider y in strips of 64. Per element the same product and
@@ -316,6 +348,7 @@ void kernels_fill_avx512(Kernels *k)
     k->dot_i8_rows = dot_i8_rows_avx512;
     k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
+    k->ternary_base3_dot4 = ternary_base3_dot4_avx512;
     k->gemm_tile_f32 = gemm_tile_f32_avx512;
     k->gemm_tile_cols = 64;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;

@@ -45,6 +45,21 @@ static int32_t ternary_codes_dot_scalar(const uint8_t *codes, const int8_t *x, s
     return acc;
 }
 
+/* the digits most significant first: code = 3q >> 8, then q = 3q mod 256 */
+static int32_t ternary_base3_dot_scalar(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    int32_t acc = 0;
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80)
+        for (int i = 0; i < 16; i++) {
+            unsigned q = codes[i];
+            for (int j = 0; j < 5; j++, q &= 255) {
+                q *= 3;
+                acc += (int32_t)(q >> 8) * x[16 * j + i];
+            }
+        }
+    return acc;
+}
+
 static void gemm_tile_f32_scalar(float *out, size_t ldo, const float *a, size_t sm, size_t sk, const float *b,
                                  size_t ldb, size_t K, size_t n, float alpha)
 {
@@ -205,9 +220,17 @@ static void ternary_codes_dot4_rows(int32_t out[4], const uint8_t *codes, size_t
     for (int r = 0; r < 4; r++) out[r] = kern.ternary_codes_dot(codes + r * row_bytes, x, n_blocks);
 }
 
+static void ternary_base3_dot4_rows(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    for (int r = 0; r < 4; r++) out[r] = kern.ternary_base3_dot(codes + r * row_bytes, x, n_blocks);
+}
+
 void kernels_fill_scalar(Kernels *k)
 {
     k->ternary_codes_dot4 = ternary_codes_dot4_rows;
+    k->ternary_base3_dot4 = ternary_base3_dot4_rows;
+    k->ternary_base3_dot = ternary_base3_dot_scalar;
     k->codes_panel_4x32 = codes_panel_4x32_scalar;
     k->binary_masked_sum = binary_masked_sum_scalar;
     k->dot_i8 = dot_i8_scalar;

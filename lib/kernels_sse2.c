@@ -4,6 +4,8 @@
 
 #include <emmintrin.h>
 
+#include "kernels_base3.h"
+
 /* 2^round(t) for the vector exp: cvtps2dq rounds to nearest even (the
  * default mode), and the integer shift puts n + 127 in the exponent */
 static inline __m128 exp2i_ps(__m128 t, __m128 *nf)
@@ -32,6 +34,24 @@ static int32_t ternary_codes_dot_sse2(const uint8_t *codes, const int8_t *x, siz
             __m128i c = _mm_and_si128(_mm_srli_epi16(v, 2 * j), three);
             __m128i xj = _mm_loadu_si128((const __m128i *)(x + 16 * j));
             /* sign-extend x to 16 bits: put each byte in the high half, shift */
+            __m128i xlo = _mm_srai_epi16(_mm_unpacklo_epi8(xj, xj), 8);
+            __m128i xhi = _mm_srai_epi16(_mm_unpackhi_epi8(xj, xj), 8);
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), xlo));
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(c, zero), xhi));
+        }
+    }
+    return hsum_epi32(acc);
+}
+
+static int32_t ternary_base3_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i acc = _mm_setzero_si128();
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
+        __m128i state = base3_start(codes);
+        for (int j = 0; j < 5; j++) {
+            __m128i c = base3_digit(&state);
+            __m128i xj = _mm_loadu_si128((const __m128i *)(x + 16 * j));
             __m128i xlo = _mm_srai_epi16(_mm_unpacklo_epi8(xj, xj), 8);
             __m128i xhi = _mm_srai_epi16(_mm_unpackhi_epi8(xj, xj), 8);
             acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), xlo));
@@ -87,4 +107,5 @@ void kernels_fill_sse2(Kernels *k)
     kernels_fill_sse_exp(k);
     k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
+    k->ternary_base3_dot = ternary_base3_dot_sse2;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <tmmintrin.h>
 
+#include "kernels_base3.h"
+
 static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
     const __m128i three = _mm_set1_epi8(3), ones = _mm_set1_epi16(1);
@@ -22,6 +24,23 @@ static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, si
                                                _mm_loadu_si128((const __m128i *)(x + 48))));
         acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones));
         acc = _mm_add_epi32(acc, _mm_madd_epi16(t, ones));
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    return _mm_cvtsi128_si32(acc);
+}
+
+/* as the 2-bit kernel, five digits of 16 codes per block */
+static int32_t ternary_base3_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    const __m128i ones = _mm_set1_epi16(1);
+    __m128i acc = _mm_setzero_si128();
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
+        __m128i state = base3_start(codes), s = _mm_setzero_si128();
+        /* per 16-bit lane: at most 10 products of 2 * 128, no overflow */
+        for (int j = 0; j < 5; j++)
+            s = _mm_add_epi16(s, _mm_maddubs_epi16(base3_digit(&state), _mm_loadu_si128((const __m128i *)(x + 16 * j))));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones));
     }
     acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
     acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
@@ -145,6 +164,7 @@ void kernels_fill_ssse3(Kernels *k)
 {
     k->codes_panel_4x32 = codes_panel_4x32_ssse3;
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
+    k->ternary_base3_dot = ternary_base3_dot_ssse3;
     k->binary_masked_sum = binary_masked_sum_ssse3;
     k->dot_i8 = dot_i8_ssse3;
     k->dot_i8_rows = dot_i8_rows_ssse3;

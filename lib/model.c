@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "ternary.h"
 #include "util.h"
 
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
@@ -38,9 +39,9 @@ uint32_t model_default_hidden(uint32_t dim, uint32_t ffn_act)
     return (h + 31) / 32 * 32;
 }
 
-uint32_t model_pack_bits(const ModelConfig *c)
+uint32_t model_packing(const ModelConfig *c)
 {
-    return c->quant == QUANT_F32 ? 0 : c->quant == QUANT_SIGN ? 1 : 2;
+    return c->quant == QUANT_F32 ? 0 : c->quant == QUANT_SIGN ? PACK_SIGN : PACK_2BIT;
 }
 
 size_t model_tensor_table(const ModelConfig *c, TensorInfo info[N_TENSORS])

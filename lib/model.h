@@ -99,9 +99,10 @@ int model_config_check(const ModelConfig *c);
 uint32_t model_default_hidden(uint32_t dim, uint32_t ffn_act);
 /* Fill the tensor table; returns the parameter count. */
 size_t model_tensor_table(const ModelConfig *c, TensorInfo info[N_TENSORS]);
-/* Bits per packed BitLinear weight (ternary.h): 1 for sign (binary)
- * models, 2 for the ternary schemes, 0 for f32 models (kept as floats). */
-uint32_t model_pack_bits(const ModelConfig *c);
+/* How BitLinear weights are packed by default (TernaryPacking, ternary.h):
+ * 1 bit for sign (binary) models, 2 bits for the ternary schemes, 0 for f32
+ * models (kept as floats). */
+uint32_t model_packing(const ModelConfig *c);
 
 /* Allocate parameters (zeroed), gradients and moments, and activations for
  * batches of B rows (B = 0: parameters only). Dies on out of memory. */

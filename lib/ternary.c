@@ -7,33 +7,99 @@
 #include "threads.h"
 #include "util.h"
 
-size_t ternary_row_bytes(const PackedTernary *p) { return (size_t)p->n_blocks * 8 * p->bits; }
-size_t ternary_bytes(const PackedTernary *p) { return p->rows * ternary_row_bytes(p); }
+uint32_t ternary_block_cols(uint32_t packing) { return packing == PACK_BASE3 ? 80 : 64; }
+uint32_t ternary_block_bytes(uint32_t packing) { return packing == PACK_SIGN ? 8 : 16; }
 
-void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t bits)
+size_t ternary_packed_row_bytes(uint32_t cols, uint32_t packing)
+{
+    uint32_t bc = ternary_block_cols(packing);
+    return (size_t)((cols + bc - 1) / bc) * ternary_block_bytes(packing);
+}
+
+size_t ternary_x_len(uint32_t cols)
+{
+    size_t a = (cols + 63) / 64 * (size_t)64, b = (cols + 79) / 80 * (size_t)80;
+    return a > b ? a : b;
+}
+
+size_t ternary_row_bytes(const PackedTernary *p) { return (size_t)p->n_blocks * ternary_block_bytes(p->packing); }
+size_t ternary_bytes(const PackedTernary *p) { return p->rows * ternary_row_bytes(p); }
+size_t ternary_padded_cols(const PackedTernary *p) { return (size_t)p->n_blocks * ternary_block_cols(p->packing); }
+
+/* the byte of five codes (0..2), the first the most significant digit */
+static uint8_t base3_byte(const uint8_t code[5])
+{
+    unsigned v = 0;
+    for (int j = 0; j < 5; j++) v = 3 * v + code[j];
+    return (uint8_t)((v * 256 + 242) / 243);
+}
+
+static unsigned base3_digit(uint8_t byte, uint32_t j)
+{
+    unsigned q = byte;
+    for (uint32_t d = 0; d < j; d++) q = 3 * q & 255;
+    return 3 * q >> 8;
+}
+
+int ternary_base3_byte_valid(uint8_t byte)
+{
+    uint8_t code[5];
+    for (uint32_t j = 0; j < 5; j++) code[j] = (uint8_t)base3_digit(byte, j);
+    return base3_byte(code) == byte;
+}
+
+/* where weight c of a row sits: block b, byte i of the block, and slot j
+ * (the 2-bit pair, or the base-3 digit) */
+static void locate(uint32_t packing, uint32_t c, uint32_t *b, uint32_t *i, uint32_t *j)
+{
+    uint32_t bc = ternary_block_cols(packing), k = c % bc;
+    *b = c / bc;
+    *i = k % 16;
+    *j = k / 16;
+}
+
+void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t packing)
 {
     p->rows = rows;
     p->cols = cols;
-    p->n_blocks = (cols + TERNARY_BLOCK - 1) / TERNARY_BLOCK;
-    p->bits = bits;
+    p->packing = packing;
+    p->n_blocks = (cols + ternary_block_cols(packing) - 1) / ternary_block_cols(packing);
     p->scale = scale;
-    size_t row_bytes = ternary_row_bytes(p);
+    size_t row_bytes = ternary_row_bytes(p), padded = ternary_padded_cols(p);
     p->data = xmalloc(rows * row_bytes + 1);
-    /* 2 bits: code 1 (weight 0) everywhere; 1 bit: zero padding */
-    memset(p->data, bits == 2 ? 0x55 : 0, rows * row_bytes);
-    for (uint32_t r = 0; r < rows; r++) {
-        uint8_t *row = p->data + r * row_bytes;
-        for (uint32_t c = 0; c < cols; c++) {
-            uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
-            int8_t w = q[(size_t)r * cols + c];
-            if (bits == 1) {
-                if (w > 0) row[b * 8 + k / 8] |= (uint8_t)(1u << (k % 8));
-                continue;
-            }
-            uint8_t *byte = row + b * 16 + i;
-            *byte = (uint8_t)((*byte & ~(3u << (2 * j))) | (uint8_t)(w + 1) << (2 * j));
-        }
+    if (packing == PACK_SIGN) {  /* padding bits 0 */
+        memset(p->data, 0, rows * row_bytes);
+        for (uint32_t r = 0; r < rows; r++)
+            for (uint32_t c = 0; c < cols; c++)
+                if (q[(size_t)r * cols + c] > 0) p->data[r * row_bytes + c / 8] |= (uint8_t)(1u << (c % 8));
+        return;
     }
+    /* codes w + 1, padding weights code 1 (zero) */
+    uint8_t *codes = xmalloc(padded);
+    for (uint32_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < padded; c++) codes[c] = c < cols ? (uint8_t)(q[(size_t)r * cols + c] + 1) : 1;
+        uint8_t *row = p->data + r * row_bytes;
+        for (uint32_t b = 0; b < p->n_blocks; b++)
+            for (uint32_t i = 0; i < 16; i++) {
+                const uint8_t *k = codes + (size_t)b * ternary_block_cols(packing) + i;
+                if (packing == PACK_2BIT)
+                    row[b * 16 + i] = (uint8_t)(k[0] | k[16] << 2 | k[32] << 4 | k[48] << 6);
+                else
+                    row[b * 16 + i] = base3_byte((const uint8_t[5]){k[0], k[16], k[32], k[48], k[64]});
+            }
+    }
+    free(codes);
+}
+
+void ternary_repack(PackedTernary *p, uint32_t packing)
+{
+    if (p->packing == packing) return;
+    int8_t *q = xmalloc((size_t)p->rows * p->cols + 1);
+    for (uint32_t r = 0; r < p->rows; r++)
+        for (uint32_t c = 0; c < p->cols; c++) q[(size_t)r * p->cols + c] = (int8_t)ternary_get(p, r, c);
+    free(p->data);
+    ternary_pack(p, q, p->rows, p->cols, p->scale, packing);
+    free(q);
 }
 
 void ternary_free(PackedTernary *p)
@@ -45,9 +111,11 @@ void ternary_free(PackedTernary *p)
 int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c)
 {
     const uint8_t *row = p->data + r * ternary_row_bytes(p);
-    uint32_t b = c / 64, k = c % 64, i = k % 16, j = k / 16;
-    if (p->bits == 1) return (row[b * 8 + k / 8] >> (k % 8) & 1) ? 1 : -1;
-    return (row[b * 16 + i] >> (2 * j) & 3) - 1;
+    if (p->packing == PACK_SIGN) return (row[c / 8] >> (c % 8) & 1) ? 1 : -1;
+    uint32_t b, i, j;
+    locate(p->packing, c, &b, &i, &j);
+    uint8_t byte = row[b * 16 + i];
+    return (int)(p->packing == PACK_2BIT ? (unsigned)(byte >> (2 * j) & 3) : base3_digit(byte, j)) - 1;
 }
 
 typedef struct {
@@ -67,14 +135,19 @@ static void matvec_one(const Matvec *m, int j, size_t r0, size_t r1)
     const uint8_t *data = w->data;
     const int8_t *x = m->x;
     size_t row_bytes = ternary_row_bytes(w), n_blocks = w->n_blocks;
-    if (w->bits == 2) {
+    if (w->packing != PACK_SIGN) {
+        int base3 = w->packing == PACK_BASE3;
         size_t r = r0;
         for (; r + 4 <= r1; r += 4) {
             int32_t s[4];
-            kern.ternary_codes_dot4(s, data + r * row_bytes, row_bytes, x, n_blocks);
+            if (base3)
+                kern.ternary_base3_dot4(s, data + r * row_bytes, row_bytes, x, n_blocks);
+            else
+                kern.ternary_codes_dot4(s, data + r * row_bytes, row_bytes, x, n_blocks);
             for (int i = 0; i < 4; i++) out[r + i] = s[i] - sum_x;
         }
-        for (; r < r1; r++) out[r] = kern.ternary_codes_dot(data + r * row_bytes, x, n_blocks) - sum_x;
+        for (; r < r1; r++)
+            out[r] = (base3 ? kern.ternary_base3_dot : kern.ternary_codes_dot)(data + r * row_bytes, x, n_blocks) - sum_x;
         return;
     }
     for (size_t r = r0; r < r1; r++) out[r] = 2 * kern.binary_masked_sum(data + r * row_bytes, x, n_blocks) - sum_x;
@@ -100,16 +173,16 @@ static void matvec_rows(void *ctx, size_t r0, size_t r1, int thread)
 void ternary_matvec_many(int32_t *const out[], const PackedTernary *const w[], int n, const int8_t *x)
 {
     Matvec m = {out, w, n, x, 0};
-    size_t rows = 0, blocks = 0;
+    size_t rows = 0, weights = 0;
     for (int j = 0; j < n; j++) {
         rows += w[j]->rows;
-        blocks += (size_t)w[j]->rows * w[j]->n_blocks;
+        weights += (size_t)w[j]->rows * ternary_padded_cols(w[j]);
     }
-    for (size_t i = 0; i < (size_t)w[0]->n_blocks * TERNARY_BLOCK; i++) m.sum_x += x[i];
+    for (size_t i = 0; i < ternary_padded_cols(w[0]); i++) m.sum_x += x[i];
     /* below ~256K weights waking a second thread costs more than it saves
      * (measured: a 128-wide model decoded slower on 2 threads than on 1);
      * each row is computed the same way either way */
-    if (blocks < 4096)  /* 4096 blocks of 64: 256K weights */
+    if (weights < 4096 * 64)
         matvec_rows(&m, 0, rows, 0);
     else
         parallel_for(rows, matvec_rows, &m);

@@ -12,6 +12,18 @@
  * SSSE3/AVX2), the second is shared by every row. x is padded with zeros,
  * so padding codes do not matter (they are written as 1).
  *
+ * Base 3, five weights a byte (1.6 bits; 243 of a byte's 256 values): a
+ * row is padded to a multiple of 80 and stored as 16-byte blocks. In block
+ * b, byte i holds the codes of weights 80b + i + 16j, j = 0..4, as the
+ * number v = sum_j code_j 3^(4-j) (weight i first, in the highest digit),
+ * stored as ceil(v * 256 / 243). That scaling makes the digits come out
+ * most significant first by multiplying by 3 within a byte:
+ *
+ *     q = byte;  for j = 0..4:  code_j = (3q) >> 8,  q = 3q mod 256
+ *
+ * and (3q) >> 8 is (q >= 86) + (q >= 171): two byte compares in SIMD, and
+ * 3q mod 256 two byte additions. The products then run as for 2 bits.
+ *
  * Binary (sign) weights, 1 bit each: a block of 64 is 8 bytes, weight
  * 64b + k in bit k % 8 of byte k / 8; a set bit is +1, a clear one -1,
  * padding bits 0. Then sum_c w[c] x[c] = 2 sum_{bit set} x[c] - sum_c x[c]:
@@ -22,28 +34,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TERNARY_BLOCK 64
+typedef enum {
+    PACK_SIGN = 1,   /* binary, 1 bit a weight: 64 weights in 8 bytes */
+    PACK_2BIT = 2,   /* ternary codes, 2 bits: 64 weights in 16 bytes */
+    PACK_BASE3 = 3,  /* ternary, five a byte: 80 weights in 16 bytes */
+} TernaryPacking;
 
 typedef struct {
     uint32_t rows, cols;    /* logical shape (OC, C) */
-    uint32_t n_blocks;      /* per row: ceil(cols / 64) */
-    uint32_t bits;          /* per weight: 2 (ternary) or 1 (binary) */
+    uint32_t packing;       /* TernaryPacking */
+    uint32_t n_blocks;      /* per row: ceil(cols / block weights) */
     float scale;            /* dequantised weight = w * scale */
-    uint8_t *data;          /* rows * n_blocks * 8 * bits bytes */
+    uint8_t *data;          /* rows * ternary_row_bytes bytes */
 } PackedTernary;
 
-/* Pack q (rows, cols) of -1/0/+1 (bits 2) or -1/+1 (bits 1) into p
- * (allocates p->data). */
-void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t bits);
-/* Bytes of one packed row, and of the whole matrix. */
+/* Weights and bytes in one block of a packing. */
+uint32_t ternary_block_cols(uint32_t packing);
+uint32_t ternary_block_bytes(uint32_t packing);
+/* Bytes of one packed row of cols weights. */
+size_t ternary_packed_row_bytes(uint32_t cols, uint32_t packing);
+/* The length an int8 vector against cols columns needs, padded with zeros
+ * for any packing: at least n_blocks * block weights of each. */
+size_t ternary_x_len(uint32_t cols);
+/* A code byte of PACK_BASE3 holds five valid digits (0..2 each) exactly
+ * when it is one of the 243 bytes the packing writes. */
+int ternary_base3_byte_valid(uint8_t byte);
+
+/* Pack q (rows, cols) of -1/0/+1 (-1/+1 for PACK_SIGN) into p (allocates
+ * p->data). */
+void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t packing);
+/* p's weights in another packing of the same ternary values (not to or
+ * from PACK_SIGN); p->data is replaced. */
+void ternary_repack(PackedTernary *p, uint32_t packing);
+/* Bytes of one packed row, and of the whole matrix; columns of x. */
 size_t ternary_row_bytes(const PackedTernary *p);
 size_t ternary_bytes(const PackedTernary *p);
+size_t ternary_padded_cols(const PackedTernary *p);
 void ternary_free(PackedTernary *p);
-/* Weight (r, c) back from the packing, for tests and conversion. */
+/* Weight (r, c) back from the packing, for tests and conversion; for
+ * c >= cols, the padding's. */
 int ternary_get(const PackedTernary *p, uint32_t r, uint32_t c);
 
-/* out (rows) = x (cols, int8, padded with zeros to n_blocks*64) @ W^T as
- * exact integers; threaded over rows. */
+/* out (rows) = x (cols, int8, padded with zeros to ternary_padded_cols)
+ * @ W^T as exact integers; threaded over rows. */
 void ternary_matvec(int32_t *out, const PackedTernary *w, const int8_t *x);
 /* The same for n matrices of the same width against the same x, as one
  * job: out[j] = x @ w[j]^T (the q, k and v of a layer, say), split over

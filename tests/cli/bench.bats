@@ -27,15 +27,16 @@ load helper
 @test "the full kernel list: every row of the man page, attention last" {
     run l1b-bench kernels --simd scalar --format tsv
     [ "$status" -eq 0 ]
-    [ "${#lines[@]}" -eq 23 ]   # header + 22 kernels at one level
+    [ "${#lines[@]}" -eq 25 ]   # header + 24 kernels at one level
     names=$(cut -f1 <<< "$output" | sort -u | tr '\n' '|')
-    for k in ternary_matvec ternary_matmat "gemm_nt (fwd)" "gemm_nn (bwd dx)" "gemm_tn (bwd dW)" quantize_i8 \
+    for k in ternary_matvec "matvec 1.6-bit" ternary_matmat "gemm_nt (fwd)" "gemm_nn (bwd dx)" "gemm_tn (bwd dW)" quantize_i8 \
              adamw exp "softmax (attn)" "softmax (loss)" rmsnorm rmsnorm_bwd swiglu swiglu_bwd relu2 relu2_bwd \
              "attention (train)" "attention (decode)"; do
         [[ "|$names" == *"|$k|"* ]]
     done
-    [[ "${lines[21]}" == "attention (train)"$'\t'"B12 T64 C128 h4"$'\t'scalar$'\t'* ]]
-    [[ "${lines[22]}" == "attention (decode)"$'\t'"6 heads x 256 rows of 48"$'\t'scalar$'\t'*$'\t'GOP/s$'\t'* ]]
+    [[ "${lines[5]}" == "matvec 1.6-bit"$'\t'288x288$'\t'scalar$'\t'*$'\t'GOP/s$'\t'* ]]
+    [[ "${lines[23]}" == "attention (train)"$'\t'"B12 T64 C128 h4"$'\t'scalar$'\t'* ]]
+    [[ "${lines[24]}" == "attention (decode)"$'\t'"6 heads x 256 rows of 48"$'\t'scalar$'\t'*$'\t'GOP/s$'\t'* ]]
 }
 
 @test "json is one object with a row per measurement" {

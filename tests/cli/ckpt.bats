@@ -45,7 +45,7 @@ json() {
     for c in info verify convert vocab history export help; do [[ "$output" == *"l1b-ckpt $c"* ]]; done
     run l1b-ckpt help convert
     [ "$status" -eq 0 ]
-    [[ "$output" == "usage: l1b-ckpt convert --pack | --unpack"* ]]
+    [[ "$output" == "usage: l1b-ckpt convert --pack [--bits B] | --unpack"* ]]
     [[ "$output" == *"--batching pack|bucket"* ]]
     [ "$(l1b-ckpt info --help)" = "$(l1b-ckpt help info)" ]
     run l1b-ckpt
@@ -125,6 +125,62 @@ json() {
     [ ! -e again.l1b ]
     run l1b-ckpt convert --pack -v fox.l1b v.l1bi
     [ "$output" = "l1b-ckpt: fox.l1b: $a bytes -> v.l1bi: $b bytes ($(awk -v a=$a -v b=$b 'BEGIN { printf "%.2f", a / b }') x smaller)" ]
+}
+
+@test "convert --pack --bits 1.6: weights five to a byte, the same output, repacked either way" {
+    l1b-ckpt convert --pack --bits 1.6 fox.l1b fox3.l1bi
+    [ "$(sections fox3.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS TRIT " ]
+    # 16-byte blocks of 64 (2 bits) or 80 (base 3) columns: at widths 32 and
+    # 96 both take 1 and 2 blocks a row, so the same size here
+    [ $(wc -c < fox3.l1bi) -eq $(wc -c < fox.l1bi) ]
+    # at width 160 (hidden 448) rows of 160 take 3 blocks or 2, rows of 448
+    # 7 or 6: 16 bytes less on each of 4 x 160 + 2 x 448 + 160 rows
+    l1b-train -q -o wide.l1b --dim 160 --layers 1 --heads 2 --ctx 16 --batch 2 --steps 2 tiny.tok
+    l1b-ckpt convert --pack wide.l1b wide.l1bi
+    l1b-ckpt convert --pack --bits 1.6 wide.l1b wide3.l1bi
+    tern=$(sections wide.l1bi | awk '$1 == "TERN" { print $3 }')
+    trit=$(sections wide3.l1bi | awk '$1 == "TRIT" { print $3 }')
+    [ $((tern - trit)) -eq $(((4 * 160 + 2 * 448 + 160) * 16)) ]
+    [ "$(l1b-sample -m wide3.l1bi --greedy -n 20 -i the)" = "$(l1b-sample -m wide.l1bi --greedy -n 20 -i the)" ]
+    [ "$(l1b-ckpt info fox3.l1bi | grep '^packing')" = "packing       1.6 bits a weight (base 3, five to a byte)" ]
+    [ "$(l1b-ckpt info fox.l1bi | grep '^packing')" = "packing       2 bits a weight" ]
+    [ "$(json fox3.l1bi '$j->{packing}')" = "base3" ]
+    [ "$(json fox.l1bi '$j->{packing}')" = "2bit" ]
+    [ "$(json fox.l1b 'defined $j->{packing} ? "x" : "null"')" = "null" ]
+    l1b-ckpt verify fox3.l1bi
+    for a in "--greedy -n 60 -i the" "-T 1.5 -s 9 -n 80 -i the" "--exact -T 1 -s 3 -n 40 -i fox" "--score tiny.txt"; do
+        [ "$(l1b-sample -m fox3.l1bi $a)" = "$(l1b-sample -m fox.l1bi $a)" ]
+    done
+    # back to 2 bits gives the 2-bit file byte for byte, as does unpacking
+    l1b-ckpt convert --pack --bits 2 fox3.l1bi back.l1bi
+    cmp back.l1bi fox.l1bi
+    l1b-ckpt convert --unpack fox3.l1bi un3.l1b
+    l1b-ckpt convert --pack un3.l1b re.l1bi
+    cmp re.l1bi fox.l1bi
+    run l1b-ckpt convert --pack --bits 1.6 fox3.l1bi again.l1bi
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: fox3.l1bi: already an inference file" ]
+    [ ! -e again.l1bi ]
+}
+
+@test "convert --bits: bad values, --unpack, and models without ternary weights" {
+    run l1b-ckpt convert --pack --bits 1.5 fox.l1b out.l1bi
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-ckpt: --bits: '1.5' is not 2 or 1.6" ]
+    run l1b-ckpt convert --unpack --bits 2 fox.l1bi out.l1b
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-ckpt: convert: --bits goes with --pack" ]
+    run l1b-ckpt convert --pack --bits 1.6 fox32.l1b out.l1bi
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: fox32.l1b: --bits 1.6 packs ternary weights; this model's are floats" ]
+    l1b-train -q -o sign.l1b $TINY --quant sign --steps 3 tiny.tok
+    run l1b-ckpt convert --pack --bits 1.6 sign.l1b out.l1bi
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: sign.l1b: --bits 1.6 packs ternary weights; this model's are binary (1 bit each)" ]
+    [ ! -e out.l1bi ] && [ ! -e out.l1b ]
+    # --bits 2 is what --pack does anyway, for every scheme
+    l1b-ckpt convert --pack --bits 2 sign.l1b sign.l1bi
+    [ "$(json sign.l1bi '$j->{packing}')" = "1bit" ]
 }
 
 @test "pack, unpack, pack is byte-identical; the unpacked model samples the same" {

@@ -93,7 +93,7 @@ TEST(ckpt_inference_file_has_the_documented_size)
     /* 2 layers x 7 slices; rows x 1 block x 16 bytes; 14 scales = 56 -> 64 */
     uint64_t tern = 64 + 2 * (4 * 16 * 16 + 2 * 40 * 16 + 16 * 16);
     CHECK_EQ(ckpt_flts_size(&m.cfg), flts);
-    CHECK_EQ(ckpt_tern_size(&m.cfg), tern);
+    CHECK_EQ(ckpt_tern_size(&m.cfg, PACK_2BIT), tern);
     const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
     uint64_t sizes[] = {64, 20, 8 + 3 * H_COLS * 8, flts, tern};
     uint64_t end = 192;
@@ -355,13 +355,14 @@ TEST(ckpt_sign_models_pack_one_bit_a_weight)
     Model m;
     char *ck = make_checkpoint(&m, &c, 4), *inf = pack_to_temp(ck);
     /* as above with 8 bytes a block instead of 16 */
-    CHECK_EQ(ckpt_tern_size(&c), 64 + 2 * (4 * 16 * 8 + 2 * 40 * 8 + 16 * 8));
+    CHECK_EQ(ckpt_tern_size(&c, PACK_SIGN), 64 + 2 * (4 * 16 * 8 + 2 * 40 * 8 + 16 * 8));
     size_t n;
     unsigned char *b = slurp(inf, &n);
     unsigned char *tern = b + le64(b + 32 + 32 * 4 + 8);
     PackedModel pm;
     CHECK_EQ(ckpt_read_packed(inf, &pm, NULL, NULL, 0), 0);
-    CHECK_EQ(pm.packed[T_WQ][0].bits, 1);
+    CHECK_EQ(pm.packed[T_WQ][0].packing, PACK_SIGN);
+    CHECK_EQ(pm.packing, PACK_SIGN);
     CHECK(!memcmp(tern + 64, pm.packed[T_WQ][0].data, 16 * 8));
     for (uint32_t r = 0; r < 16; r++)
         for (uint32_t col = 0; col < 16; col++) CHECK(ternary_get(&pm.packed[T_WQ][0], r, col) != 0);
@@ -406,6 +407,53 @@ TEST(ckpt_invalid_ternary_codes_are_refused_even_with_good_checksums)
     CHECK_EQ(verify_bytes(b, n), -1);
     CHECK_ERR("scale of wq[0]");
     free(b);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+/* --bits 1.6: a TRIT section in place of TERN, the same weights, every
+ * byte checked; bytes that are not five digits and padding digits other
+ * than 1 are refused */
+TEST(ckpt_base3_inference_files_hold_a_trit_section)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 10), *inf = temp_file_with("", 0);
+    PackedModel pm, back;
+    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(pm.packing, PACK_2BIT);
+    packed_model_repack(&pm, PACK_BASE3);
+    CHECK_EQ(ckpt_write_packed(inf, &pm), 0);
+    /* 2 layers: q k v o (16 rows), gate up (40), down (16), one block each */
+    CHECK_EQ(ckpt_tern_size(&small, PACK_BASE3), 64 + 2 * (4 * 16 + 2 * 40 + 16) * 16);
+    size_t n;
+    unsigned char *b = slurp(inf, &n);
+    CHECK(!memcmp(b + 32 + 32 * 4, "TRIT", 4));
+    CHECK_EQ(le64(b + 32 + 32 * 4 + 16), ckpt_tern_size(&small, PACK_BASE3));
+    CHECK_EQ(ckpt_read_packed(inf, &back, NULL, NULL, 0), 0);
+    CHECK_EQ(back.packing, PACK_BASE3);
+    for (uint32_t r = 0; r < 16; r++)
+        for (uint32_t c = 0; c < 16; c++)
+            CHECK_EQ(ternary_get(&back.packed[T_WO][1], r, c), ternary_get(&pm.packed[T_WO][1], r, c));
+    CHECK_EQ(back.packed[T_WO][1].scale, pm.packed[T_WO][1].scale);
+    packed_model_free(&back);
+    check_every_byte_matters(inf, 7);
+    unsigned char *trit = b + le64(b + 32 + 32 * 4 + 8);
+    /* byte 1 is no byte of five digits (0 -> 0, 1 -> 2) */
+    unsigned char keep = trit[64 + 16 * 2 + 5];
+    trit[64 + 16 * 2 + 5] = 1;
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("TRIT section: invalid base-3 byte 1 in wq[0] row 2");
+    trit[64 + 16 * 2 + 5] = keep;
+    /* column 16 of a 16-wide row is digit 1 of byte 0: make it 0 */
+    unsigned c0 = (unsigned)(ternary_get(&pm.packed[T_WQ][0], 0, 0) + 1), v = 81 * c0 + 0 * 27 + 9 + 3 + 1;
+    trit[64] = (unsigned char)((v * 256 + 242) / 243);
+    reseal(b, 4);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("TRIT section: padding digit not 1 in wq[0] row 0");
+    free(b);
+    packed_model_free(&pm);
     model_free(&m);
     remove_temp(ck);
     remove_temp(inf);

@@ -11,11 +11,10 @@
 #include "test.h"
 #include "util.h"
 
-/* a random model of the given scheme saved to a temporary checkpoint */
-static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
+/* a random model of the given shape saved to a temporary checkpoint */
+static char *random_checkpoint_shaped(Model *m, const ModelConfig *c)
 {
-    ModelConfig c = {16, 2, 2, 40, 12, 257, ffn, quant};
-    model_alloc(m, &c, 1);
+    model_alloc(m, c, 1);
     Rng r;
     rng_seed(&r, 5);
     model_init_weights(m, &r);
@@ -30,6 +29,12 @@ static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
     plausible_train_state(&ck.st);
     if (ckpt_write(path, &ck) < 0) FAIL_AT("%s", l1b_last_error());
     return path;
+}
+
+static char *random_checkpoint(Model *m, uint32_t quant, uint32_t ffn)
+{
+    ModelConfig c = {16, 2, 2, 40, 12, 257, ffn, quant};
+    return random_checkpoint_shaped(m, &c);
 }
 
 static void check_logits_match(uint32_t quant, uint32_t ffn)
@@ -120,6 +125,45 @@ TEST(infer_holds_packed_weights_not_floats)
     model_free(&m);
     unlink(path);
     free(path);
+}
+
+/* An inference file with the weights five to a byte computes exactly what
+ * the 2-bit one does (the same integers), in less memory. Widths 96 and 200
+ * pad differently in the two packings (128 / 256 columns against 160 /
+ * 240). */
+TEST(infer_base3_weights_give_the_same_logits_as_2_bit)
+{
+    ModelConfig c = {96, 2, 2, 200, 12, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    Model m;
+    char *path = random_checkpoint_shaped(&m, &c);
+    PackedModel pm;
+    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
+    char *two = temp_file_with("", 0), *three = temp_file_with("", 0);
+    CHECK_EQ(ckpt_write_packed(two, &pm), 0);
+    packed_model_repack(&pm, PACK_BASE3);
+    CHECK_EQ(ckpt_write_packed(three, &pm), 0);
+    packed_model_free(&pm);
+    Infer a, b;
+    CHECK_EQ(infer_open(&a, two, 0), 0);
+    CHECK_EQ(infer_open(&b, three, 0), 0);
+    CHECK_EQ(b.lin[0].t.packing, PACK_BASE3);
+    /* rows of 96 columns (q k v o gate up) take 2 blocks either way; the
+     * 96 rows of w_down (200 columns) 4 blocks of 2 bits, 3 of base 3 */
+    CHECK_EQ(a.weight_bytes - b.weight_bytes, 2 * 96 * (4 - 3) * 16);
+    int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
+    for (uint32_t t = 0; t < 12; t++) {
+        const float *la = infer_forward(&a, tokens[t], t), *lb = infer_forward(&b, tokens[t], t);
+        CHECK(!memcmp(la, lb, 257 * sizeof *la));
+    }
+    infer_close(&a);
+    infer_close(&b);
+    model_free(&m);
+    unlink(path);
+    unlink(two);
+    unlink(three);
+    free(path);
+    free(two);
+    free(three);
 }
 
 TEST(sampler_greedy_and_top_k_one_are_argmax)

@@ -187,6 +187,61 @@ TEST(gemm_codes_nt_equals_the_integer_product)
     threads_init(1);
 }
 
+/* a byte of five base-3 digits as the packing writes it (ternary.h) */
+static uint8_t base3_byte(unsigned v) { return (uint8_t)((v * 256 + 242) / 243); }
+
+/* the one-row and four-row base-3 kernels of every level against the
+ * scalar one, on every block count up to 9 (odd ones leave AVX2 a last
+ * single block), unaligned rows and x, x over the full int8 range; and the
+ * scalar one against the digits worked out by hand */
+TEST(ternary_base3_dot_and_dot4_match_scalar_at_every_level)
+{
+    Kernels ref, k, keep = kern;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 33;
+    size_t maxb = 9, row_bytes = maxb * 16 + 5;
+    uint8_t *codes = malloc(4 * row_bytes + 3);
+    int8_t *x = malloc(maxb * 80 + 3);
+    for (size_t i = 0; i < 4 * row_bytes + 3; i++) codes[i] = base3_byte(next(&seed) % 243);
+    codes[0] = base3_byte(242);  /* all digits 2 */
+    codes[1] = base3_byte(0);
+    for (size_t i = 0; i < maxb * 80 + 3; i++) x[i] = (int8_t)next(&seed);
+    x[3] = -128;
+    x[16] = -128;
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        kern = k;
+        for (size_t nb = 0; nb <= maxb; nb++)
+            for (int off = 0; off < 2; off++) {
+                int32_t got[4] = {0};
+                if (nb) k.ternary_base3_dot4(got, codes + off, row_bytes, x + off, nb);
+                for (int r = 0; r < 4; r++) {
+                    int32_t want = ref.ternary_base3_dot(codes + off + r * row_bytes, x + off, nb);
+                    int32_t one = k.ternary_base3_dot(codes + off + r * row_bytes, x + off, nb);
+                    if (one != want)
+                        FAIL_AT("%s, %zu blocks, row %d, offset %d: one row %d != %d", simd_name((SimdLevel)lv), nb, r, off, one, want);
+                    if (nb && got[r] != want)
+                        FAIL_AT("%s, %zu blocks, row %d, offset %d: four rows %d != %d", simd_name((SimdLevel)lv), nb, r, off, got[r], want);
+                }
+            }
+    }
+    kern = keep;
+    /* by hand: byte 0 holds the codes of weights 0, 16, 32, 48, 64 as
+     * 2 0 1 2 1: v = 2*81 + 0*27 + 1*9 + 2*3 + 1 = 178, byte 188; every other
+     * byte code 1 everywhere (v = 121, byte 128), against x = 0 there */
+    uint8_t c1[16];
+    int8_t x1[80] = {0};
+    memset(c1, 128, 16);
+    c1[0] = 188;
+    CHECK_EQ(base3_byte(178), 188);
+    CHECK_EQ(base3_byte(121), 128);
+    x1[0] = 5; x1[16] = 7; x1[32] = -3; x1[48] = 11; x1[64] = -13;
+    /* 2*5 + 0*7 + 1*(-3) + 2*11 + 1*(-13) = 16 */
+    CHECK_EQ(ref.ternary_base3_dot(c1, x1, 1), 16);
+    free(codes);
+    free(x);
+}
+
 TEST(ternary_codes_dot4_matches_four_single_rows_at_every_level)
 {
     Kernels ref, k, keep = kern;

@@ -12,7 +12,7 @@ TEST(ternary_pack_layout_and_round_trip)
     int8_t q[2 * 70];
     for (int i = 0; i < 140; i++) q[i] = (int8_t)((i * 7 % 3) - 1);
     PackedTernary p;
-    ternary_pack(&p, q, 2, 70, 0.5f, 2);
+    ternary_pack(&p, q, 2, 70, 0.5f, PACK_2BIT);
     CHECK_EQ(p.n_blocks, 2);
     for (uint32_t r = 0; r < 2; r++)
         for (uint32_t c = 0; c < 70; c++) CHECK_EQ(ternary_get(&p, r, c), q[r * 70 + c]);
@@ -23,12 +23,62 @@ TEST(ternary_pack_layout_and_round_trip)
     ternary_free(&p);
 }
 
+/* base 3: every byte value the packing can write, decoded by ternary_get
+ * against the digits by division; the 243 valid bytes and only those */
+TEST(base3_pack_layout_every_byte_and_round_trip)
+{
+    int valid = 0;
+    for (unsigned byte = 0; byte < 256; byte++) valid += ternary_base3_byte_valid((uint8_t)byte);
+    CHECK_EQ(valid, 243);
+    int8_t q[80];
+    for (unsigned v = 0; v < 243; v++) {
+        memset(q, 0, sizeof q);
+        /* digit j (most significant first) is the weight of column 16j */
+        for (unsigned j = 0, d = 81; j < 5; j++, d /= 3) q[16 * j] = (int8_t)(v / d % 3) - 1;
+        PackedTernary p;
+        ternary_pack(&p, q, 1, 80, 1.0f, PACK_BASE3);
+        CHECK_EQ(p.n_blocks, 1);
+        CHECK_EQ(ternary_row_bytes(&p), 16);
+        CHECK_EQ(p.data[0], (v * 256 + 242) / 243);
+        CHECK(ternary_base3_byte_valid(p.data[0]));
+        for (uint32_t c = 0; c < 80; c++) CHECK_EQ(ternary_get(&p, 0, c), q[c]);
+        ternary_free(&p);
+    }
+    /* 2 x 170: three blocks a row, 70 padding weights of 0 */
+    int8_t w[2 * 170];
+    for (int i = 0; i < 340; i++) w[i] = (int8_t)((i * 7 % 3) - 1);
+    PackedTernary p;
+    ternary_pack(&p, w, 2, 170, 0.5f, PACK_BASE3);
+    CHECK_EQ(p.n_blocks, 3);
+    CHECK_EQ(ternary_padded_cols(&p), 240);
+    CHECK_EQ(ternary_bytes(&p), 2 * 48);
+    for (uint32_t r = 0; r < 2; r++) {
+        for (uint32_t c = 0; c < 170; c++) CHECK_EQ(ternary_get(&p, r, c), w[r * 170 + c]);
+        for (uint32_t c = 170; c < 240; c++) CHECK_EQ(ternary_get(&p, r, c), 0);
+    }
+    /* to 2 bits and back: the same weights, the same bytes */
+    uint8_t first[96];
+    memcpy(first, p.data, 96);
+    ternary_repack(&p, PACK_2BIT);
+    CHECK_EQ(p.packing, PACK_2BIT);
+    CHECK_EQ(ternary_bytes(&p), 2 * 48);  /* 170 columns: 3 blocks of 64 */
+    for (uint32_t c = 0; c < 170; c++) CHECK_EQ(ternary_get(&p, 1, c), w[170 + c]);
+    ternary_repack(&p, PACK_BASE3);
+    CHECK(!memcmp(p.data, first, 96));
+    CHECK_EQ(p.scale, 0.5f);
+    ternary_free(&p);
+    CHECK_EQ(ternary_x_len(170), 240);
+    CHECK_EQ(ternary_x_len(288), 320);
+    CHECK_EQ(ternary_x_len(700), 720);
+    CHECK_EQ(ternary_x_len(640), 640);
+}
+
 TEST(binary_pack_layout_one_bit_a_weight)
 {
     int8_t q[2 * 70];
     for (int i = 0; i < 140; i++) q[i] = (int8_t)(i * 7 % 3 ? 1 : -1);
     PackedTernary p;
-    ternary_pack(&p, q, 2, 70, 0.5f, 1);
+    ternary_pack(&p, q, 2, 70, 0.5f, PACK_SIGN);
     CHECK_EQ(ternary_row_bytes(&p), 16);  /* two blocks of 8 bytes */
     CHECK_EQ(ternary_bytes(&p), 32);
     for (uint32_t r = 0; r < 2; r++)
@@ -42,18 +92,19 @@ TEST(binary_pack_layout_one_bit_a_weight)
     ternary_free(&p);
 }
 
-/* Both packings against the integer product, on odd shapes; binary
- * matrices hold only -1 and +1. Shapes past 4096 blocks run threaded. */
+/* Every packing against the integer product, on odd shapes; binary
+ * matrices hold only -1 and +1. Shapes past 256K weights run threaded. */
 TEST(ternary_matvec_equals_integer_reference_on_odd_shapes)
 {
-    static const uint32_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {5, 64}, {9, 65}, {17, 130}, {4, 257}, {4200, 65}};
+    static const uint32_t shapes[][2] = {{1, 1}, {3, 5}, {7, 63}, {5, 64}, {9, 65}, {17, 130}, {4, 257}, {6, 80}, {5, 161}, {4200, 65}};
     unsigned seed = 3;
-    for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++) {
-        uint32_t R = shapes[s / 2][0], C = shapes[s / 2][1], NB = (C + 63) / 64, bits = s % 2 ? 1 : 2;
-        int8_t *q = malloc((size_t)R * C), *x = calloc((size_t)NB * 64, 1);
+    for (size_t s = 0; s < 3 * sizeof shapes / sizeof shapes[0]; s++) {
+        static const uint32_t packings[3] = {PACK_2BIT, PACK_SIGN, PACK_BASE3};
+        uint32_t R = shapes[s / 3][0], C = shapes[s / 3][1], bits = packings[s % 3];
+        int8_t *q = malloc((size_t)R * C), *x = calloc(ternary_x_len(C), 1);
         for (size_t i = 0; i < (size_t)R * C; i++) {
             seed = seed * 1103515245u + 12345u;
-            q[i] = bits == 2 ? (int8_t)((seed >> 16) % 3) - 1 : (seed >> 16 & 1) ? 1 : -1;
+            q[i] = bits != PACK_SIGN ? (int8_t)((seed >> 16) % 3) - 1 : (seed >> 16 & 1) ? 1 : -1;
         }
         for (uint32_t i = 0; i < C; i++) {
             seed = seed * 1103515245u + 12345u;
@@ -66,7 +117,7 @@ TEST(ternary_matvec_equals_integer_reference_on_odd_shapes)
         for (uint32_t r = 0; r < R; r++) {
             int32_t want = 0;
             for (uint32_t c = 0; c < C; c++) want += q[(size_t)r * C + c] * x[c];
-            if (out[r] != want) FAIL_AT("%ux%u (%u bits) row %u: %d != %d", R, C, bits, r, out[r], want);
+            if (out[r] != want) FAIL_AT("%ux%u (packing %u) row %u: %d != %d", R, C, bits, r, out[r], want);
         }
         ternary_free(&p);
         free(q);
@@ -101,7 +152,7 @@ TEST(ternary_matvec_many_equals_one_at_a_time)
                     seed = seed * 1103515245u + 12345u;
                     q[i] = (int8_t)((seed >> 16) % 3) - 1;
                 }
-                ternary_pack(&p[j], q, R, C, 1.0f, 2);
+                ternary_pack(&p[j], q, R, C, 1.0f, PACK_2BIT);
                 free(q);
                 w[j] = &p[j];
                 many[j] = malloc(R * sizeof(int32_t));
