@@ -7,13 +7,14 @@
 #include "bench.h"
 #include "cli.h"
 #include "kernels.h"
+#include "ternary.h"
 #include "threads.h"
 #include "util.h"
 
 static void usage(void)
 {
     printf("usage: l1b-bench [kernels|train|sample|all] [--simd LIST] [--shape SHAPE] [--batch N]\n"
-           "                 [-j N] [--format table|tsv|json] [--quick]\n"
+           "                 [--bits B] [-j N] [--format table|tsv|json] [--quick]\n"
            "\n"
            "Time l1b's kernels at every SIMD level this CPU has, side by side, and\n"
            "training steps and decoding end to end (default: all).\n"
@@ -23,6 +24,8 @@ static void usage(void)
            "  --shape SHAPE    model shape for train and sample, as\n"
            "                   dim=N,layers=N,heads=N,hidden=N,ctx=N,vocab=N\n"
            "  --batch N        sequences per training step (default 12)\n"
+           "  --bits B         sample with the ternary weights packed 2 (default)\n"
+           "                   or 1.6 bits each (l1b-ckpt convert --pack --bits)\n"
            "  -j, --threads N  threads (default 1, for per-core figures)\n"
            "  --format FMT     table (default), tsv or json\n"
            "  --quick          small shapes and few repetitions: seconds, not minutes\n"
@@ -59,10 +62,11 @@ int main(int argc, char **argv)
     BenchOptions o;
     memset(&o, 0, sizeof o);
     int format = 0, threads = 1, simd_given = 0;
-    enum { O_SIMD = 256, O_SHAPE, O_BATCH, O_FORMAT, O_QUICK };
+    enum { O_SIMD = 256, O_SHAPE, O_BATCH, O_BITS, O_FORMAT, O_QUICK };
     static const struct option longopts[] = {
         {"simd", required_argument, 0, O_SIMD}, {"shape", required_argument, 0, O_SHAPE},
-        {"batch", required_argument, 0, O_BATCH}, {"format", required_argument, 0, O_FORMAT},
+        {"batch", required_argument, 0, O_BATCH}, {"bits", required_argument, 0, O_BITS},
+        {"format", required_argument, 0, O_FORMAT},
         {"quick", no_argument, 0, O_QUICK}, {"threads", required_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
     };
@@ -85,6 +89,11 @@ int main(int argc, char **argv)
         }
         case O_SHAPE: parse_shape(optarg, &o.shape); break;
         case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 4096); break;
+        case O_BITS:
+            if (!strcmp(optarg, "2")) o.packing = PACK_2BIT;
+            else if (!strcmp(optarg, "1.6")) o.packing = PACK_BASE3;
+            else cli_usage_error("--bits: '%s' is not 2 or 1.6", optarg);
+            break;
         case O_FORMAT:
             if (!strcmp(optarg, "table")) format = 0;
             else if (!strcmp(optarg, "tsv")) format = 1;

@@ -473,6 +473,7 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         SampleCtx sc;
         infer_init(&sc.inf, &c, params, &tok, 0);
         free(params);
+        if (o->packing) infer_repack(&sc.inf, o->packing);
         sc.n_tokens = o->quick ? 32 : c.ctx;
         double sp, sec = time_median(run_decode, &sc, o->quick ? 3 : 5, &sp);
         BenchRow *row = add_row(t);

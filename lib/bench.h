@@ -32,6 +32,7 @@ typedef struct {
     int quick;
     ModelConfig shape;        /* train / sample shape; dim 0: the defaults */
     uint32_t batch;
+    uint32_t packing;         /* sample: of the ternary weights; 0: 2 bits */
 } BenchOptions;
 
 void bench_kernels(const BenchOptions *o, BenchTable *t);

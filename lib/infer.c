@@ -213,6 +213,17 @@ void infer_close(Infer *m)
     memset(m, 0, sizeof *m);
 }
 
+void infer_repack(Infer *m, uint32_t packing)
+{
+    for (size_t i = 0; i < (size_t)m->cfg.n_layers * N_LIN; i++) {
+        PackedTernary *t = &m->lin[i].t;
+        if (!m->lin[i].ternary) continue;
+        m->weight_bytes -= ternary_bytes(t);
+        ternary_repack(t, packing);
+        m->weight_bytes += ternary_bytes(t);
+    }
+}
+
 /* out[j] (rows of lin[j]) = lin[j](in (cols)), j < n, all of the same
  * cols: as bitlinear_forward / matmul_forward do it, the input quantised
  * once and the ternary products run as one job */

@@ -57,6 +57,9 @@ int infer_open(Infer *m, const char *path, int flags);
  * takes over tok. */
 void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok, int flags);
 void infer_close(Infer *m);
+/* The ternary weights in another packing (PACK_2BIT or PACK_BASE3,
+ * ternary.h): the same products in another amount of memory. */
+void infer_repack(Infer *m, uint32_t packing);
 /* Run token at cache position pos (< ctx), after positions 0..pos-1 were
  * run; returns the logits (V), valid until the next call. */
 const float *infer_forward(Infer *m, int token, uint32_t pos);

@@ -50,6 +50,8 @@
 #   RUNS      runs per program, shape and thread count (default 5)
 #   THREADS   thread counts (default "1 2"; never more than the cores)
 #   SHAPES    subset of "small medium large" (default all three)
+#   BITS      l1b's packing of the ternary weights: 2 (default) or 1.6
+#             (l1b-bench sample --bits; l1b-ckpt convert --pack --bits)
 #   KEEP_TMP  set to keep the scratch directory (checkpoints, raw results)
 #   other OMP_* variables (e.g. OMP_WAIT_POLICY) are passed on to run.c
 #
@@ -71,6 +73,7 @@ BIN=${2:-./build}
 RUNS=${RUNS:-5}
 THREADS=${THREADS:-"1 2"}
 SHAPES=${SHAPES:-"small medium large"}
+BITS=${BITS:-2}
 TIME=/usr/bin/time
 CC=${CC:-gcc}
 
@@ -180,7 +183,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ 
 echo "cpu: $CPU ($(nproc) cores; l1b $("$BIN/l1b-bench" --version 2>&1 | head -1))"
 echo "run.c: $RUN ($(sha256sum "$LDIR/run.c" | cut -c1-16) sha256 of run.c)"
 echo "start: $(uptime)"
-echo "runs: $RUNS per program, shape and thread count, alternating run.c / l1b"
+echo "runs: $RUNS per program, shape and thread count, alternating run.c / l1b; l1b weights $BITS bits each"
 
 for sh in $SHAPES; do
     set -- $(shape_of "$sh")
@@ -202,7 +205,7 @@ for sh in $SHAPES; do
             tail -n 1 "$TMP/rss" >> "$TMP/$sh.$n.c.rss"
             got=$(tr -cd '|x ' < "$TMP/out" | wc -c)
             [ "$got" -eq 255 ] || echo "warning: $sh -j$n run $i: run.c printed $got tokens, not 255" >&2
-            "$TIME" -f '%M' -o "$TMP/rss" "$BIN/l1b-bench" sample -j "$n" --format tsv \
+            "$TIME" -f '%M' -o "$TMP/rss" "$BIN/l1b-bench" sample -j "$n" --bits "$BITS" --format tsv \
                 --shape "dim=$D,layers=$L,heads=$NH,hidden=$H,ctx=256,vocab=$V" \
                 > "$TMP/tsv" 2> "$TMP/err" || die "l1b-bench failed: $(cat "$TMP/err")"
             awk -F'\t' '$1 ~ /^decode / { print $8 }' "$TMP/tsv" >> "$TMP/$sh.$n.l.tps"

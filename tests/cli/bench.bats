@@ -50,6 +50,20 @@ load helper
     fi
 }
 
+@test "sample --bits 1.6: the weights five to a byte, their memory worked out" {
+    # d64 L2 H160: each layer's w_down rows (64, of 160 columns) take 3
+    # blocks of 2 bits or 2 of base 3, 16 bytes less each: 2048 bytes in all.
+    # 2 bits: 24576 weight bytes + 1280 of norms + 69632 of int8 tables
+    # + 18432 of int8 cache = 113920
+    weights() { l1b-bench sample --quick "$@" --format tsv | awk -F'\t' '$1 == "weights+cache" { print $5 }'; }
+    [ "$(weights)" = "0.1139" ]
+    [ "$(weights --bits 2)" = "0.1139" ]
+    [ "$(weights --bits 1.6)" = "0.1119" ]
+    run l1b-bench sample --quick --bits 1.5
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-bench: --bits: '1.5' is not 2 or 1.6" ]
+}
+
 @test "bad arguments are usage errors" {
     run l1b-bench --simd mmx
     [ "$status" -eq 2 ]
