@@ -146,16 +146,6 @@ static inline __m256i load_lanes(const int8_t *x, size_t apart)
                                    _mm_loadu_si128((const __m128i *)(x + apart)), 1);
 }
 
-/* one base-3 block (16 bytes, 80 codes) with 128-bit registers, as 16-bit
- * pair sums */
-static inline __m128i base3_block_sums(const uint8_t *codes, const int8_t *x)
-{
-    __m128i state = base3_start(codes), s = _mm_setzero_si128();
-    for (int j = 0; j < 5; j++)
-        s = _mm_add_epi16(s, _mm_maddubs_epi16(base3_digit(&state), _mm_loadu_si128((const __m128i *)(x + 16 * j))));
-    return s;
-}
-
 /* as the 2-bit kernel: block b in the low lane, b + 1 in the high one;
  * per 16-bit lane at most 10 products of 2 * 128 */
 static int32_t ternary_base3_dot_avx2(const uint8_t *codes, const int8_t *x, size_t n_blocks)

@@ -24,41 +24,139 @@ static int32_t hsum_epi32(__m128i v)
     return _mm_cvtsi128_si32(v);
 }
 
+/* n16 x 16 int8 values sign-extended to 16 bits (each byte into the high
+ * half of a lane, then shifted down): w[2i] and w[2i + 1] hold the low and
+ * high 8 of the i-th 16 */
+static inline void widen_x(__m128i *w, const int8_t *x, int n16)
+{
+    for (int i = 0; i < n16; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(x + 16 * i));
+        w[2 * i] = _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+        w[2 * i + 1] = _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
+    }
+}
+
+/* acc + 16 codes (bytes 0..2) times the 16 widened values at w */
+static inline __m128i madd_codes(__m128i acc, __m128i c, const __m128i *w)
+{
+    const __m128i zero = _mm_setzero_si128();
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), w[0]));
+    return _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(c, zero), w[1]));
+}
+
+/* one block of r rows, row_bytes apart, against x widened in w: 2-bit
+ * codes (slot j of byte i is weight 16j + i) or base-3 digits */
+static inline void codes_block(__m128i *acc, const uint8_t *codes, size_t row_bytes, int rows, const __m128i *w)
+{
+    for (int r = 0; r < rows; r++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(codes + r * row_bytes));
+        for (int j = 0; j < 4; j++)
+            acc[r] = madd_codes(acc[r], _mm_and_si128(_mm_srli_epi16(v, 2 * j), _mm_set1_epi8(3)), w + 2 * j);
+    }
+}
+
+static inline void base3_block(__m128i *acc, const uint8_t *codes, size_t row_bytes, int rows, const __m128i *w)
+{
+    for (int r = 0; r < rows; r++) {
+        __m128i state = base3_start(codes + r * row_bytes);
+        for (int j = 0; j < 5; j++) acc[r] = madd_codes(acc[r], base3_digit(&state), w + 2 * j);
+    }
+}
+
 static int32_t ternary_codes_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    const __m128i three = _mm_set1_epi8(3), zero = _mm_setzero_si128();
-    __m128i acc = _mm_setzero_si128();
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64) {
-        __m128i v = _mm_loadu_si128((const __m128i *)codes);
-        for (int j = 0; j < 4; j++) {
-            __m128i c = _mm_and_si128(_mm_srli_epi16(v, 2 * j), three);
-            __m128i xj = _mm_loadu_si128((const __m128i *)(x + 16 * j));
-            /* sign-extend x to 16 bits: put each byte in the high half, shift */
-            __m128i xlo = _mm_srai_epi16(_mm_unpacklo_epi8(xj, xj), 8);
-            __m128i xhi = _mm_srai_epi16(_mm_unpackhi_epi8(xj, xj), 8);
-            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), xlo));
-            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(c, zero), xhi));
-        }
+    __m128i acc = _mm_setzero_si128(), w[8];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 64 * b, 4);
+        codes_block(&acc, codes + 16 * b, 0, 1, w);
     }
     return hsum_epi32(acc);
 }
 
 static int32_t ternary_base3_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    const __m128i zero = _mm_setzero_si128();
-    __m128i acc = _mm_setzero_si128();
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
-        __m128i state = base3_start(codes);
-        for (int j = 0; j < 5; j++) {
-            __m128i c = base3_digit(&state);
-            __m128i xj = _mm_loadu_si128((const __m128i *)(x + 16 * j));
-            __m128i xlo = _mm_srai_epi16(_mm_unpacklo_epi8(xj, xj), 8);
-            __m128i xhi = _mm_srai_epi16(_mm_unpackhi_epi8(xj, xj), 8);
-            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(c, zero), xlo));
-            acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(c, zero), xhi));
-        }
+    __m128i acc = _mm_setzero_si128(), w[10];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 80 * b, 5);
+        base3_block(&acc, codes + 16 * b, 0, 1, w);
     }
     return hsum_epi32(acc);
+}
+
+/* Four rows against one x: each block of x is widened once for all four
+ * (on 32-bit x86, with 8 registers, the widened block sits on the stack,
+ * and pmaddwd reads it from there) */
+static void ternary_codes_dot4_sse2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()}, w[8];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 64 * b, 4);
+        codes_block(acc, codes + 16 * b, row_bytes, 4, w);
+    }
+    for (int r = 0; r < 4; r++) out[r] = hsum_epi32(acc[r]);
+}
+
+static void ternary_base3_dot4_sse2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                    size_t n_blocks)
+{
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()}, w[10];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 80 * b, 5);
+        base3_block(acc, codes + 16 * b, row_bytes, 4, w);
+    }
+    for (int r = 0; r < 4; r++) out[r] = hsum_epi32(acc[r]);
+}
+
+/* int8 dot products widened to 16 bits: pmaddwd sums pairs of products
+ * of at most 128 x 128 into 32 bits, exactly */
+static int32_t dot_i8_sse2(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m128i acc = _mm_setzero_si128(), wa[2], wb[2];
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        widen_x(wa, a + i, 1);
+        widen_x(wb, b + i, 1);
+        acc = _mm_add_epi32(acc, _mm_add_epi32(_mm_madd_epi16(wa[0], wb[0]), _mm_madd_epi16(wa[1], wb[1])));
+    }
+    int32_t s = hsum_epi32(acc);
+    for (; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+static void dot_i8_rows_sse2(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t t = 0; t < n; t++) out[t] = dot_i8_sse2(q, rows + t * len, len);
+}
+
+/* 16 values of y at a time, kept in registers over all the rows; int8
+ * widened to floats by unpacking into the high byte and shifting back.
+ * Per element the same product and sum, in the same order, as plain C. */
+static void axpy_i8_rows_sse2(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m128 y0 = _mm_loadu_ps(y + i), y1 = _mm_loadu_ps(y + i + 4), y2 = _mm_loadu_ps(y + i + 8),
+               y3 = _mm_loadu_ps(y + i + 12);
+        for (size_t t = 0; t < n; t++) {
+            __m128 at = _mm_set1_ps(a[t]);
+            __m128i v = _mm_loadu_si128((const __m128i *)(rows + t * len + i));
+            __m128i lo = _mm_unpacklo_epi8(v, v), hi = _mm_unpackhi_epi8(v, v);
+            y0 = _mm_add_ps(y0, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 24))));
+            y1 = _mm_add_ps(y1, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 24))));
+            y2 = _mm_add_ps(y2, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 24))));
+            y3 = _mm_add_ps(y3, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 24))));
+        }
+        _mm_storeu_ps(y + i, y0);
+        _mm_storeu_ps(y + i + 4, y1);
+        _mm_storeu_ps(y + i + 8, y2);
+        _mm_storeu_ps(y + i + 12, y3);
+    }
+    for (size_t t = 0; t < n && i < len; t++)
+        for (size_t j = i; j < len; j++) {
+            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
+            y[j] += p;
+        }
 }
 
 /* cvtps2dq rounds to nearest even (the default mode), and the two packs
@@ -108,4 +206,9 @@ void kernels_fill_sse2(Kernels *k)
     k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
     k->ternary_base3_dot = ternary_base3_dot_sse2;
+    k->ternary_codes_dot4 = ternary_codes_dot4_sse2;
+    k->ternary_base3_dot4 = ternary_base3_dot4_sse2;
+    k->dot_i8 = dot_i8_sse2;
+    k->dot_i8_rows = dot_i8_rows_sse2;
+    k->axpy_i8_rows = axpy_i8_rows_sse2;
 }

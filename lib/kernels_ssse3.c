@@ -8,43 +8,60 @@
 
 #include "kernels_base3.h"
 
-static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+/* One block of 2-bit codes (16 bytes, 64 codes) against its 64 values of
+ * x as 16-bit pair sums: at most 8 products of 2 * 128 a lane */
+static inline __m128i codes_block_sums(const uint8_t *codes, const int8_t *x)
 {
-    const __m128i three = _mm_set1_epi8(3), ones = _mm_set1_epi16(1);
-    __m128i acc = _mm_setzero_si128();
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64) {
-        __m128i v = _mm_loadu_si128((const __m128i *)codes);
-        /* per 16-bit lane: at most 4 products of 2 * 128, no overflow */
-        __m128i s = _mm_maddubs_epi16(_mm_and_si128(v, three), _mm_loadu_si128((const __m128i *)x));
-        s = _mm_add_epi16(s, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 2), three),
-                                               _mm_loadu_si128((const __m128i *)(x + 16))));
-        __m128i t = _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), three),
-                                      _mm_loadu_si128((const __m128i *)(x + 32)));
-        t = _mm_add_epi16(t, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 6), three),
-                                               _mm_loadu_si128((const __m128i *)(x + 48))));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(t, ones));
-    }
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-    return _mm_cvtsi128_si32(acc);
+    const __m128i three = _mm_set1_epi8(3);
+    __m128i v = _mm_loadu_si128((const __m128i *)codes), s = _mm_setzero_si128();
+    for (int j = 0; j < 4; j++)
+        s = _mm_add_epi16(s, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 2 * j), three),
+                                               _mm_loadu_si128((const __m128i *)(x + 16 * j))));
+    return s;
 }
 
-/* as the 2-bit kernel, five digits of 16 codes per block */
+static int32_t hsum_epi32(__m128i v)
+{
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+static int32_t ternary_codes_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    __m128i acc = _mm_setzero_si128();
+    for (size_t b = 0; b < n_blocks; b++)
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(codes_block_sums(codes + 16 * b, x + 64 * b), _mm_set1_epi16(1)));
+    return hsum_epi32(acc);
+}
+
 static int32_t ternary_base3_dot_ssse3(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    const __m128i ones = _mm_set1_epi16(1);
     __m128i acc = _mm_setzero_si128();
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
-        __m128i state = base3_start(codes), s = _mm_setzero_si128();
-        /* per 16-bit lane: at most 10 products of 2 * 128, no overflow */
-        for (int j = 0; j < 5; j++)
-            s = _mm_add_epi16(s, _mm_maddubs_epi16(base3_digit(&state), _mm_loadu_si128((const __m128i *)(x + 16 * j))));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones));
-    }
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-    return _mm_cvtsi128_si32(acc);
+    for (size_t b = 0; b < n_blocks; b++)
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(base3_block_sums(codes + 16 * b, x + 80 * b), _mm_set1_epi16(1)));
+    return hsum_epi32(acc);
+}
+
+/* four rows against one x: four independent sums, one pass over x */
+static void ternary_codes_dot4_ssse3(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                     size_t n_blocks)
+{
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+    for (size_t b = 0; b < n_blocks; b++)
+        for (int r = 0; r < 4; r++)
+            acc[r] = _mm_add_epi32(acc[r], _mm_madd_epi16(codes_block_sums(codes + r * row_bytes + 16 * b, x + 64 * b),
+                                                          _mm_set1_epi16(1)));
+    for (int r = 0; r < 4; r++) out[r] = hsum_epi32(acc[r]);
+}
+
+/* for base 3 the four rows one after another: interleaved, their digit
+ * states and constants do not fit the 8 registers of 32-bit x86 (3-6%
+ * slower there) */
+static void ternary_base3_dot4_ssse3(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                     size_t n_blocks)
+{
+    for (int r = 0; r < 4; r++) out[r] = ternary_base3_dot_ssse3(codes + r * row_bytes, x, n_blocks);
 }
 
 /* 16 byte masks (0xff where the bit is set) from 16 bits */
@@ -70,9 +87,7 @@ static int32_t binary_masked_sum_ssse3(const uint8_t *bits, const int8_t *x, siz
         }
         acc = _mm_add_epi32(acc, _mm_madd_epi16(s, ones16));
     }
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-    return _mm_cvtsi128_si32(acc);
+    return hsum_epi32(acc);
 }
 
 /* |a| (unsigned) times b with a's sign: pairs of products of at most
@@ -87,9 +102,7 @@ static int32_t dot_i8_ssse3(const int8_t *a, const int8_t *b, size_t n)
         __m128i p = _mm_maddubs_epi16(_mm_abs_epi8(va), _mm_sign_epi8(vb, va));
         acc = _mm_add_epi32(acc, _mm_madd_epi16(p, ones16));
     }
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-    int32_t s = _mm_cvtsi128_si32(acc);
+    int32_t s = hsum_epi32(acc);
     for (; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;
 }
@@ -97,36 +110,6 @@ static int32_t dot_i8_ssse3(const int8_t *a, const int8_t *b, size_t n)
 static void dot_i8_rows_ssse3(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
     for (size_t t = 0; t < n; t++) out[t] = dot_i8_ssse3(q, rows + t * len, len);
-}
-
-/* 16 values of y at a time, kept in registers over all the rows; int8
- * widened to floats by unpacking into the high byte and shifting back.
- * Per element the same product and sum, in the same order, as plain C. */
-static void axpy_i8_rows_ssse3(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= len; i += 16) {
-        __m128 y0 = _mm_loadu_ps(y + i), y1 = _mm_loadu_ps(y + i + 4), y2 = _mm_loadu_ps(y + i + 8),
-               y3 = _mm_loadu_ps(y + i + 12);
-        for (size_t t = 0; t < n; t++) {
-            __m128 at = _mm_set1_ps(a[t]);
-            __m128i v = _mm_loadu_si128((const __m128i *)(rows + t * len + i));
-            __m128i lo = _mm_unpacklo_epi8(v, v), hi = _mm_unpackhi_epi8(v, v);
-            y0 = _mm_add_ps(y0, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 24))));
-            y1 = _mm_add_ps(y1, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 24))));
-            y2 = _mm_add_ps(y2, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 24))));
-            y3 = _mm_add_ps(y3, _mm_mul_ps(at, _mm_cvtepi32_ps(_mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 24))));
-        }
-        _mm_storeu_ps(y + i, y0);
-        _mm_storeu_ps(y + i + 4, y1);
-        _mm_storeu_ps(y + i + 8, y2);
-        _mm_storeu_ps(y + i + 12, y3);
-    }
-    for (size_t t = 0; t < n && i < len; t++)
-        for (size_t j = i; j < len; j++) {
-            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
-            y[j] += p;
-        }
 }
 
 /* as the AVX2 panel kernel, with four 8-column registers per row */
@@ -165,8 +148,9 @@ void kernels_fill_ssse3(Kernels *k)
     k->codes_panel_4x32 = codes_panel_4x32_ssse3;
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
     k->ternary_base3_dot = ternary_base3_dot_ssse3;
+    k->ternary_codes_dot4 = ternary_codes_dot4_ssse3;
+    k->ternary_base3_dot4 = ternary_base3_dot4_ssse3;
     k->binary_masked_sum = binary_masked_sum_ssse3;
     k->dot_i8 = dot_i8_ssse3;
     k->dot_i8_rows = dot_i8_rows_ssse3;
-    k->axpy_i8_rows = axpy_i8_rows_ssse3;
 }
