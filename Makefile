@@ -35,7 +35,7 @@ ifeq ($(SIMD),0)
 ALL_CFLAGS += -DL1B_NO_SIMD
 SIMD_SRC =
 else
-SIMD_SRC = lib/kernels_sse.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c
+SIMD_SRC = lib/kernels_sse.c lib/kernels_mmx.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c
 endif
 
 OBJ      = $(BUILD)/obj
@@ -48,6 +48,7 @@ UNIT_BIN = $(BUILD)/unit-tests
 # Each SIMD level's kernels get that level's instruction set and no more;
 # the rest of the code is built for the baseline CPU.
 $(OBJ)/lib/kernels_sse.o:   SIMD_FLAGS = -msse
+$(OBJ)/lib/kernels_mmx.o:   SIMD_FLAGS = -mmmx
 $(OBJ)/lib/kernels_sse2.o:  SIMD_FLAGS = -msse2
 $(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma

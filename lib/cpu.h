@@ -5,7 +5,7 @@
 
 typedef enum {
     SIMD_SCALAR = 0,  /* plain C, always present */
-    SIMD_SSE,         /* Pentium III: 4-wide float */
+    SIMD_SSE,         /* Pentium III: 4-wide float, and MMX integers */
     SIMD_SSE2,        /* Pentium 4 / M: integer SSE, double */
     SIMD_SSSE3,       /* Core 2: pshufb, pmaddubsw, psign */
     SIMD_AVX2,        /* Haswell and later: 256-bit integer, FMA */

@@ -12,7 +12,10 @@ int kernels_for_level(SimdLevel level, Kernels *out)
     if (level < SIMD_SCALAR || level > cpu_best_level()) return -1;
     kernels_fill_scalar(out);
 #ifndef L1B_NO_SIMD
-    if (level >= SIMD_SSE) kernels_fill_sse(out);
+    if (level >= SIMD_SSE) {  /* SSE floats, MMX integers */
+        kernels_fill_sse(out);
+        kernels_fill_mmx(out);
+    }
     if (level >= SIMD_SSE2) kernels_fill_sse2(out);
     if (level >= SIMD_SSSE3) kernels_fill_ssse3(out);
     if (level >= SIMD_AVX2) kernels_fill_avx2(out);

@@ -109,6 +109,7 @@ void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, 
 /* Per-level fill functions: each overwrites the slots it implements. */
 void kernels_fill_scalar(Kernels *k);
 void kernels_fill_sse(Kernels *k);
+void kernels_fill_mmx(Kernels *k);
 void kernels_fill_sse2(Kernels *k);
 void kernels_fill_ssse3(Kernels *k);
 void kernels_fill_avx2(Kernels *k);

@@ -1,0 +1,149 @@
+/* MMX kernels, the integer side of the sse level (Pentium II/III, the
+ * Athlons before the 64): the ternary and int8 products on 64-bit
+ * registers, widened to 16-bit lanes for pmaddwd, as the SSE2 kernels do on
+ * 128-bit ones. MMX shares its registers with the x87 unit, so every
+ * kernel ends with emms before the float code around it runs. Built with
+ * -mmmx; on x86-64 the compiler runs the same intrinsics on SSE registers. */
+#include "kernels.h"
+
+#include <mmintrin.h>
+#include <string.h>
+
+static inline __m64 load8(const void *p)
+{
+    __m64 v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline int32_t hsum_pi32(__m64 v) { return _mm_cvtsi64_si32(v) + _mm_cvtsi64_si32(_mm_srli_si64(v, 32)); }
+
+/* n8 x 8 int8 values sign-extended to 16 bits: w[2i] and w[2i + 1] hold
+ * the low and high 4 of the i-th 8 */
+static inline void widen_x(__m64 *w, const int8_t *x, int n8)
+{
+    for (int i = 0; i < n8; i++) {
+        __m64 v = load8(x + 8 * i);
+        w[2 * i] = _mm_srai_pi16(_mm_unpacklo_pi8(v, v), 8);
+        w[2 * i + 1] = _mm_srai_pi16(_mm_unpackhi_pi8(v, v), 8);
+    }
+}
+
+/* acc + 8 codes (bytes 0..2) times the 8 widened values at w */
+static inline __m64 madd_codes(__m64 acc, __m64 c, const __m64 *w)
+{
+    const __m64 zero = _mm_setzero_si64();
+    acc = _mm_add_pi32(acc, _mm_madd_pi16(_mm_unpacklo_pi8(c, zero), w[0]));
+    return _mm_add_pi32(acc, _mm_madd_pi16(_mm_unpackhi_pi8(c, zero), w[1]));
+}
+
+/* One 16-byte block of r rows, row_bytes apart, against x widened in w.
+ * Half h of the block (bytes 8h..8h+7) holds, in slot j, the weights
+ * 16j + 8h .. 16j + 8h + 7: the (2j + h)-th 8 of x. */
+static inline void codes_block(__m64 *acc, const uint8_t *codes, size_t row_bytes, int rows, const __m64 *w)
+{
+    const __m64 three = _mm_set1_pi8(3);
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < 2; h++) {
+            __m64 v = load8(codes + r * row_bytes + 8 * h);
+            for (int j = 0; j < 4; j++)
+                acc[r] = madd_codes(acc[r], _mm_and_si64(_mm_srli_pi16(v, 2 * j), three), w + 2 * (2 * j + h));
+        }
+}
+
+/* base 3 (ternary.h), as kernels_base3.h does it: the state q ^ 0x80,
+ * digit (q >= 86) + (q >= 171) from two signed compares, q tripled */
+static inline void base3_block(__m64 *acc, const uint8_t *codes, size_t row_bytes, int rows, const __m64 *w)
+{
+    const __m64 lo = _mm_set1_pi8(-43), hi = _mm_set1_pi8(42), zero = _mm_setzero_si64();
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < 2; h++) {
+            __m64 s = _mm_xor_si64(load8(codes + r * row_bytes + 8 * h), _mm_set1_pi8((char)0x80));
+            for (int j = 0; j < 5; j++) {
+                __m64 m = _mm_add_pi8(_mm_cmpgt_pi8(s, lo), _mm_cmpgt_pi8(s, hi));
+                acc[r] = madd_codes(acc[r], _mm_sub_pi8(zero, m), w + 2 * (2 * j + h));
+                s = _mm_add_pi8(_mm_add_pi8(s, s), s);
+            }
+        }
+}
+
+static int32_t ternary_codes_dot_mmx(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    __m64 acc = _mm_setzero_si64(), w[16];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 64 * b, 8);
+        codes_block(&acc, codes + 16 * b, 0, 1, w);
+    }
+    int32_t s = hsum_pi32(acc);
+    _mm_empty();
+    return s;
+}
+
+static int32_t ternary_base3_dot_mmx(const uint8_t *codes, const int8_t *x, size_t n_blocks)
+{
+    __m64 acc = _mm_setzero_si64(), w[20];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 80 * b, 10);
+        base3_block(&acc, codes + 16 * b, 0, 1, w);
+    }
+    int32_t s = hsum_pi32(acc);
+    _mm_empty();
+    return s;
+}
+
+/* four rows against one x, each block of x widened once for the four */
+static void ternary_codes_dot4_mmx(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                   size_t n_blocks)
+{
+    __m64 acc[4] = {_mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64()}, w[16];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 64 * b, 8);
+        codes_block(acc, codes + 16 * b, row_bytes, 4, w);
+    }
+    for (int r = 0; r < 4; r++) out[r] = hsum_pi32(acc[r]);
+    _mm_empty();
+}
+
+static void ternary_base3_dot4_mmx(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                   size_t n_blocks)
+{
+    __m64 acc[4] = {_mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64()}, w[20];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + 80 * b, 10);
+        base3_block(acc, codes + 16 * b, row_bytes, 4, w);
+    }
+    for (int r = 0; r < 4; r++) out[r] = hsum_pi32(acc[r]);
+    _mm_empty();
+}
+
+/* int8 dot products (the attention scores over the KV cache): pairs of
+ * products of at most 128 x 128 summed into 32 bits, exactly */
+static int32_t dot_i8_mmx(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m64 acc = _mm_setzero_si64(), wa[2], wb[2];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        widen_x(wa, a + i, 1);
+        widen_x(wb, b + i, 1);
+        acc = _mm_add_pi32(acc, _mm_add_pi32(_mm_madd_pi16(wa[0], wb[0]), _mm_madd_pi16(wa[1], wb[1])));
+    }
+    int32_t s = hsum_pi32(acc);
+    _mm_empty();
+    for (; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+static void dot_i8_rows_mmx(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t t = 0; t < n; t++) out[t] = dot_i8_mmx(q, rows + t * len, len);
+}
+
+void kernels_fill_mmx(Kernels *k)
+{
+    k->ternary_codes_dot = ternary_codes_dot_mmx;
+    k->ternary_codes_dot4 = ternary_codes_dot4_mmx;
+    k->ternary_base3_dot = ternary_base3_dot_mmx;
+    k->ternary_base3_dot4 = ternary_base3_dot4_mmx;
+    k->dot_i8 = dot_i8_mmx;
+    k->dot_i8_rows = dot_i8_rows_mmx;
+}
