@@ -1,5 +1,5 @@
-/* MMX kernels, the integer side of the sse level (Pentium II/III, the
- * Athlons before the 64): the ternary and int8 products on 64-bit
+/* MMX kernels, the integer side of the sse level (Pentium III, Athlon XP:
+ * SSE but not SSE2): the ternary and int8 products on 64-bit
  * registers, widened to 16-bit lanes for pmaddwd, as the SSE2 kernels do on
  * 128-bit ones. MMX shares its registers with the x87 unit, so every
  * kernel ends with emms before the float code around it runs. Built with
