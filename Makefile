@@ -48,7 +48,7 @@ UNIT_BIN = $(BUILD)/unit-tests
 # Each SIMD level's kernels get that level's instruction set and no more;
 # the rest of the code is built for the baseline CPU.
 $(OBJ)/lib/kernels_sse.o:   SIMD_FLAGS = -msse
-$(OBJ)/lib/kernels_mmx.o:   SIMD_FLAGS = -mmmx
+$(OBJ)/lib/kernels_mmx.o:   SIMD_FLAGS = -msse
 $(OBJ)/lib/kernels_sse2.o:  SIMD_FLAGS = -msse2
 $(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma

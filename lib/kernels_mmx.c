@@ -3,11 +3,12 @@
  * registers, widened to 16-bit lanes for pmaddwd, as the SSE2 kernels do on
  * 128-bit ones. MMX shares its registers with the x87 unit, so every
  * kernel ends with emms before the float code around it runs. Built with
- * -mmmx; on x86-64 the compiler runs the same intrinsics on SSE registers. */
+ * -msse (which brings MMX), for the one kernel that turns int8 into SSE
+ * floats; on x86-64 the compiler runs the MMX intrinsics on SSE registers. */
 #include "kernels.h"
 
-#include <mmintrin.h>
 #include <string.h>
+#include <xmmintrin.h>
 
 static inline __m64 load8(const void *p)
 {
@@ -138,6 +139,33 @@ static void dot_i8_rows_mmx(int32_t *out, const int8_t *q, const int8_t *rows, s
     for (size_t t = 0; t < n; t++) out[t] = dot_i8_mmx(q, rows + t * len, len);
 }
 
+/* y[i] += a[t] * rows[t][i] (attention's weighted sum over the int8 V
+ * cache): 8 values of a row widened to 16 bits by MMX and to floats by
+ * cvtpi16ps, 8 values of y in two SSE registers over all the rows. Per
+ * element the same product and sum, in the same order, as plain C. */
+static void axpy_i8_rows_mmx(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m128 y0 = _mm_loadu_ps(y + i), y1 = _mm_loadu_ps(y + i + 4);
+        for (size_t t = 0; t < n; t++) {
+            __m128 at = _mm_set1_ps(a[t]);
+            __m64 w[2];
+            widen_x(w, rows + t * len + i, 1);
+            y0 = _mm_add_ps(y0, _mm_mul_ps(at, _mm_cvtpi16_ps(w[0])));
+            y1 = _mm_add_ps(y1, _mm_mul_ps(at, _mm_cvtpi16_ps(w[1])));
+        }
+        _mm_storeu_ps(y + i, y0);
+        _mm_storeu_ps(y + i + 4, y1);
+    }
+    _mm_empty();
+    for (size_t t = 0; t < n && i < len; t++)
+        for (size_t j = i; j < len; j++) {
+            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
+            y[j] += p;
+        }
+}
+
 void kernels_fill_mmx(Kernels *k)
 {
     k->ternary_codes_dot = ternary_codes_dot_mmx;
@@ -146,4 +174,5 @@ void kernels_fill_mmx(Kernels *k)
     k->ternary_base3_dot4 = ternary_base3_dot4_mmx;
     k->dot_i8 = dot_i8_mmx;
     k->dot_i8_rows = dot_i8_rows_mmx;
+    k->axpy_i8_rows = axpy_i8_rows_mmx;
 }
