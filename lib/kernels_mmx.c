@@ -68,53 +68,47 @@ static inline void base3_block(__m64 *acc, const uint8_t *codes, size_t row_byte
         }
 }
 
+/* rows (1 or 4) rows, row_bytes apart, against one x, packed 2 bits or
+ * base 3, each block of x widened once for all the rows */
+static inline __attribute__((always_inline)) void rows_dot(int32_t *out, const uint8_t *codes, size_t row_bytes,
+                                                           int rows, const int8_t *x, size_t n_blocks, int base3)
+{
+    __m64 acc[4] = {_mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64()}, w[20];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + (base3 ? 80 : 64) * b, base3 ? 10 : 8);
+        if (base3)
+            base3_block(acc, codes + 16 * b, row_bytes, rows, w);
+        else
+            codes_block(acc, codes + 16 * b, row_bytes, rows, w);
+    }
+    for (int r = 0; r < rows; r++) out[r] = hsum_pi32(acc[r]);
+    _mm_empty();
+}
+
 static int32_t ternary_codes_dot_mmx(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    __m64 acc = _mm_setzero_si64(), w[16];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 64 * b, 8);
-        codes_block(&acc, codes + 16 * b, 0, 1, w);
-    }
-    int32_t s = hsum_pi32(acc);
-    _mm_empty();
+    int32_t s;
+    rows_dot(&s, codes, 0, 1, x, n_blocks, 0);
     return s;
 }
 
 static int32_t ternary_base3_dot_mmx(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    __m64 acc = _mm_setzero_si64(), w[20];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 80 * b, 10);
-        base3_block(&acc, codes + 16 * b, 0, 1, w);
-    }
-    int32_t s = hsum_pi32(acc);
-    _mm_empty();
+    int32_t s;
+    rows_dot(&s, codes, 0, 1, x, n_blocks, 1);
     return s;
 }
 
-/* four rows against one x, each block of x widened once for the four */
 static void ternary_codes_dot4_mmx(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                    size_t n_blocks)
 {
-    __m64 acc[4] = {_mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64()}, w[16];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 64 * b, 8);
-        codes_block(acc, codes + 16 * b, row_bytes, 4, w);
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum_pi32(acc[r]);
-    _mm_empty();
+    rows_dot(out, codes, row_bytes, 4, x, n_blocks, 0);
 }
 
 static void ternary_base3_dot4_mmx(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                    size_t n_blocks)
 {
-    __m64 acc[4] = {_mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64(), _mm_setzero_si64()}, w[20];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 80 * b, 10);
-        base3_block(acc, codes + 16 * b, row_bytes, 4, w);
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum_pi32(acc[r]);
-    _mm_empty();
+    rows_dot(out, codes, row_bytes, 4, x, n_blocks, 1);
 }
 
 /* int8 dot products (the attention scores over the KV cache): pairs of

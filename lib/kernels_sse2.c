@@ -63,49 +63,48 @@ static inline void base3_block(__m128i *acc, const uint8_t *codes, size_t row_by
     }
 }
 
+/* rows (1 or 4) rows, row_bytes apart, against one x, packed 2 bits or
+ * base 3: each block of x is widened once for all the rows (on 32-bit
+ * x86, with 8 registers, the widened block sits on the stack and pmaddwd
+ * reads it from there) */
+static inline __attribute__((always_inline)) void rows_dot(int32_t *out, const uint8_t *codes, size_t row_bytes,
+                                                           int rows, const int8_t *x, size_t n_blocks, int base3)
+{
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()}, w[10];
+    for (size_t b = 0; b < n_blocks; b++) {
+        widen_x(w, x + (base3 ? 80 : 64) * b, base3 ? 5 : 4);
+        if (base3)
+            base3_block(acc, codes + 16 * b, row_bytes, rows, w);
+        else
+            codes_block(acc, codes + 16 * b, row_bytes, rows, w);
+    }
+    for (int r = 0; r < rows; r++) out[r] = hsum_epi32(acc[r]);
+}
+
 static int32_t ternary_codes_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    __m128i acc = _mm_setzero_si128(), w[8];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 64 * b, 4);
-        codes_block(&acc, codes + 16 * b, 0, 1, w);
-    }
-    return hsum_epi32(acc);
+    int32_t s;
+    rows_dot(&s, codes, 0, 1, x, n_blocks, 0);
+    return s;
 }
 
 static int32_t ternary_base3_dot_sse2(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    __m128i acc = _mm_setzero_si128(), w[10];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 80 * b, 5);
-        base3_block(&acc, codes + 16 * b, 0, 1, w);
-    }
-    return hsum_epi32(acc);
+    int32_t s;
+    rows_dot(&s, codes, 0, 1, x, n_blocks, 1);
+    return s;
 }
 
-/* Four rows against one x: each block of x is widened once for all four
- * (on 32-bit x86, with 8 registers, the widened block sits on the stack,
- * and pmaddwd reads it from there) */
 static void ternary_codes_dot4_sse2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                     size_t n_blocks)
 {
-    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()}, w[8];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 64 * b, 4);
-        codes_block(acc, codes + 16 * b, row_bytes, 4, w);
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum_epi32(acc[r]);
+    rows_dot(out, codes, row_bytes, 4, x, n_blocks, 0);
 }
 
 static void ternary_base3_dot4_sse2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                     size_t n_blocks)
 {
-    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()}, w[10];
-    for (size_t b = 0; b < n_blocks; b++) {
-        widen_x(w, x + 80 * b, 5);
-        base3_block(acc, codes + 16 * b, row_bytes, 4, w);
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum_epi32(acc[r]);
+    rows_dot(out, codes, row_bytes, 4, x, n_blocks, 1);
 }
 
 /* int8 dot products widened to 16 bits: pmaddwd sums pairs of products
