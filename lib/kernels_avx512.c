@@ -83,6 +83,24 @@ static void codes_panel_4x32_avx512(int32_t *out, const int8_t *x, size_t ldx, c
     }
 }
 
+/* 16 bytes of each of four rows, row_bytes apart, one row a 128-bit lane */
+static inline __m512i rows_in_lanes(const uint8_t *c, size_t row_bytes)
+{
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)c));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + row_bytes)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 2 * row_bytes)), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 3 * row_bytes)), 3);
+}
+
+/* out[r] = the sum of lane r's four 32-bit values */
+static inline void lane_sums(int32_t out[4], __m512i s)
+{
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));  /* within lanes */
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    s = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
+}
+
 /* Four rows of packed ternary codes (ternary.h) against one x, one 128-bit
  * lane per row: a block of each row (16 bytes, 64 codes) goes to its lane,
  * and each quarter j of the block's x (16 values) is broadcast to all four
@@ -96,22 +114,14 @@ static void ternary_codes_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     __m512i acc[4];
     for (int j = 0; j < 4; j++) acc[j] = _mm512_setzero_si512();
     for (size_t b = 0; b < n_blocks; b++) {
-        const uint8_t *c = codes + 16 * b;
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)c));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + row_bytes)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 2 * row_bytes)), 2);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 3 * row_bytes)), 3);
+        __m512i v = rows_in_lanes(codes + 16 * b, row_bytes);
         for (int j = 0; j < 4; j++) {
             __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 64 * b + 16 * j)));
             __m512i cj = _mm512_and_si512(_mm512_srli_epi16(v, 2 * j), three);
             acc[j] = _mm512_dpbusd_epi32(acc[j], cj, xj);
         }
     }
-    __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
-    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));  /* within lanes */
-    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
-    s = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
-    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
+    lane_sums(out, _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3])));
 }
 
 /* The same layout for base-3 blocks (16 bytes, 80 codes a row): each of
@@ -125,11 +135,7 @@ static void ternary_base3_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     __m512i acc[5];
     for (int j = 0; j < 5; j++) acc[j] = _mm512_setzero_si512();
     for (size_t b = 0; b < n_blocks; b++) {
-        const uint8_t *c = codes + 16 * b;
-        __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)c));
-        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + row_bytes)), 1);
-        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + 2 * row_bytes)), 2);
-        q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(c + 3 * row_bytes)), 3);
+        __m512i q = rows_in_lanes(codes + 16 * b, row_bytes);
         for (int j = 0; j < 5; j++) {
             __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 80 * b + 16 * j)));
             __m512i d = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(q, lo), one);
@@ -139,11 +145,7 @@ static void ternary_base3_dot4_avx512(int32_t out[4], const uint8_t *codes, size
         }
     }
     __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
-    s = _mm512_add_epi32(s, acc[4]);
-    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));  /* within lanes */
-    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
-    s = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s);
-    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(s));
+    lane_sums(out, _mm512_add_epi32(s, acc[4]));
 }
 
 /* All of y (up to 64 values, a head of the KV cache) in up to four
