@@ -160,6 +160,24 @@ static void axpy_i8_rows_mmx(float *y, const float *a, const int8_t *rows, size_
         }
 }
 
+/* int8 quantisation: cvtps2pi rounds two floats at a time to nearest even
+ * (the default mode) into MMX, and the two packs saturate to int16 then
+ * int8: exactly the clamp of the plain C version */
+static void quantize_i8_mmx(const float *x, size_t n, float s, int8_t *q)
+{
+    const __m128 vs = _mm_set1_ps(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128 a = _mm_mul_ps(_mm_loadu_ps(x + i), vs), b = _mm_mul_ps(_mm_loadu_ps(x + i + 4), vs);
+        __m64 lo = _mm_packs_pi32(_mm_cvtps_pi32(a), _mm_cvtps_pi32(_mm_movehl_ps(a, a)));
+        __m64 hi = _mm_packs_pi32(_mm_cvtps_pi32(b), _mm_cvtps_pi32(_mm_movehl_ps(b, b)));
+        __m64 r = _mm_packs_pi16(lo, hi);
+        memcpy(q + i, &r, 8);
+    }
+    _mm_empty();
+    quantize_i8_ref(x + i, n - i, s, q + i);
+}
+
 void kernels_fill_mmx(Kernels *k)
 {
     k->ternary_codes_dot = ternary_codes_dot_mmx;
@@ -169,4 +187,5 @@ void kernels_fill_mmx(Kernels *k)
     k->dot_i8 = dot_i8_mmx;
     k->dot_i8_rows = dot_i8_rows_mmx;
     k->axpy_i8_rows = axpy_i8_rows_mmx;
+    k->quantize_i8 = quantize_i8_mmx;
 }
