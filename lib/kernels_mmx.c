@@ -111,6 +111,24 @@ static void ternary_base3_dot4_mmx(int32_t out[4], const uint8_t *codes, size_t 
     rows_dot(out, codes, row_bytes, 4, x, n_blocks, 1);
 }
 
+/* The 1-bit masked sum (ternary.h): each byte of bits spread to 8 byte
+ * masks (tested against 1, 2, .., 128), the kept values widened to 16 bits
+ * and summed in pairs by pmaddwd */
+static int32_t binary_masked_sum_mmx(const uint8_t *bits, const int8_t *x, size_t n_blocks)
+{
+    const __m64 bit = _mm_set_pi8((char)128, 64, 32, 16, 8, 4, 2, 1), ones = _mm_set1_pi16(1);
+    __m64 acc = _mm_setzero_si64();
+    for (size_t i = 0; i < 8 * n_blocks; i++) {  /* 8 values a step */
+        __m64 m = _mm_cmpeq_pi8(_mm_and_si64(_mm_set1_pi8((char)bits[i]), bit), bit), w[2];
+        widen_x(w, x + 8 * i, 1);
+        __m64 kept = _mm_add_pi16(_mm_and_si64(_mm_unpacklo_pi8(m, m), w[0]), _mm_and_si64(_mm_unpackhi_pi8(m, m), w[1]));
+        acc = _mm_add_pi32(acc, _mm_madd_pi16(kept, ones));
+    }
+    int32_t s = hsum_pi32(acc);
+    _mm_empty();
+    return s;
+}
+
 /* int8 dot products (the attention scores over the KV cache): pairs of
  * products of at most 128 x 128 summed into 32 bits, exactly */
 static int32_t dot_i8_mmx(const int8_t *a, const int8_t *b, size_t n)
@@ -184,6 +202,7 @@ void kernels_fill_mmx(Kernels *k)
     k->ternary_codes_dot4 = ternary_codes_dot4_mmx;
     k->ternary_base3_dot = ternary_base3_dot_mmx;
     k->ternary_base3_dot4 = ternary_base3_dot4_mmx;
+    k->binary_masked_sum = binary_masked_sum_mmx;
     k->dot_i8 = dot_i8_mmx;
     k->dot_i8_rows = dot_i8_rows_mmx;
     k->axpy_i8_rows = axpy_i8_rows_mmx;

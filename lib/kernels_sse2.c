@@ -107,6 +107,26 @@ static void ternary_base3_dot4_sse2(int32_t out[4], const uint8_t *codes, size_t
     rows_dot(out, codes, row_bytes, 4, x, n_blocks, 1);
 }
 
+/* The 1-bit masked sum (ternary.h): two bytes of bits spread to 16 byte
+ * masks (each byte repeated 8 times, tested against 1, 2, .., 128), the
+ * kept values widened to 16 bits and summed in pairs by pmaddwd */
+static int32_t binary_masked_sum_sse2(const uint8_t *bits, const int8_t *x, size_t n_blocks)
+{
+    const __m128i bit = _mm_set1_epi64x((long long)0x8040201008040201ull), ones = _mm_set1_epi16(1);
+    __m128i acc = _mm_setzero_si128();
+    for (size_t i = 0; i < 4 * n_blocks; i++) {  /* 16 values a step */
+        __m128i v = _mm_cvtsi32_si128(bits[2 * i] | bits[2 * i + 1] << 8);
+        v = _mm_unpacklo_epi8(v, v);
+        v = _mm_unpacklo_epi16(v, v);
+        v = _mm_unpacklo_epi32(v, v);
+        __m128i m = _mm_cmpeq_epi8(_mm_and_si128(v, bit), bit), w[2];
+        widen_x(w, x + 16 * i, 1);
+        __m128i kept = _mm_add_epi16(_mm_and_si128(_mm_unpacklo_epi8(m, m), w[0]), _mm_and_si128(_mm_unpackhi_epi8(m, m), w[1]));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(kept, ones));
+    }
+    return hsum_epi32(acc);
+}
+
 /* int8 dot products widened to 16 bits: pmaddwd sums pairs of products
  * of at most 128 x 128 into 32 bits, exactly */
 static int32_t dot_i8_sse2(const int8_t *a, const int8_t *b, size_t n)
@@ -207,6 +227,7 @@ void kernels_fill_sse2(Kernels *k)
     k->ternary_base3_dot = ternary_base3_dot_sse2;
     k->ternary_codes_dot4 = ternary_codes_dot4_sse2;
     k->ternary_base3_dot4 = ternary_base3_dot4_sse2;
+    k->binary_masked_sum = binary_masked_sum_sse2;
     k->dot_i8 = dot_i8_sse2;
     k->dot_i8_rows = dot_i8_rows_sse2;
     k->axpy_i8_rows = axpy_i8_rows_sse2;
