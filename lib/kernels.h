@@ -105,6 +105,9 @@ int kernels_for_level(SimdLevel level, Kernels *out);
 void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q);
 void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
 void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n);
+/* axpy_i8_rows_ref on the columns [from, len) only: a SIMD version's last
+ * columns */
+void axpy_i8_rows_from(float *y, const float *a, const int8_t *rows, size_t len, size_t n, size_t from);
 
 /* Per-level fill functions: each overwrites the slots it implements. */
 void kernels_fill_scalar(Kernels *k);

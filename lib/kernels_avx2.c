@@ -672,11 +672,7 @@ static void axpy_i8_rows_avx2(float *y, const float *a, const int8_t *rows, size
         _mm256_storeu_ps(y + i, y0);
         _mm256_storeu_ps(y + i + 8, y1);
     }
-    for (size_t t = 0; t < n && i < len; t++)
-        for (size_t j = i; j < len; j++) {
-            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
-            y[j] += p;
-        }
+    axpy_i8_rows_from(y, a, rows, len, n, i);
 }
 
 void kernels_fill_avx2(Kernels *k)

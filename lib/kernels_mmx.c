@@ -171,11 +171,7 @@ static void axpy_i8_rows_mmx(float *y, const float *a, const int8_t *rows, size_
         _mm_storeu_ps(y + i + 4, y1);
     }
     _mm_empty();
-    for (size_t t = 0; t < n && i < len; t++)
-        for (size_t j = i; j < len; j++) {
-            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
-            y[j] += p;
-        }
+    axpy_i8_rows_from(y, a, rows, len, n, i);
 }
 
 /* int8 quantisation: cvtps2pi rounds two floats at a time to nearest even

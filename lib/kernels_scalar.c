@@ -194,13 +194,18 @@ static void dot_i8_rows_scalar(int32_t *out, const int8_t *q, const int8_t *rows
     for (size_t t = 0; t < n; t++) out[t] = dot_i8_scalar(q, rows + t * len, len);
 }
 
-void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+void axpy_i8_rows_from(float *y, const float *a, const int8_t *rows, size_t len, size_t n, size_t from)
 {
-    for (size_t t = 0; t < n; t++)
-        for (size_t i = 0; i < len; i++) {
+    for (size_t t = 0; t < n && from < len; t++)
+        for (size_t i = from; i < len; i++) {
             float p = a[t] * (float)rows[t * len + i];  /* rounded here also on x87 */
             y[i] += p;
         }
+}
+
+void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+{
+    axpy_i8_rows_from(y, a, rows, len, n, 0);
 }
 
 static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)

@@ -171,11 +171,7 @@ static void axpy_i8_rows_sse2(float *y, const float *a, const int8_t *rows, size
         _mm_storeu_ps(y + i + 8, y2);
         _mm_storeu_ps(y + i + 12, y3);
     }
-    for (size_t t = 0; t < n && i < len; t++)
-        for (size_t j = i; j < len; j++) {
-            float p = a[t] * (float)rows[t * len + j];  /* rounded here also on x87 */
-            y[j] += p;
-        }
+    axpy_i8_rows_from(y, a, rows, len, n, i);
 }
 
 /* cvtps2dq rounds to nearest even (the default mode), and the two packs
