@@ -41,6 +41,11 @@ endif
 OBJ      = $(BUILD)/obj
 LIB_OBJ  = $(patsubst lib/%.c,$(OBJ)/lib/%.o,$(LIB_SRC) $(SIMD_SRC))
 LIBA     = $(BUILD)/libl1b.a
+# What several programs show a person (messages, progress, reports): the
+# program side, which may print; lib/ never does.
+CMD_SRC  = $(wildcard cmd/common/*.c)
+CMD_OBJ  = $(patsubst cmd/common/%.c,$(OBJ)/cmd/common/%.o,$(CMD_SRC))
+CMDA     = $(BUILD)/libl1b-cmd.a
 BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/unit-tests
@@ -61,23 +66,27 @@ all: $(BINS)
 $(OBJ)/lib/%.o: lib/%.c lib/*.h | $(OBJ)/lib
 	$(CC) $(ALL_CFLAGS) $(SIMD_FLAGS) -c $< -o $@
 
-$(OBJ)/cmd/%.o: cmd/%.c lib/*.h | $(OBJ)/cmd
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(OBJ)/cmd/%.o: cmd/%.c lib/*.h cmd/common/*.h | $(OBJ)/cmd $(OBJ)/cmd/common
+	$(CC) $(ALL_CFLAGS) -Icmd/common -c $< -o $@
 
-$(OBJ)/tests/%.o: tests/unit/%.c tests/unit/*.h lib/*.h | $(OBJ)/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+$(OBJ)/tests/%.o: tests/unit/%.c tests/unit/*.h lib/*.h cmd/common/*.h | $(OBJ)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Icmd/common -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(BUILD)/l1b-%: $(OBJ)/cmd/l1b-%.o $(LIBA)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBA) $(LIBS) -o $@
+$(CMDA): $(CMD_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(CMD_OBJ)
 
-$(UNIT_BIN): $(patsubst tests/unit/%.c,$(OBJ)/tests/%.o,$(UNIT_SRC)) $(LIBA)
+$(BUILD)/l1b-%: $(OBJ)/cmd/l1b-%.o $(CMDA) $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(CMDA) $(LIBA) $(LIBS) -o $@
+
+$(UNIT_BIN): $(patsubst tests/unit/%.c,$(OBJ)/tests/%.o,$(UNIT_SRC)) $(CMDA) $(LIBA)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(OBJ)/lib $(OBJ)/cmd $(OBJ)/tests:
+$(OBJ)/lib $(OBJ)/cmd $(OBJ)/cmd/common $(OBJ)/tests:
 	mkdir -p $@
 
 check: unit cli
