@@ -80,7 +80,7 @@ int main(int argc, char **argv)
                 SimdLevel lv;
                 if (simd_parse(name, &lv) < 0)
                     cli_usage_error("--simd: unknown level '%s' (scalar, sse, sse2, ssse3, avx2, avx512)", name);
-                if (lv > cpu_best_level()) l1b_warn("--simd: %s is not supported here; skipped", name);
+                if (lv > cpu_best_level()) cli_warn("--simd: %s is not supported here; skipped", name);
                 else o.levels[lv] = 1;
             }
             free(copy);
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         case 'j': threads = (int)cli_uint("-j", optarg, 1, 64); break;
         case 'h': usage(); return 0;
         case 'V': cli_version(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", l1b_progname()); return 2;
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
     if (!simd_given)
@@ -125,6 +125,6 @@ int main(int argc, char **argv)
     if (do_sample) bench_sample(&o, &t);
     bench_print(&t, format);
     bench_table_free(&t);
-    if (fflush(stdout) == EOF || ferror(stdout)) l1b_die("stdout: write error");
+    if (fflush(stdout) == EOF || ferror(stdout)) cli_die("stdout: write error");
     return 0;
 }

@@ -102,7 +102,7 @@ static uint8_t *read_all(FILE *f, const char *name, size_t *n)
     size_t got;
     while ((got = fread(b + used, 1, cap - used, f)) > 0)
         if ((used += got) == cap) b = xrealloc(b, cap *= 2);
-    if (ferror(f)) l1b_die("%s: read error: %s", name, strerror(errno));
+    if (ferror(f)) cli_die("%s: read error: %s", name, strerror(errno));
     *n = used;
     return b;
 }
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'h': usage(); return 0;
         case 'V': cli_version(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", l1b_progname()); return 2;
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
     if (!o.model) cli_usage_error("no model: -m MODEL is required");
@@ -226,10 +226,10 @@ int main(int argc, char **argv)
     if (!seed_set) o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 
     threads_init(o.threads);
-    prof_init(o.profile);
+    cli_profile_start(o.profile);
     double t0 = now_seconds();
     Infer m;
-    if (infer_open(&m, o.model, o.exact ? INFER_EXACT : 0) < 0) l1b_die_last();
+    if (infer_open(&m, o.model, o.exact ? INFER_EXACT : 0) < 0) cli_die_last();
     double t_load = now_seconds() - t0;
     Session s;
     session_init(&s, &m);
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
             for (int i = optind; i < argc; i++) {
                 int is_stdin = !strcmp(argv[i], "-");
                 FILE *f = is_stdin ? stdin : fopen(argv[i], "rb");
-                if (!f) l1b_die("%s: %s", argv[i], strerror(errno));
+                if (!f) cli_die("%s: %s", argv[i], strerror(errno));
                 size_t k;
                 uint8_t *part = read_all(f, is_stdin ? "stdin" : argv[i], &k);
                 if (!is_stdin) fclose(f);
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
                 free(part);
             }
         }
-        if (score(&m, &s, text, n, &generated) < 0) l1b_die_last();
+        if (score(&m, &s, text, n, &generated) < 0) cli_die_last();
         free(text);
     } else if (o.lines) {
         Sampler sp;
@@ -291,14 +291,14 @@ int main(int argc, char **argv)
         free(prompt);
     }
     out_flush(&out);
-    if (ferror(stdout) || fflush(stdout) == EOF) l1b_die("stdout: write error: %s", strerror(errno));
+    if (ferror(stdout) || fflush(stdout) == EOF) cli_die("stdout: write error: %s", strerror(errno));
     double dt = now_seconds() - t_start;
     if (o.verbose)
-        l1b_warn("loaded in %.2fs (weights %.1f MB, cache %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
+        cli_warn("loaded in %.2fs (weights %.1f MB, cache %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
                  t_load, m.weight_bytes / 1e6, m.cache_bytes / 1e6, (unsigned long long)generated, o.score ? "scored" : "generated", dt,
                  dt > 0 ? generated / dt : 0.0,
                  (unsigned long long)s.slides);
-    prof_report();
+    cli_profile_report();
     session_free(&s);
     infer_close(&m);
     return 0;

@@ -334,7 +334,7 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'h': usage(); return 0;
         case 'V': cli_version(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", l1b_progname()); return 2;
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
     o.files = argv + optind;
@@ -347,8 +347,8 @@ int main(int argc, char **argv)
         cli_usage_error("--decode reads the tokenizer from the stream; --tokenizer goes with --ids");
     if (!o.decode && !o.ids && !o.force && (!o.output || !strcmp(o.output, "-")) &&
         isatty(STDOUT_FILENO))
-        l1b_die("refusing to write a binary token stream to a terminal (use -o FILE, a pipe, or -f)");
+        cli_die("refusing to write a binary token stream to a terminal (use -o FILE, a pipe, or -f)");
 
-    if ((o.decode ? decode(&o) : encode(&o)) < 0) l1b_die_last();
+    if ((o.decode ? decode(&o) : encode(&o)) < 0) cli_die_last();
     return 0;
 }

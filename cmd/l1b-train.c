@@ -1,13 +1,96 @@
 /* l1b-train: token stream in, checkpoint out. See l1b-train(1). */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "dataset.h"
+#include "profile.h"
+#include "progress.h"
+#include "threads.h"
 #include "train.h"
 #include "util.h"
+
+/* What a run shows: a live line on a terminal, a metric line per
+ * evaluation (unless -q), the model and data first (-v), a TSV row per
+ * evaluation in --log. */
+typedef struct {
+    const char *log_path;
+    FILE *log;
+    int quiet, verbose;
+    Progress pg;
+} View;
+
+static int log_failed(View *v)
+{
+    return l1b_error("%s: cannot write the log: %s", v->log_path, strerror(errno));
+}
+
+static int started(void *ctx, const TrainStart *s)
+{
+    View *v = ctx;
+    if (v->verbose) {
+        const ModelConfig *c = s->cfg;
+        int bucket = s->st->batching == BATCH_BUCKET;
+        cli_warn("model: dim %u, %u layers, %u heads, hidden %u, ctx %u, vocab %u, %s, %s; %zu parameters",
+                 c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab,
+                 c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2", quant_scheme_name((QuantScheme)c->quant),
+                 s->n_params);
+        cli_warn("data: %llu training tokens, %llu validation batches, %s batching%s; %d threads; from step %llu",
+                 (unsigned long long)s->train_tokens, (unsigned long long)s->n_eval, bucket ? "bucket" : "pack",
+                 bucket ? " (see padding below)" : "", s->threads, (unsigned long long)s->st->step);
+        if (bucket)
+            cli_warn("bucket batching: %llu batches per epoch, %.1f%% padding",
+                     (unsigned long long)s->bucket_batches, 100.0 * s->pad_share);
+    }
+    if (!v->log_path) return 0;
+    v->log = fopen(v->log_path, "a");
+    if (!v->log) return l1b_error("%s: %s", v->log_path, strerror(errno));
+    if (ftell(v->log) == 0) {
+        for (int i = 0; i < H_COLS; i++) fprintf(v->log, "%s%c", hist_names[i], i + 1 < H_COLS ? '\t' : '\n');
+        if (fflush(v->log) != 0) return log_failed(v);
+    }
+    return 0;
+}
+
+static void tick(void *ctx, const TrainTick *t)
+{
+    View *v = ctx;
+    int width = 20, filled = (int)(width * t->step / t->total_steps);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : ' ';
+    bar[width] = 0;
+    progress_update(&v->pg, "step %llu/%llu [%s] loss %.4f  %.1f ms/step  ETA %.0fs", (unsigned long long)t->step,
+                    (unsigned long long)t->total_steps, bar, t->loss, t->ms_per_step, t->eta_seconds);
+}
+
+static int row(void *ctx, const HistRow *r, uint64_t total_steps)
+{
+    View *v = ctx;
+    const double *x = r->v;
+    if (v->log) {
+        for (int i = 0; i < H_COLS; i++) fprintf(v->log, "%.6g%c", x[i], i + 1 < H_COLS ? '\t' : '\n');
+        if (fflush(v->log) != 0) return log_failed(v);
+    }
+    if (v->quiet) return 0;
+    progress_clear(&v->pg);
+    char val[96] = "";
+    if (!isnan(x[H_VAL_LOSS]))
+        snprintf(val, sizeof val, "  val %.4f  bpb %.3f  acc %.3f", x[H_VAL_LOSS], x[H_VAL_BPB], x[H_VAL_ACC]);
+    fprintf(stderr, "%s: step %.0f/%llu  loss %.4f%s  lr %.2e  |g| %.3f  zero %.2f  %.0f tok/s  %.1f ms/step  %.0fs\n",
+            cli_progname(), x[H_STEP], (unsigned long long)total_steps, x[H_TRAIN_LOSS], val, x[H_LR],
+            x[H_GRAD_NORM], x[H_ZERO_SHARE], x[H_TOK_PER_S], x[H_MS_PER_STEP], x[H_ELAPSED]);
+    return 0;
+}
+
+static void note(void *ctx, const char *message)
+{
+    View *v = ctx;
+    if (!v->quiet) cli_warn("%s", message);
+}
 
 static void usage(const TrainOptions *d)
 {
@@ -66,6 +149,8 @@ int main(int argc, char **argv)
 {
     cli_start(argv[0]);
     TrainOptions o, d;
+    View view = {0};
+    int profile = 0;
     train_options_default(&o);
     d = o;
     enum {
@@ -140,21 +225,32 @@ int main(int argc, char **argv)
         case O_EVAL_BATCHES: o.eval_batches = (uint32_t)cli_uint("--eval-batches", optarg, 0, 1000000000); break;
         case O_SAVE_EVERY: o.save_every = (uint32_t)cli_uint("--save-every", optarg, 0, 1000000000); break;
         case O_RESUME: o.resume = 1; break;
-        case O_LOG: o.log_path = optarg; break;
-        case O_PROFILE: o.profile = 1; break;
+        case O_LOG: view.log_path = optarg; break;
+        case O_PROFILE: profile = 1; break;
         case O_UNTIL: o.until = cli_uint("--until", optarg, 1, 1000000000000ull); break;
         case 'o': o.model_path = optarg; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
-        case 'q': o.quiet = 1; break;
-        case 'v': o.verbose = 1; break;
+        case 'q': view.quiet = 1; break;
+        case 'v': view.verbose = 1; break;
         case 'h': usage(&d); return 0;
         case 'V': cli_version(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", l1b_progname()); return 2;
+        default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
     if (!o.model_path) cli_usage_error("no model file: -o MODEL is required");
     if (argc - optind > 1) cli_usage_error("one token stream at most (got %d)", argc - optind);
     if (o.val_path && o.val_frac_set) cli_usage_error("--val and --val-frac exclude each other");
     o.data_path = optind < argc ? argv[optind] : "-";
-    return train_run(&o);
+    progress_init(&view.pg, view.verbose, view.quiet);
+    cli_profile_start(profile);
+    TrainReport report = {&view, started, tick, row, note};
+    int rc = train_run(&o, &report);
+    progress_clear(&view.pg);
+    cli_profile_report();
+    if (view.log && fclose(view.log) != 0 && rc >= 0) rc = log_failed(&view);
+    if (rc < 0) {
+        cli_warn("%s", l1b_last_error());
+        return 1;
+    }
+    return rc ? 128 + rc : 0;
 }

@@ -308,7 +308,9 @@ void bpe_learn(BpeCounter *counter, uint32_t n_merges, Tokenizer *out,
         if (progress && (done % 64 == 0 || done == n_merges)) progress(done, n_merges, ctx);
     }
 
-    if (tok_init_bpe(out, merges, done, "bpe") < 0) l1b_die_last(); /* cannot happen */
+    /* merges learned here are always valid (ids in range, below the
+     * vocabulary limit): a failure is a bug, not bad input */
+    if (tok_init_bpe(out, merges, done, "bpe") < 0) abort();
     for (uint32_t w = 0; w < L.n_words; w++)
         tok_cache_put(out, strtab_str(tab, L.src[w]), L.src[w]->len, L.syms + L.sym_off[w], L.len[w]);
 

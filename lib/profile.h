@@ -1,8 +1,8 @@
 /* profile: where the time goes, by kernel category. Compiled in always:
- * when L1B_PROFILE is unset each probe is one predictable branch. With
- * L1B_PROFILE=1 (or a program's --profile) the program prints, at exit, the
- * seconds and share of wall time per category on stderr. Categories nest
- * nowhere: each probe wraps a leaf of the work. */
+ * when off each probe is one predictable branch. A program turns it on
+ * (--profile or L1B_PROFILE=1, cmd/common/cli.c) and prints the seconds
+ * and share of wall time per category at exit. Categories nest nowhere:
+ * each probe wraps a leaf of the work. */
 #ifndef L1B_PROFILE_H
 #define L1B_PROFILE_H
 
@@ -23,18 +23,16 @@ enum {
 
 extern int prof_enabled;
 extern double prof_seconds[PROF_CATEGORIES];
+extern const char *const prof_names[PROF_CATEGORIES];
 
-/* Turn on if L1B_PROFILE is set to anything but "0" or force is set. */
-void prof_init(int force);
+/* Start counting from zero (if enabled); the wall time since then. */
+void prof_start(int enabled);
+double prof_wall_seconds(void);
 static inline double prof_begin(void) { return prof_enabled ? now_seconds() : 0; }
 static inline void prof_end(int category, double t0)
 {
     if (prof_enabled) prof_seconds[category] += now_seconds() - t0;
 }
-/* The table, if enabled: seconds, share of the wall time since prof_init. */
-void prof_report(void);
-
-
 
 /* PROFILED(PROF_NORM, rmsnorm_forward(...)); */
 #define PROFILED(category, stmt)            \

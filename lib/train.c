@@ -13,7 +13,6 @@
 #include "dataset.h"
 #include "optim.h"
 #include "profile.h"
-#include "progress.h"
 #include "threads.h"
 #include "util.h"
 
@@ -55,8 +54,8 @@ typedef struct {
     HistRow *hist;
     size_t n_hist, cap_hist;
     int *inputs, *targets;
-    FILE *log;
-    Progress pg;
+    const TrainReport *rep;
+    int report_failed;   /* a callback stopped the run: save all the same */
     int lock_fd;
     char *lock_path;
 } Trainer;
@@ -144,14 +143,8 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
     return 0;
 }
 
-static int start_fresh(Trainer *tr)
+void train_state_from_options(TrainState *s, const TrainOptions *o)
 {
-    const TrainOptions *o = tr->o;
-    ModelConfig c = o->cfg;
-    c.vocab = tr->data.tok.n_vocab;
-    if (!o->hidden_set) c.hidden = model_default_hidden(c.dim, c.ffn_act);
-    if (model_config_check(&c) < 0) return -1;
-    TrainState *s = &tr->st;
     memset(s, 0, sizeof *s);
     s->total_steps = o->steps;
     s->seed = o->seed;
@@ -164,6 +157,16 @@ static int start_fresh(Trainer *tr)
     s->accum = o->accum;
     s->batching = o->batching;
     s->val_frac = o->val_path ? 0.0f : o->val_frac;
+}
+
+static int start_fresh(Trainer *tr)
+{
+    const TrainOptions *o = tr->o;
+    ModelConfig c = o->cfg;
+    c.vocab = tr->data.tok.n_vocab;
+    if (!o->hidden_set) c.hidden = model_default_hidden(c.dim, c.ffn_act);
+    if (model_config_check(&c) < 0) return -1;
+    train_state_from_options(&tr->st, o);
     model_alloc(&tr->m, &c, o->batch);
     rng_seed(&tr->rng, o->seed);
     model_init_weights(&tr->m, &tr->rng);
@@ -209,12 +212,14 @@ static int setup(Trainer *tr)
     }
     uint64_t nb = eval_batches(tr->val_begin, tr->val_end, s->batch, c->ctx);
     tr->n_eval = nb < o->eval_batches ? nb : o->eval_batches;
-    if (!tr->n_eval && o->eval_batches && !o->quiet) {
+    if (!tr->n_eval && o->eval_batches && tr->rep->note) {
+        char msg[512];
         if (tr->val_end == tr->val_begin)
-            l1b_warn("no validation data (give --val FILE or --val-frac F); no validation");
+            snprintf(msg, sizeof msg, "no validation data (give --val FILE or --val-frac F); no validation");
         else
-            l1b_warn("%s: too little validation data for one batch of %u x %u; no validation",
+            snprintf(msg, sizeof msg, "%s: too little validation data for one batch of %u x %u; no validation",
                      o->val_path ? o->val_path : tr->data.path, s->batch, c->ctx);
+        tr->rep->note(tr->rep->ctx, msg);
     }
     if (batcher_init(&tr->batcher, &tr->data, tr->train_begin, tr->train_end, (int)s->batching, s->batch,
                      c->ctx, s->seed) < 0)
@@ -222,13 +227,10 @@ static int setup(Trainer *tr)
     tr->oc = (OptimConfig){s->lr, s->min_lr, s->warmup, s->total_steps, 0.9f, 0.95f, 1e-8f, s->wd, s->clip};
     tr->inputs = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->inputs);
     tr->targets = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->targets);
-    if (o->log_path) {
-        tr->log = fopen(o->log_path, "a");
-        if (!tr->log) return l1b_error("%s: %s", o->log_path, strerror(errno));
-        if (ftell(tr->log) == 0) {
-            for (int i = 0; i < H_COLS; i++) fprintf(tr->log, "%s%c", hist_names[i], i + 1 < H_COLS ? '\t' : '\n');
-            fflush(tr->log);
-        }
+    if (tr->rep->started) {
+        TrainStart ts = {c, tr->m.n_params, s, tr->train_end - tr->train_begin, tr->n_eval,
+                         tr->batcher.n_batches, tr->batcher.pad_share, threads_count()};
+        return tr->rep->started(tr->rep->ctx, &ts);
     }
     return 0;
 fail:
@@ -272,26 +274,18 @@ static int evaluate(Trainer *tr, EvalResult *r)
     return 0;
 }
 
-static void add_row(Trainer *tr, const HistRow *row)
+static int add_row(Trainer *tr, const HistRow *row)
 {
     if (tr->n_hist == tr->cap_hist) {
         tr->cap_hist = tr->cap_hist ? 2 * tr->cap_hist : 64;
         tr->hist = xrealloc(tr->hist, tr->cap_hist * sizeof *tr->hist);
     }
     tr->hist[tr->n_hist++] = *row;
-    if (tr->log) {
-        for (int i = 0; i < H_COLS; i++) fprintf(tr->log, "%.6g%c", row->v[i], i + 1 < H_COLS ? '\t' : '\n');
-        fflush(tr->log);
+    if (tr->rep->row && tr->rep->row(tr->rep->ctx, row, tr->st.total_steps) < 0) {
+        tr->report_failed = 1;
+        return -1;
     }
-    if (tr->o->quiet) return;
-    const double *v = row->v;
-    progress_clear(&tr->pg);
-    char val[96] = "";
-    if (!isnan(v[H_VAL_LOSS]))
-        snprintf(val, sizeof val, "  val %.4f  bpb %.3f  acc %.3f", v[H_VAL_LOSS], v[H_VAL_BPB], v[H_VAL_ACC]);
-    fprintf(stderr, "%s: step %.0f/%llu  loss %.4f%s  lr %.2e  |g| %.3f  zero %.2f  %.0f tok/s  %.1f ms/step  %.0fs\n",
-            l1b_progname(), v[H_STEP], (unsigned long long)tr->st.total_steps, v[H_TRAIN_LOSS], val, v[H_LR],
-            v[H_GRAD_NORM], v[H_ZERO_SHARE], v[H_TOK_PER_S], v[H_MS_PER_STEP], v[H_ELAPSED]);
+    return 0;
 }
 
 static int save(Trainer *tr)
@@ -370,19 +364,14 @@ static int run_loop(Trainer *tr, int *stopped_by)
             row.v[H_VAL_PPL] = er.ppl;
             row.v[H_VAL_BPB] = er.bpb;
             row.v[H_VAL_ACC] = er.acc;
-            add_row(tr, &row);
+            if (add_row(tr, &row) < 0) return -1;
             t_mark = now_seconds();
             loss_sum = 0;
             steps_since = tokens_since = 0;
-        } else {
+        } else if (tr->rep->tick) {
             double ms = 1000.0 * (now - t_mark) / (double)steps_since;
-            double eta = ms * (double)(s->total_steps - s->step) / 1000.0;
-            int width = 20, filled = (int)(width * s->step / s->total_steps);
-            char bar[32];
-            for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : ' ';
-            bar[width] = 0;
-            progress_update(&tr->pg, "step %llu/%llu [%s] loss %.4f  %.1f ms/step  ETA %.0fs",
-                            (unsigned long long)s->step, (unsigned long long)s->total_steps, bar, loss, ms, eta);
+            TrainTick tk = {s->step, s->total_steps, loss, ms, ms * (double)(s->total_steps - s->step) / 1000.0};
+            tr->rep->tick(tr->rep->ctx, &tk);
         }
         if (stop_signal) {
             *stopped_by = stop_signal;
@@ -394,40 +383,26 @@ static int run_loop(Trainer *tr, int *stopped_by)
     return 0;
 }
 
-int train_run(const TrainOptions *o)
+int train_run(const TrainOptions *o, const TrainReport *report)
 {
+    static const TrainReport silent;
     Trainer tr;
     memset(&tr, 0, sizeof tr);
     tr.o = o;
+    tr.rep = report ? report : &silent;
     tr.lock_fd = -1;
     tr.data.fd = tr.valdata.fd = -1;
-    progress_init(&tr.pg, o->verbose, o->quiet);
-    prof_init(o->profile);
     threads_init(o->threads);
     signals_defer(&stop_signal);
     int stopped_by = 0, rc = setup(&tr);
-    if (rc == 0 && o->verbose) {
-        const ModelConfig *c = &tr.m.cfg;
-        l1b_warn("model: dim %u, %u layers, %u heads, hidden %u, ctx %u, vocab %u, %s, %s; %zu parameters",
-                 c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab,
-                 c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2", quant_scheme_name((QuantScheme)c->quant),
-                 tr.m.n_params);
-        l1b_warn("data: %llu training tokens, %llu validation batches, %s batching%s; %d threads; from step %llu",
-                 (unsigned long long)(tr.train_end - tr.train_begin), (unsigned long long)tr.n_eval,
-                 tr.st.batching == BATCH_BUCKET ? "bucket" : "pack",
-                 tr.st.batching == BATCH_BUCKET ? " (see padding below)" : "", threads_count(),
-                 (unsigned long long)tr.st.step);
-        if (tr.st.batching == BATCH_BUCKET)
-            l1b_warn("bucket batching: %llu batches per epoch, %.1f%% padding",
-                     (unsigned long long)tr.batcher.n_batches, 100.0 * tr.batcher.pad_share);
-    }
     if (rc == 0) rc = run_loop(&tr, &stopped_by);
-    if (rc == 0 && tr.st.step > 0) rc = save(&tr);
-    progress_clear(&tr.pg);
-    prof_report();
-    int status = rc < 0 ? 1 : stopped_by ? 128 + stopped_by : 0;
-    if (rc < 0) l1b_warn("%s", l1b_last_error());
-    if (tr.log) fclose(tr.log);
+    /* save what was trained, also when a report failed (its error stays) */
+    if (tr.st.step > 0 && (rc == 0 || tr.report_failed)) {
+        char err[512];
+        snprintf(err, sizeof err, "%s", l1b_last_error());
+        if (save(&tr) < 0) rc = -1;
+        else if (rc < 0) l1b_error("%s", err);
+    }
     free(tr.inputs);
     free(tr.targets);
     free(tr.hist);
@@ -437,5 +412,5 @@ int train_run(const TrainOptions *o)
     tokfile_close(&tr.valdata);
     if (tr.lock_fd >= 0) close(tr.lock_fd);
     free(tr.lock_path);
-    return status;
+    return rc < 0 ? -1 : stopped_by;
 }

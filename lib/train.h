@@ -1,11 +1,13 @@
-/* train: a whole training run — data, model, schedule, evaluation, logging,
- * checkpoints, resume and stopping — behind one call, so l1b-train's main()
- * only parses options. */
+/* train: a whole training run — data, model, schedule, evaluation,
+ * checkpoints, resume and stopping — behind one call. It prints nothing:
+ * what a person sees (progress, metric lines, the TSV log) is the caller's,
+ * through the TrainReport callbacks (l1b-train's are in cmd/l1b-train.c). */
 #ifndef L1B_TRAIN_H
 #define L1B_TRAIN_H
 
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "model.h"
 
 /* Options as given; the *_set flags say which were given explicitly (on
@@ -16,7 +18,6 @@ typedef struct {
     const char *model_path;   /* -o */
     const char *data_path;    /* NULL or "-": stdin */
     const char *val_path;     /* --val */
-    const char *log_path;     /* --log */
     ModelConfig cfg;          /* vocab comes from the data */
     int dim_set, layers_set, heads_set, hidden_set, ctx_set, ffn_set, quant_set;
     uint64_t steps;
@@ -27,12 +28,46 @@ typedef struct {
     uint64_t seed;
     int steps_set, batch_set, accum_set, warmup_set, batching_set, lr_set, min_lr_set, wd_set, clip_set,
         val_frac_set, seed_set;
-    int resume, threads, quiet, verbose, profile;
+    int resume, threads;
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
-/* Run; returns the process exit status (0 done or time budget spent,
- * 1 error, 128 + signal when stopped by SIGINT or SIGTERM after saving). */
-int train_run(const TrainOptions *o);
+/* The training settings of a fresh run, from options (also what
+ * `l1b-ckpt convert --unpack` stores). */
+void train_state_from_options(TrainState *s, const TrainOptions *o);
+
+/* What the run is about to do, once set-up is done. */
+typedef struct {
+    const ModelConfig *cfg;
+    size_t n_params;
+    const TrainState *st;          /* settings and the step it starts from */
+    uint64_t train_tokens, n_eval; /* validation batches per evaluation */
+    uint64_t bucket_batches;       /* per epoch, bucket batching */
+    double pad_share;              /* bucket batching's padding */
+    int threads;
+} TrainStart;
+
+/* A step that was not evaluated: for a live progress line. */
+typedef struct {
+    uint64_t step, total_steps;
+    double loss, ms_per_step, eta_seconds;
+} TrainTick;
+
+/* Callbacks; any may be NULL. started and row may return -1 after
+ * l1b_error() to stop the run (a log that cannot be written, say): the run
+ * then saves what it has and returns -1. */
+typedef struct {
+    void *ctx;
+    int (*started)(void *ctx, const TrainStart *s);
+    void (*tick)(void *ctx, const TrainTick *t);
+    int (*row)(void *ctx, const HistRow *row, uint64_t total_steps);
+    /* no validation after all (no data, or too little for one batch) */
+    void (*note)(void *ctx, const char *message);
+} TrainReport;
+
+/* Run. Returns 0 when the schedule, --time or --until is done, the signal
+ * number when SIGINT or SIGTERM stopped it (after saving), -1 on error
+ * (l1b_error). */
+int train_run(const TrainOptions *o, const TrainReport *report);
 
 #endif

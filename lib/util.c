@@ -13,7 +13,6 @@
 /* ---- errors ---------------------------------------------------------- */
 
 static char errbuf[512];
-static const char *progname = "l1b";
 
 int l1b_error(const char *fmt, ...)
 {
@@ -26,61 +25,33 @@ int l1b_error(const char *fmt, ...)
 
 const char *l1b_last_error(void) { return errbuf[0] ? errbuf : "unknown error"; }
 
-void l1b_set_progname(const char *argv0)
-{
-    const char *s = strrchr(argv0, '/');
-    progname = s ? s + 1 : argv0;
-}
-
-const char *l1b_progname(void) { return progname; }
-
-static void vmessage(const char *fmt, va_list ap)
-{
-    char line[1024];
-    vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "%s: %s\n", progname, line);
-}
-
-void l1b_warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vmessage(fmt, ap);
-    va_end(ap);
-}
-
-void l1b_die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vmessage(fmt, ap);
-    va_end(ap);
-    exit(1);
-}
-
-void l1b_die_last(void) { l1b_die("%s", l1b_last_error()); }
-
 /* ---- allocation ------------------------------------------------------ */
+
+static void (*out_of_memory)(size_t n);
+
+void alloc_on_failure(void (*handler)(size_t n)) { out_of_memory = handler; }
+
+static void *checked(void *p, size_t n)
+{
+    if (p) return p;
+    if (out_of_memory) out_of_memory(n);
+    abort();
+}
 
 void *xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (!p) l1b_die("out of memory (%zu bytes)", n);
-    return p;
+    return checked(malloc(n ? n : 1), n);
 }
 
 void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) l1b_die("out of memory (%zu x %zu bytes)", n, size);
-    return p;
+    return checked(p, n * size);
 }
 
 void *xrealloc(void *p, size_t n)
 {
-    p = realloc(p, n ? n : 1);
-    if (!p) l1b_die("out of memory (%zu bytes)", n);
-    return p;
+    return checked(realloc(p, n ? n : 1), n);
 }
 
 /* ---- whole-buffer I/O ------------------------------------------------ */
@@ -168,10 +139,16 @@ void cleanup_unregister(const char *path)
         if (cleanup_paths[i] == path) cleanup_paths[i] = NULL;
 }
 
+static const char *tmp_dir = "/tmp";
+
+void tmpfile_set_dir(const char *dir)
+{
+    tmp_dir = dir && *dir ? dir : "/tmp";
+}
+
 int tmpfile_create(char **path, const char *what)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
+    const char *dir = tmp_dir;
     size_t n = strlen(dir) + 32;
     char *p = xmalloc(n);
     snprintf(p, n, "%s/l1b-%s.XXXXXX", dir, what);

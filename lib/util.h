@@ -3,7 +3,8 @@
  *
  * Library functions never print or exit: they return -1 (or NULL) after
  * l1b_error() has recorded a one-line message, and the program prints it as
- * "prog: message". Messages name the file first ("model.l1b: truncated"). */
+ * "prog: message" (cmd/common/cli.h). Messages name the file first
+ * ("model.l1b: truncated"). */
 #ifndef L1B_UTIL_H
 #define L1B_UTIL_H
 
@@ -22,29 +23,11 @@ int l1b_error(const char *fmt, ...)
     ;
 const char *l1b_last_error(void);
 
-/* Program-side helpers: set the name used in messages, print
- * "prog: message" to stderr. die() exits 1, usage errors exit 2. */
-void l1b_set_progname(const char *argv0);
-const char *l1b_progname(void);
-void l1b_warn(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-void l1b_die(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-/* die with the message recorded by l1b_error() */
-void l1b_die_last(void)
-#ifdef __GNUC__
-    __attribute__((noreturn))
-#endif
-    ;
-
-/* Allocation that dies on failure: only for programs and sizes already
- * validated; parsers of untrusted input check sizes before calling. */
+/* Allocation that does not return on failure: only for sizes already
+ * validated (parsers of untrusted input check sizes before calling). Out of
+ * memory calls the handler the program installed (which reports and exits),
+ * else aborts. */
+void alloc_on_failure(void (*handler)(size_t n));
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
@@ -95,8 +78,10 @@ void cleanup_unregister(const char *path);
  * for a program that stops at a safe point of its own (the trainer saves
  * first); SIGPIPE still removes the temporary files and ends the process. */
 void signals_defer(volatile sig_atomic_t *flag);
-/* Create and open a temporary file in $TMPDIR (or /tmp); registered for
- * clean-up. Returns the fd and stores the malloc'ed path in *path. */
+/* Create and open a temporary file in the directory set by the program
+ * (its $TMPDIR; /tmp by default); registered for clean-up. Returns the fd
+ * and stores the malloc'ed path in *path. */
+void tmpfile_set_dir(const char *dir);
 int tmpfile_create(char **path, const char *what);
 
 /* Parse a non-negative integer with an optional k/M/G suffix (powers of

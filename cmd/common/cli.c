@@ -3,20 +3,59 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
+#include "profile.h"
 #include "util.h"
+
+static const char *progname = "l1b";
+
+const char *cli_progname(void) { return progname; }
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "%s: %s\n", progname, line);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+}
+
+void cli_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void cli_die_last(void) { cli_die("%s", l1b_last_error()); }
+
+static void out_of_memory(size_t n)
+{
+    cli_die("out of memory (%zu bytes)", n);
+}
 
 void cli_start(const char *argv0)
 {
-    l1b_set_progname(argv0);
-    kernels_init();
+    const char *s = strrchr(argv0, '/');
+    progname = s ? s + 1 : argv0;
+    alloc_on_failure(out_of_memory);
+    tmpfile_set_dir(getenv("TMPDIR"));
+    if (kernels_init(getenv("L1B_SIMD")) < 0) cli_warn("%s", l1b_last_error());
 }
 
 void cli_version(void)
 {
-    printf("%s %s (simd %s; cpu %s)\n", l1b_progname(), L1B_VERSION, simd_name(kern.level),
-           cpu_feature_string());
+    printf("%s %s (simd %s; cpu %s)\n", progname, L1B_VERSION, simd_name(kern.level), cpu_feature_string());
 }
 
 void cli_usage_error(const char *fmt, ...)
@@ -26,7 +65,7 @@ void cli_usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s: %s\nTry '%s --help'.\n", l1b_progname(), line, l1b_progname());
+    fprintf(stderr, "%s: %s\nTry '%s --help'.\n", progname, line, progname);
     exit(2);
 }
 
@@ -46,4 +85,23 @@ float cli_float(const char *opt, const char *value, float min, float max)
     if (end == value || *end || !(f >= min && f <= max))
         cli_usage_error("%s: '%s' is not a number from %g to %g", opt, value, min, max);
     return f;
+}
+
+void cli_profile_start(int asked)
+{
+    const char *e = getenv("L1B_PROFILE");
+    prof_start(asked || (e && *e && strcmp(e, "0")));
+}
+
+void cli_profile_report(void)
+{
+    if (!prof_enabled) return;
+    double wall = prof_wall_seconds(), sum = 0;
+    fprintf(stderr, "%s: profile (wall %.3f s)\n", progname, wall);
+    for (int i = 0; i <= PROF_CATEGORIES; i++) {
+        double t = i < PROF_CATEGORIES ? prof_seconds[i] : wall - sum;
+        sum += t;
+        fprintf(stderr, "  %-16s %9.3f s  %5.1f%%\n", i < PROF_CATEGORIES ? prof_names[i] : "other", t,
+                wall > 0 ? 100.0 * t / wall : 0.0);
+    }
 }

@@ -1,23 +1,44 @@
-/* cli: what every program's main() shares — start-up (program name, SIMD
- * selection) and --version. Exit codes: 0 success, 1 failure, 2 misuse. */
+/* cli: what every program's main() shares — start-up, messages on
+ * stderr ("prog: message"), option values, --version, the profile table.
+ * Program side: these print and exit, which lib/ never does.
+ * Exit codes: 0 success, 1 failure, 2 misuse. */
 #ifndef L1B_CLI_H
 #define L1B_CLI_H
 
 #include <stdint.h>
 
-/* Set the name for messages and choose the kernels (honours L1B_SIMD). */
+#ifdef __GNUC__
+#define L1B_PRINTF(i, j) __attribute__((format(printf, i, j)))
+#define L1B_NORETURN __attribute__((noreturn))
+#else
+#define L1B_PRINTF(i, j)
+#define L1B_NORETURN
+#endif
+
+/* Start-up, the only place the environment is read: the program's name for
+ * messages, the kernels (L1B_SIMD; a warning if it cannot be honoured),
+ * the temporary directory ($TMPDIR) and an out-of-memory message. */
 void cli_start(const char *argv0);
+const char *cli_progname(void);
+
+/* "prog: message" on stderr; die exits 1; die_last prints the message the
+ * library recorded with l1b_error(). */
+void cli_warn(const char *fmt, ...) L1B_PRINTF(1, 2);
+void cli_die(const char *fmt, ...) L1B_PRINTF(1, 2) L1B_NORETURN;
+void cli_die_last(void) L1B_NORETURN;
+
 /* Print "prog VERSION (simd LEVEL; cpu FEATURES)" to stdout. */
 void cli_version(void);
 /* Print "prog: message" and "Try 'prog --help'." to stderr, exit 2. */
-void cli_usage_error(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
+void cli_usage_error(const char *fmt, ...) L1B_PRINTF(1, 2) L1B_NORETURN;
 /* Parse an unsigned option value within [min, max], or exit 2 naming opt. */
 uint64_t cli_uint(const char *opt, const char *value, uint64_t min, uint64_t max);
 /* The same for a real number. */
 float cli_float(const char *opt, const char *value, float min, float max);
+
+/* Profiling (lib/profile.h): on when asked (--profile) or L1B_PROFILE is
+ * set to anything but "0"; cli_profile_report prints the table, if on. */
+void cli_profile_start(int asked);
+void cli_profile_report(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "kernels.h"
 #include "test.h"
 
@@ -32,7 +33,7 @@ static int by_name(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    kernels_init();
+    cli_start(argv[0]);
     qsort(tests, (size_t)n_tests, sizeof tests[0], by_name);
     int passed = 0, failed = 0;
     for (int i = 0; i < n_tests; i++) {

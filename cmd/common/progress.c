@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "util.h"
 
 void progress_init(Progress *p, int verbose, int quiet)
@@ -23,7 +24,7 @@ void progress_update(Progress *p, const char *fmt, ...)
     p->last = t;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "\r\033[K%s: ", l1b_progname());
+    fprintf(stderr, "\r\033[K%s: ", cli_progname());
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fflush(stderr);
@@ -42,7 +43,7 @@ void progress_line(Progress *p, const char *fmt, ...)
     if (!p->verbose) return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", l1b_progname());
+    fprintf(stderr, "%s: ", cli_progname());
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
