@@ -1,7 +1,10 @@
-/* layers: the float forward/backward pairs a training step is built from.
+/* layers: the float forward/backward pairs a training step is built from
+ * (embedding, residual, RMSNorm, matmul, BitLinear, RoPE, attention,
+ * SwiGLU, ReLU², cross-entropy), the sampler's one-query attention, and the
+ * int8 quantisers of BitLinear's activations and gradients (its weight
+ * quantisers are quant.h's).
  *
- * Plain C reference versions: the definition faster (SIMD, threaded) ones
- * must match. Conventions, for every pair:
+ * Conventions, for every pair:
  *   - shapes are row-major and given in the comment; N is the number of rows
  *     (tokens, B*T flattened), C the model dim, OC a layer's output dim,
  *     NH heads of HS = C/NH each, H the feed-forward dim, V the vocabulary;
@@ -9,12 +12,24 @@
  *   - backward ACCUMULATES (+=) into every gradient buffer, so a tensor used
  *     twice gets both contributions and the caller zeroes gradients once per
  *     step. Scratch buffers named as such are overwritten, not accumulated.
- * Nothing here allocates, prints or fails: shapes are the caller's to check. */
+ *
+ * How they run: most split their rows over the thread pool (threads.h),
+ * each output owned by one thread, so results do not depend on the thread
+ * count; inner loops go through the kernel table (kernels.h: the CPU's SIMD
+ * level, plain C references in kernels_scalar.c) and matrix products through
+ * gemm.h. Some allocate: scratch for a call (RMSNorm backward, attention's
+ * per-thread transposes), and two buffers kept and grown on demand
+ * (BitLinear's dequantised operands, RoPE's sine and cosine table), so
+ * these functions are called from one thread at a time. Out of memory ends
+ * the program (xmalloc); nothing prints or fails otherwise: shapes are the
+ * caller's to check. */
 #ifndef L1B_LAYERS_H
 #define L1B_LAYERS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "quant.h"
 
 #define RMSNORM_EPS 1e-5f
 #define ROPE_THETA 10000.0f
@@ -48,40 +63,6 @@ void matmul_forward(float *out, const float *inp, const float *w, size_t N, size
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      size_t N, size_t C, size_t OC);
 
-/* How a BitLinear layer quantises its weights (activations are always int8
- * absmax per row). The numbers are stored in model files: never reuse one.
- * New schemes: an entry here, a name in layers.c (quant_names), a case in
- * weight_quantise_noisy(); the forward and backward need no change as long
- * as the scheme produces int8 weights times one scale per tensor. */
-typedef enum {
-    QUANT_F32 = 0,         /* no quantisation: a plain matmul (the float baseline) */
-    QUANT_ABSMEAN = 1,     /* BitNet b1.58: round(w / mean|w|) clipped to -1..1 */
-    QUANT_TWN = 2,         /* ternary weight networks: |w| > 0.7 mean|w| keeps its
-                              sign, else 0; scale = mean |w| of the kept ones */
-    QUANT_STOCHASTIC = 3,  /* absmean with stochastic rounding while training,
-                              deterministic (absmean) rounding at inference */
-    QUANT_SIGN = 4,        /* binary -1/+1 (the sign), scale mean|w| */
-    QUANT_COUNT
-} QuantScheme;
-
-/* "f32", "absmean", "twn", "stochastic", "sign"; -1 if unknown. */
-const char *quant_scheme_name(QuantScheme scheme);
-int quant_scheme_parse(const char *name, QuantScheme *scheme);
-
-/* Weights: gamma = mean|w| (0 for n == 0); q = clamp(round(w / (gamma + 1e-8)),
- * -1, 1), rounding to nearest with ties to even. Dequantised weight = q * gamma.
- * Returns gamma. */
-float ternary_absmean(const float *w, size_t n, int8_t *q);
-/* TWN: delta = 0.7 mean|w|; q = sign(w) where |w| > delta, else 0; returns
- * alpha = mean |w| over the kept weights (0 if none). */
-float ternary_twn(const float *w, size_t n, int8_t *q);
-/* Sign: q = +1 for w >= 0, else -1; returns mean|w|. */
-float binary_sign(const float *w, size_t n, int8_t *q);
-/* Stochastic rounding of r = clip(w / (gamma + 1e-8), -1, 1): q = floor(r)
- * + (u < r - floor(r)) with u uniform in [0, 1) from (seed, index), so the
- * expectation of q is r and a seed gives the same q every time. Returns
- * gamma = mean|w|. */
-float ternary_stochastic(const float *w, size_t n, int8_t *q, uint64_t seed);
 /* Activations, one row x (C): s = 127 / max(absmax(x), 1e-5);
  * q = clamp(round(x * s), -128, 127); *scale = 1/s (dequantised = q * scale). */
 void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale);
@@ -89,13 +70,6 @@ void act_quant_int8(const float *x, size_t C, int8_t *q, float *scale);
  * nature): s = 127 / max|g|, q = round(g * s) ties to even, scale = 1/s;
  * a row whose max|g| is 0 or below FLT_MIN gives zeros and scale 0. */
 void grad_quant_int8(const float *g, size_t n, int8_t *q, float *scale);
-
-/* The one place that knows the weight quantisers: q (n) from w (n) by the
- * scheme, returning the per-tensor scale (dequantised = q * scale). Not for
- * QUANT_F32. The deterministic form is the one inference uses; training
- * passes noise != 0 to draw the stochastic scheme's rounding (0: none). */
-float weight_quantise(QuantScheme scheme, const float *w, size_t n, int8_t *q);
-float weight_quantise_noisy(QuantScheme scheme, const float *w, size_t n, int8_t *q, uint64_t noise);
 
 /* Caller-owned buffers of one BitLinear call, filled by the forward and read
  * by the backward (unused for QUANT_F32, where the struct may be NULL). */

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "layers.h"
+#include "quant.h"
 #include "rng.h"
 #include "test.h"
 
