@@ -1,15 +1,19 @@
 /* l1b-bench: how fast is it, here. See l1b-bench(1). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "cpu.h"
 #include "cli.h"
 #include "kernels.h"
 #include "ternary.h"
 #include "threads.h"
 #include "util.h"
+
+enum { FORMAT_TABLE, FORMAT_TSV, FORMAT_JSON };
 
 static void usage(void)
 {
@@ -31,6 +35,46 @@ static void usage(void)
            "  --quick          small shapes and few repetitions: seconds, not minutes\n"
            "  -h, --help       this help\n"
            "  -V, --version    version and SIMD level\n");
+}
+
+/* The rows as a table for people, TSV or JSON. */
+static void print_rows(const BenchTable *t, int format)
+{
+    if (format == FORMAT_TSV) {
+        printf("bench\tshape\tsimd\tthreads\tmedian\tunit\tspread\trate\trate_unit\tspeedup\n");
+        for (size_t i = 0; i < t->n; i++) {
+            const BenchRow *r = &t->rows[i];
+            printf("%s\t%s\t%s\t%d\t%.4g\t%s\t%.3f\t%.4g\t%s\t%.3g\n", r->bench, r->shape, r->simd, r->threads,
+                   r->median, r->unit, r->spread, r->rate, r->rate_unit, r->speedup);
+        }
+        return;
+    }
+    if (format == FORMAT_JSON) {
+        printf("{\"cpu\": \"%s\", \"rows\": [\n", cpu_feature_string());
+        for (size_t i = 0; i < t->n; i++) {
+            const BenchRow *r = &t->rows[i];
+            printf("  {\"bench\": \"%s\", \"shape\": \"%s\", \"simd\": \"%s\", \"threads\": %d, \"median\": %.6g, "
+                   "\"unit\": \"%s\", \"spread\": %.4f",
+                   r->bench, r->shape, r->simd, r->threads, r->median, r->unit, r->spread);
+            if (!isnan(r->rate)) printf(", \"rate\": %.6g, \"rate_unit\": \"%s\"", r->rate, r->rate_unit);
+            if (!isnan(r->speedup)) printf(", \"speedup\": %.4g", r->speedup);
+            printf("}%s\n", i + 1 < t->n ? "," : "");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("cpu features: %s\n", cpu_feature_string());
+    printf("%-18s %-30s %-7s %3s %12s %8s %14s %8s\n", "bench", "shape", "simd", "thr", "median", "spread",
+           "rate", "speedup");
+    for (size_t i = 0; i < t->n; i++) {
+        const BenchRow *r = &t->rows[i];
+        char med[32], rate[32] = "", sp[16] = "";
+        snprintf(med, sizeof med, "%.3g %s", r->median, r->unit);
+        if (!isnan(r->rate)) snprintf(rate, sizeof rate, "%.3g %s", r->rate, r->rate_unit);
+        if (!isnan(r->speedup)) snprintf(sp, sizeof sp, "%.2fx", r->speedup);
+        printf("%-18s %-30s %-7s %3d %12s %7.0f%% %14s %8s\n", r->bench, r->shape, r->simd, r->threads, med,
+               100 * r->spread, rate, sp);
+    }
 }
 
 static void parse_shape(const char *s, ModelConfig *c)
@@ -61,7 +105,7 @@ int main(int argc, char **argv)
     cli_start(argv[0]);
     BenchOptions o;
     memset(&o, 0, sizeof o);
-    int format = 0, threads = 1, simd_given = 0;
+    int format = FORMAT_TABLE, threads = 1, simd_given = 0;
     enum { O_SIMD = 256, O_SHAPE, O_BATCH, O_BITS, O_FORMAT, O_QUICK };
     static const struct option longopts[] = {
         {"simd", required_argument, 0, O_SIMD}, {"shape", required_argument, 0, O_SHAPE},
@@ -95,9 +139,9 @@ int main(int argc, char **argv)
             else cli_usage_error("--bits: '%s' is not 2 or 1.6", optarg);
             break;
         case O_FORMAT:
-            if (!strcmp(optarg, "table")) format = 0;
-            else if (!strcmp(optarg, "tsv")) format = 1;
-            else if (!strcmp(optarg, "json")) format = 2;
+            if (!strcmp(optarg, "table")) format = FORMAT_TABLE;
+            else if (!strcmp(optarg, "tsv")) format = FORMAT_TSV;
+            else if (!strcmp(optarg, "json")) format = FORMAT_JSON;
             else cli_usage_error("--format: '%s' is not table, tsv or json", optarg);
             break;
         case O_QUICK: o.quick = 1; break;
@@ -123,7 +167,7 @@ int main(int argc, char **argv)
     if (do_kernels) bench_kernels(&o, &t);
     if (do_train) bench_train(&o, &t);
     if (do_sample) bench_sample(&o, &t);
-    bench_print(&t, format);
+    print_rows(&t, format);
     bench_table_free(&t);
     if (fflush(stdout) == EOF || ferror(stdout)) cli_die("stdout: write error");
     return 0;

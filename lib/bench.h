@@ -39,7 +39,5 @@ void bench_kernels(const BenchOptions *o, BenchTable *t);
 void bench_train(const BenchOptions *o, BenchTable *t);
 void bench_sample(const BenchOptions *o, BenchTable *t);
 void bench_table_free(BenchTable *t);
-/* format: 0 table, 1 tsv, 2 json */
-void bench_print(const BenchTable *t, int format);
 
 #endif

@@ -1,17 +1,18 @@
-/* inspect: what l1b-ckpt shows about model files and token streams — a
- * model's summary (as text or JSON), a full integrity check, the
- * vocabulary and the metric history — printed to a stdio stream. Every
- * function reads the file through the checked readers (ckpt.h,
- * tokstream.h) and returns -1 with a one-line message (l1b_error) on any
- * problem. */
+/* inspect: what is inside model files and token streams — a model's
+ * summary (shape, counts, tokenizer, progress, last metrics, per-slice
+ * weight statistics), a full integrity check, and a model file of either
+ * kind read whole. Every function reads through the checked readers
+ * (ckpt.h, tokstream.h) and returns -1 with a one-line message (l1b_error)
+ * on any problem. l1b-ckpt shows the results (cmd/common/report.h). */
 #ifndef L1B_INSPECT_H
 #define L1B_INSPECT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "ckpt.h"
+#include "packed.h"
+#include "tokenizer.h"
 
 /* One ternary layer slice after quantisation: its weights' share of -1, 0
  * and +1 and its scale (dequantised weight = q * scale). */
@@ -21,26 +22,30 @@ typedef struct {
 } SliceStats;
 void slice_stats(const PackedTernary *p, SliceStats *s);
 
-/* Shape, parameters, tokenizer, training progress, last metrics, size and
- * per-tensor statistics of a model file of either kind; json: one JSON
- * object (keys in l1b-ckpt(1)). */
-int inspect_info(FILE *out, const char *path, int json);
+typedef struct {
+    const char *path;
+    uint32_t kind;                 /* CKPT_KIND_TRAIN or CKPT_KIND_INFER */
+    PackedModel pm;
+    TrainState st;                 /* training checkpoints only */
+    Tokenizer tok;
+    TensorInfo info[N_TENSORS];
+    uint64_t n_params, n_ternary, file_bytes;
+    /* from the state (training checkpoints) or the last history row */
+    int have_step, have_total;
+    uint64_t step, total_steps, tokens_seen;
+    double train_loss, val_loss, val_bpb, train_step, val_step;  /* NAN: none */
+} ModelSummary;
+
+int model_summary_read(ModelSummary *s, const char *path);
+void model_summary_free(ModelSummary *s);
 
 /* Every checksum and structural invariant of a model file or token stream
  * (told apart by magic), plus finite weights and a sane training state;
  * 0 if all is well. */
 int inspect_verify(const char *path);
 
-/* The tokenizer of a model file or token stream, a line per token: id,
- * tab, escaped bytes (or <eod>), and for merges a tab and the rank. */
-int inspect_vocab(FILE *out, const char *path);
-/* Bytes as vocab prints them: printable ASCII as is, \\ \n \t, else \xHH.
- * out needs room for 4 n + 1 chars. */
-void escape_bytes(char *out, const uint8_t *b, size_t n);
-
-/* The metric history as an aligned table, columns as in hist_names, or
- * plotted as an SVG file (svg.h), written atomically. */
-int inspect_history(FILE *out, const char *path);
-int inspect_history_svg(const char *path, const char *svg_path);
+/* A model file of either kind (packed_model_read), with a clear message
+ * when path is a token stream instead. */
+int inspect_read_model(const char *path, PackedModel *pm);
 
 #endif

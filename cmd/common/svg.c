@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "util.h"
 
 /* The page: 800 x 600 pixels, two panels sharing the x range. */

@@ -1,0 +1,277 @@
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect.h"
+#include "svg.h"
+#include "util.h"
+
+static const char *ffn_name(uint32_t a) { return a == FFN_SWIGLU ? "swiglu" : "relu2"; }
+static const char *quant_name(uint32_t q) { return quant_scheme_name((QuantScheme)q); }
+
+/* ---- info ------------------------------------------------------------- */
+
+/* dims of a float tensor: per-layer norms (L, C), final norm (C), else (rows, cols) */
+static int float_shape(const TensorInfo *ti, int t, uint32_t *d)
+{
+    if (t == T_ATTN_NORM || t == T_FFN_NORM) { d[0] = ti->layers; d[1] = ti->cols; return 2; }
+    if (ti->rows == 1 && ti->layers == 1) { d[0] = ti->cols; return 1; }
+    d[0] = ti->rows;
+    d[1] = ti->cols;
+    return 2;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_num(FILE *out, double v, const char *fmt)
+{
+    if (isfinite(v)) fprintf(out, fmt, v);
+    else fputs("null", out);
+}
+
+static void print_json(FILE *out, const ModelSummary *s)
+{
+    const ModelConfig *c = &s->pm.cfg;
+    fputs("{\"file\": ", out);
+    json_string(out, s->path);
+    fprintf(out, ", \"format_version\": %u, \"kind\": \"%s\",\n", CKPT_VERSION,
+            s->kind == CKPT_KIND_TRAIN ? "training" : "inference");
+    fprintf(out, " \"dim\": %u, \"layers\": %u, \"heads\": %u, \"head_size\": %u, \"hidden\": %u, \"ctx\": %u,"
+                 " \"vocab\": %u, \"ffn\": \"%s\", \"quant\": \"%s\",\n",
+            c->dim, c->n_layers, c->n_heads, c->dim / c->n_heads, c->hidden, c->ctx, c->vocab, ffn_name(c->ffn_act),
+            quant_name(c->quant));
+    fputs(" \"packing\": ", out);
+    if (s->kind == CKPT_KIND_INFER && c->quant != QUANT_F32)
+        fprintf(out, "\"%s\",\n", s->pm.packing == PACK_BASE3 ? "base3" : s->pm.packing == PACK_SIGN ? "1bit" : "2bit");
+    else
+        fputs("null,\n", out);
+    fprintf(out, " \"params\": %llu, \"ternary_params\": %llu, \"float_params\": %llu,\n",
+            (unsigned long long)s->n_params, (unsigned long long)s->n_ternary,
+            (unsigned long long)(s->n_params - s->n_ternary));
+    fprintf(out, " \"tokenizer\": \"%s\", \"tokenizer_vocab\": %u, \"merges\": %u,\n",
+            s->tok.kind == TOK_KIND_BPE ? "bpe" : "bytes", s->tok.n_vocab, s->tok.n_merges);
+    fputs(" \"step\": ", out);
+    json_num(out, s->have_step ? (double)s->step : NAN, "%.0f");
+    fputs(", \"total_steps\": ", out);
+    json_num(out, s->have_total ? (double)s->total_steps : NAN, "%.0f");
+    fputs(", \"tokens_seen\": ", out);
+    json_num(out, s->have_step ? (double)s->tokens_seen : NAN, "%.0f");
+    fputs(",\n \"train_loss\": ", out);
+    json_num(out, s->train_loss, "%.6g");
+    fputs(", \"val_loss\": ", out);
+    json_num(out, s->val_loss, "%.6g");
+    fputs(", \"val_bpb\": ", out);
+    json_num(out, s->val_bpb, "%.6g");
+    fputs(", \"val_step\": ", out);
+    json_num(out, s->val_step, "%.0f");
+    fprintf(out, ",\n \"file_bytes\": %llu, \"bytes_per_param\": %.4f,\n \"tensors\": [",
+            (unsigned long long)s->file_bytes, (double)s->file_bytes / (double)s->n_params);
+    const char *sep = "\n";
+    for (int t = 0; t < N_TENSORS; t++) {
+        const TensorInfo *ti = &s->info[t];
+        if (!ti->ternary) {
+            uint32_t d[2];
+            int nd = float_shape(ti, t, d);
+            fprintf(out, "%s  {\"name\": \"%s\", \"shape\": [%u%s", sep, ti->name, d[0], nd == 2 ? ", " : "");
+            if (nd == 2) fprintf(out, "%u", d[1]);
+            fputs("], \"ternary\": false}", out);
+            sep = ",\n";
+            continue;
+        }
+        if (!ti->rows) continue;
+        for (uint32_t l = 0; l < ti->layers; l++) {
+            fprintf(out, "%s  {\"name\": \"%s[%u]\", \"tensor\": \"%s\", \"layer\": %u, \"shape\": [%u, %u]", sep,
+                    ti->name, l, ti->name, l, ti->rows, ti->cols);
+            sep = ",\n";
+            if (!s->pm.packed[t]) {
+                fputs(", \"ternary\": false}", out);
+                continue;
+            }
+            SliceStats st;
+            slice_stats(&s->pm.packed[t][l], &st);
+            double n = (double)ti->rows * ti->cols;
+            fprintf(out, ", \"ternary\": true, \"scale\": %.9g, \"minus\": %.6f, \"zero\": %.6f, \"plus\": %.6f}",
+                    (double)st.scale, (double)st.minus / n, (double)st.zero / n, (double)st.plus / n);
+        }
+    }
+    fputs("\n ]}\n", out);
+}
+
+static void print_text(FILE *out, const ModelSummary *s)
+{
+    const ModelConfig *c = &s->pm.cfg;
+    fprintf(out, "file          %s: l1b model file version %u, %s\n", s->path, CKPT_VERSION,
+            s->kind == CKPT_KIND_TRAIN ? "training checkpoint" : "inference file");
+    fprintf(out, "shape         dim %u, layers %u, heads %u (head size %u), hidden %u, ctx %u, vocab %u, ffn %s\n",
+            c->dim, c->n_layers, c->n_heads, c->dim / c->n_heads, c->hidden, c->ctx, c->vocab, ffn_name(c->ffn_act));
+    fprintf(out, "parameters    %llu (ternary %llu, float %llu)\n", (unsigned long long)s->n_params,
+            (unsigned long long)s->n_ternary, (unsigned long long)(s->n_params - s->n_ternary));
+    static const char *const what[QUANT_COUNT] = {
+        "f32 (float baseline, no quantisation)",
+        "absmean (ternary, scale mean|w| per layer slice)",
+        "twn (ternary weight networks, threshold 0.7 mean|w|)",
+        "stochastic (absmean, stochastic rounding in training)",
+        "sign (binary -1/+1, scale mean|w|)",
+    };
+    fprintf(out, "quantisation  %s\n", c->quant < QUANT_COUNT ? what[c->quant] : "?");
+    if (s->kind == CKPT_KIND_INFER && c->quant != QUANT_F32)
+        fprintf(out, "packing       %s\n", s->pm.packing == PACK_BASE3  ? "1.6 bits a weight (base 3, five to a byte)"
+                                       : s->pm.packing == PACK_SIGN ? "1 bit a weight"
+                                                                    : "2 bits a weight");
+    if (s->tok.kind == TOK_KIND_BPE)
+        fprintf(out, "tokenizer     bpe, %u tokens (%u merges)\n", s->tok.n_vocab, s->tok.n_merges);
+    else
+        fprintf(out, "tokenizer     bytes, %u tokens\n", s->tok.n_vocab);
+    if (s->have_total)
+        fprintf(out, "training      step %llu of %llu, %llu tokens seen\n", (unsigned long long)s->step,
+                (unsigned long long)s->total_steps, (unsigned long long)s->tokens_seen);
+    else if (s->have_step)
+        fprintf(out, "training      step %llu, %llu tokens seen (last history row)\n", (unsigned long long)s->step,
+                (unsigned long long)s->tokens_seen);
+    else
+        fprintf(out, "training      -\n");
+    fputs("last metrics  ", out);
+    if (isfinite(s->train_loss)) fprintf(out, "train loss %.4f (step %.0f)", s->train_loss, s->train_step);
+    else fputs("train loss -", out);
+    if (isfinite(s->val_loss))
+        fprintf(out, ", val loss %.4f, val bpb %.4f (step %.0f)\n", s->val_loss, s->val_bpb, s->val_step);
+    else
+        fputs(", val loss -, val bpb -\n", out);
+    fprintf(out, "size          %llu bytes, %.3f bytes per parameter\n", (unsigned long long)s->file_bytes,
+            (double)s->file_bytes / (double)s->n_params);
+    fprintf(out, "\n%-14s %-11s %6s  %6s  %6s   %s\n", "tensor", "shape", "-1", "0", "+1", "scale");
+    for (int t = 0; t < N_TENSORS; t++) {
+        const TensorInfo *ti = &s->info[t];
+        char name[64], shape[64];
+        if (!ti->ternary) {
+            uint32_t d[2];
+            if (float_shape(ti, t, d) == 2) snprintf(shape, sizeof shape, "%ux%u", d[0], d[1]);
+            else snprintf(shape, sizeof shape, "%u", d[0]);
+            fprintf(out, "%-14s %-11s %s\n", ti->name, shape, "float");
+            continue;
+        }
+        for (uint32_t l = 0; l < ti->layers && ti->rows; l++) {
+            snprintf(name, sizeof name, "%s[%u]", ti->name, l);
+            snprintf(shape, sizeof shape, "%ux%u", ti->rows, ti->cols);
+            if (!s->pm.packed[t]) {
+                fprintf(out, "%-14s %-11s %s\n", name, shape, "float");
+                continue;
+            }
+            SliceStats st;
+            slice_stats(&s->pm.packed[t][l], &st);
+            double n = (double)ti->rows * ti->cols;
+            fprintf(out, "%-14s %-11s %6.1f%% %6.1f%% %6.1f%%  %.6g\n", name, shape, 100.0 * st.minus / n,
+                    100.0 * st.zero / n, 100.0 * st.plus / n, (double)st.scale);
+        }
+    }
+}
+
+int report_info(FILE *out, const char *path, int json)
+{
+    ModelSummary s;
+    if (model_summary_read(&s, path) < 0) return -1;
+    if (json) print_json(out, &s);
+    else print_text(out, &s);
+    model_summary_free(&s);
+    return 0;
+}
+
+/* ---- vocab ------------------------------------------------------------- */
+
+void escape_bytes(char *out, const uint8_t *b, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = b[i];
+        if (c == '\\') *out++ = '\\', *out++ = '\\';
+        else if (c == '\n') *out++ = '\\', *out++ = 'n';
+        else if (c == '\t') *out++ = '\\', *out++ = 't';
+        else if (c >= 0x20 && c < 0x7f) *out++ = (char)c;
+        else *out++ = '\\', *out++ = 'x', *out++ = hex[c >> 4], *out++ = hex[c & 15];
+    }
+    *out = 0;
+}
+
+int report_vocab(FILE *out, const char *path)
+{
+    Tokenizer tok;
+    if (tokenizer_from_file(path, &tok) < 0) return -1;
+    size_t cap = 256;
+    char *buf = xmalloc(4 * cap + 1);
+    for (uint32_t id = 0; id < tok.n_vocab; id++) {
+        if (id == TOK_EOD) {
+            fprintf(out, "%u\t<eod>\n", id);
+            continue;
+        }
+        size_t len;
+        const uint8_t *b = tok_bytes(&tok, id, &len);
+        if (len > cap) buf = xrealloc(buf, 4 * (cap = len) + 1);
+        escape_bytes(buf, b, len);
+        if (id >= TOK_FIRST_MERGE) fprintf(out, "%u\t%s\t%u\n", id, buf, id - TOK_FIRST_MERGE);
+        else fprintf(out, "%u\t%s\n", id, buf);
+    }
+    free(buf);
+    tok_free(&tok);
+    return 0;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+static const char *const hist_formats[H_COLS] = {
+    "%.0f", "%.0f", "%.4f", "%.4f", "%.3f", "%.4f", "%.4f", "%.3g", "%.4f", "%.4f", "%.0f", "%.2f", "%.1f",
+};
+
+int report_history(FILE *out, const char *path)
+{
+    PackedModel pm;
+    if (inspect_read_model(path, &pm) < 0) return -1;
+    size_t n = pm.n_hist;
+    char(*cell)[32] = xmalloc((n + 1) * H_COLS * sizeof *cell);
+    int width[H_COLS];
+    for (int c = 0; c < H_COLS; c++) {
+        width[c] = (int)strlen(hist_names[c]);
+        for (size_t r = 0; r < n; r++) {
+            char *s = cell[r * H_COLS + c];
+            double v = pm.hist[r].v[c];
+            if (isfinite(v)) snprintf(s, 32, hist_formats[c], v);
+            else snprintf(s, 32, "-");
+            if ((int)strlen(s) > width[c]) width[c] = (int)strlen(s);
+        }
+    }
+    for (int c = 0; c < H_COLS; c++) fprintf(out, "%*s%s", width[c], hist_names[c], c + 1 < H_COLS ? "  " : "\n");
+    for (size_t r = 0; r < n; r++)
+        for (int c = 0; c < H_COLS; c++)
+            fprintf(out, "%*s%s", width[c], cell[r * H_COLS + c], c + 1 < H_COLS ? "  " : "\n");
+    free(cell);
+    packed_model_free(&pm);
+    return 0;
+}
+
+int report_history_svg(const char *path, const char *svg_path)
+{
+    PackedModel pm;
+    if (inspect_read_model(path, &pm) < 0) return -1;
+    int rc;
+    if (!pm.n_hist) {
+        rc = l1b_error("%s: no metric history to plot", path);
+    } else {
+        const char *base = strrchr(path, '/');
+        char title[512];
+        snprintf(title, sizeof title, "%s: training history", base ? base + 1 : path);
+        rc = history_svg_write(svg_path, pm.hist, pm.n_hist, title);
+    }
+    packed_model_free(&pm);
+    return rc;
+}
