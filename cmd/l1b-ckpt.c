@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ckpt.h"
 #include "cli.h"
+#include "convert.h"
 #include "dataset.h"
 #include "export.h"
 #include "inspect.h"
@@ -210,7 +210,7 @@ static int cmd_convert(int argc, char **argv)
     if (ckpt_kind(in, &kind) < 0) l1b_die_last();
     if (mode == O_PACK) {
         PackedModel pm;
-        if (ckpt_read_packed(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
+        if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
         uint32_t want = packing ? packing : PACK_2BIT;
         if (pm.cfg.quant == QUANT_F32 || pm.cfg.quant == QUANT_SIGN) {
             if (packing == PACK_BASE3)
@@ -220,12 +220,12 @@ static int cmd_convert(int argc, char **argv)
         }
         if (kind == CKPT_KIND_INFER && pm.packing == want) l1b_die("%s: already an inference file", in);
         packed_model_repack(&pm, want);
-        if (ckpt_write_packed(out, &pm) < 0) l1b_die_last();
+        if (packed_model_write(out, &pm) < 0) l1b_die_last();
         packed_model_free(&pm);
     } else {
         if (kind != CKPT_KIND_INFER) l1b_die("%s: already a training checkpoint", in);
         PackedModel pm;
-        if (ckpt_read_packed(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
+        if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
         TrainState st;
         memset(&st, 0, sizeof st);
         st.total_steps = d.steps;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt.h"
+#include "packed.h"
 #include "util.h"
 
 uint32_t llama2c_id(uint32_t id)
@@ -117,7 +117,7 @@ static int write_tokenizer(OutFile *f, const uint8_t *rec, size_t rec_size, cons
 int export_llama2c(const char *path, const char *model_out, const char *tok_out)
 {
     PackedModel pm;
-    if (ckpt_read_packed(path, &pm, NULL, NULL, 0) < 0) return -1;
+    if (packed_model_read(path, &pm, NULL, NULL, 0) < 0) return -1;
     if (pm.cfg.ffn_act != FFN_SWIGLU) {
         packed_model_free(&pm);
         return l1b_error("%s: llama2.c's run.c has only a SwiGLU feed-forward; this model uses squared ReLU "

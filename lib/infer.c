@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt.h"
+#include "packed.h"
 #include "kernels.h"
 #include "layers.h"
 #include "profile.h"
@@ -103,7 +103,7 @@ int infer_open(Infer *m, const char *path, int flags)
     memset(m, 0, sizeof *m);
     m->exact = flags & INFER_EXACT;
     PackedModel pm;
-    int rc = ckpt_read_packed(path, &pm, NULL, NULL, m->exact ? 0 : CKPT_Q8_TABLES);
+    int rc = packed_model_read(path, &pm, NULL, NULL, m->exact ? 0 : PACKED_Q8_TABLES);
     prof_end(PROF_IO, t0);
     if (rc < 0) return -1;
     if (tok_record_read(&m->tok, pm.tok_record, pm.tok_record_size, path) < 0) {

@@ -1,9 +1,15 @@
 #include "tokenizer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ckpt.h"
+#include "packed.h"
 #include "pretok.h"
+#include "tokstream.h"
 #include "util.h"
 
 /* The cache is dropped and refilled when it holds this many pre-tokens:
@@ -252,4 +258,33 @@ size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
         pos += len;
     }
     return k;
+}
+
+/* ---- the tokenizer of a file ------------------------------------------------ */
+
+int tokenizer_from_file(const char *path, Tokenizer *t)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
+    uint8_t magic[8];
+    long long got = read_full(fd, magic, 8, path);
+    close(fd);
+    if (got != 8 || memcmp(magic, CKPT_MAGIC, 8)) return tok_load_file(path, t);
+    /* a model file: only the tokenizer is needed, but checking the whole
+     * file keeps one reading path */
+    uint32_t kind;
+    if (ckpt_kind(path, &kind) < 0) return -1;
+    int rc;
+    if (kind == CKPT_KIND_TRAIN) {
+        Checkpoint ck;
+        if (ckpt_read(path, &ck, CKPT_WEIGHTS_ONLY) < 0) return -1;
+        rc = tok_record_read(t, ck.tok_record, ck.tok_record_size, path);
+        ckpt_free(&ck);
+    } else {
+        PackedModel pm;
+        if (packed_model_read(path, &pm, NULL, NULL, 0) < 0) return -1;
+        rc = tok_record_read(t, pm.tok_record, pm.tok_record_size, path);
+        packed_model_free(&pm);
+    }
+    return rc;
 }

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ckpt.h"
 #include "export.h"
 #include "helpers.h"
 #include "infer.h"
 #include "model.h"
+#include "packed.h"
 #include "sampler.h"
 #include "test.h"
 #include "util.h"
@@ -218,7 +218,7 @@ TEST(export_llama2c_tensors_are_the_dequantised_ternary_weights)
     L2c w;
     CHECK_EQ(l2c_read(&w, out), 0);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(path, &pm, NULL, NULL, 0), 0);
     const size_t C = 16, H = 40, L = 2, V = 260;
     /* tables with ids 1 and 256 traded */
     for (size_t r = 0; r < V; r++) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ckpt.h"
+#include "convert.h"
 #include "crc32.h"
 #include "helpers.h"
 #include "infer.h"
@@ -68,7 +68,7 @@ static char *pack_to_temp(const char *ckpt)
 {
     PackedModel pm;
     char *out = temp_file_with("", 0);
-    if (ckpt_read_packed(ckpt, &pm, NULL, NULL, 0) < 0 || ckpt_write_packed(out, &pm) < 0)
+    if (packed_model_read(ckpt, &pm, NULL, NULL, 0) < 0 || packed_model_write(out, &pm) < 0)
         FAIL_AT("%s", l1b_last_error());
     packed_model_free(&pm);
     return out;
@@ -92,8 +92,8 @@ TEST(ckpt_inference_file_has_the_documented_size)
     uint64_t flts = 4 * (2 * 257 * 16 + 2 * 2 * 16 + 16);
     /* 2 layers x 7 slices; rows x 1 block x 16 bytes; 14 scales = 56 -> 64 */
     uint64_t tern = 64 + 2 * (4 * 16 * 16 + 2 * 40 * 16 + 16 * 16);
-    CHECK_EQ(ckpt_flts_size(&m.cfg), flts);
-    CHECK_EQ(ckpt_tern_size(&m.cfg, PACK_2BIT), tern);
+    CHECK_EQ(packed_flts_size(&m.cfg), flts);
+    CHECK_EQ(packed_tern_size(&m.cfg, PACK_2BIT), tern);
     const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
     uint64_t sizes[] = {64, 20, 8 + 3 * H_COLS * 8, flts, tern};
     uint64_t end = 192;
@@ -107,7 +107,7 @@ TEST(ckpt_inference_file_has_the_documented_size)
     CHECK_EQ(n, end);
     /* the first slice (wq[0]) right after the scales: its packing */
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(ck, &pm, NULL, NULL, 0), 0);
     const unsigned char *tern_data = b + le64(b + 32 + 32 * 4 + 8);
     uint32_t scale_bits;
     memcpy(&scale_bits, &pm.packed[T_WQ][0].scale, 4);
@@ -136,7 +136,7 @@ TEST(ckpt_pack_unpack_pack_is_byte_identical)
         Model m;
         char *ck = make_checkpoint(&m, &shapes[s], 7 + s), *a = pack_to_temp(ck);
         PackedModel pm;
-        CHECK_EQ(ckpt_read_packed(a, &pm, NULL, NULL, 0), 0);
+        CHECK_EQ(packed_model_read(a, &pm, NULL, NULL, 0), 0);
         TrainState st;
         memset(&st, 0, sizeof st);
         st.batch = 4;
@@ -176,7 +176,7 @@ TEST(ckpt_unpack_shadow_weights_quantise_back_exactly)
     Model m;
     char *ck = make_checkpoint(&m, &small, 3);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(ck, &pm, NULL, NULL, 0), 0);
     TrainState st;
     memset(&st, 0, sizeof st);
     Checkpoint back;
@@ -262,7 +262,7 @@ TEST(ckpt_kinds_are_told_apart)
     tok_free(&t);
     TrainState st;
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, &kind, &st, 0), 0);
+    CHECK_EQ(packed_model_read(ck, &pm, &kind, &st, 0), 0);
     CHECK_EQ(st.step, 30);
     CHECK_EQ(st.tokens_seen, 1234);
     packed_model_free(&pm);
@@ -355,12 +355,12 @@ TEST(ckpt_sign_models_pack_one_bit_a_weight)
     Model m;
     char *ck = make_checkpoint(&m, &c, 4), *inf = pack_to_temp(ck);
     /* as above with 8 bytes a block instead of 16 */
-    CHECK_EQ(ckpt_tern_size(&c, PACK_SIGN), 64 + 2 * (4 * 16 * 8 + 2 * 40 * 8 + 16 * 8));
+    CHECK_EQ(packed_tern_size(&c, PACK_SIGN), 64 + 2 * (4 * 16 * 8 + 2 * 40 * 8 + 16 * 8));
     size_t n;
     unsigned char *b = slurp(inf, &n);
     unsigned char *tern = b + le64(b + 32 + 32 * 4 + 8);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(inf, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(inf, &pm, NULL, NULL, 0), 0);
     CHECK_EQ(pm.packed[T_WQ][0].packing, PACK_SIGN);
     CHECK_EQ(pm.packing, PACK_SIGN);
     CHECK(!memcmp(tern + 64, pm.packed[T_WQ][0].data, 16 * 8));
@@ -420,17 +420,17 @@ TEST(ckpt_base3_inference_files_hold_a_trit_section)
     Model m;
     char *ck = make_checkpoint(&m, &small, 10), *inf = temp_file_with("", 0);
     PackedModel pm, back;
-    CHECK_EQ(ckpt_read_packed(ck, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(ck, &pm, NULL, NULL, 0), 0);
     CHECK_EQ(pm.packing, PACK_2BIT);
     packed_model_repack(&pm, PACK_BASE3);
-    CHECK_EQ(ckpt_write_packed(inf, &pm), 0);
+    CHECK_EQ(packed_model_write(inf, &pm), 0);
     /* 2 layers: q k v o (16 rows), gate up (40), down (16), one block each */
-    CHECK_EQ(ckpt_tern_size(&small, PACK_BASE3), 64 + 2 * (4 * 16 + 2 * 40 + 16) * 16);
+    CHECK_EQ(packed_tern_size(&small, PACK_BASE3), 64 + 2 * (4 * 16 + 2 * 40 + 16) * 16);
     size_t n;
     unsigned char *b = slurp(inf, &n);
     CHECK(!memcmp(b + 32 + 32 * 4, "TRIT", 4));
-    CHECK_EQ(le64(b + 32 + 32 * 4 + 16), ckpt_tern_size(&small, PACK_BASE3));
-    CHECK_EQ(ckpt_read_packed(inf, &back, NULL, NULL, 0), 0);
+    CHECK_EQ(le64(b + 32 + 32 * 4 + 16), packed_tern_size(&small, PACK_BASE3));
+    CHECK_EQ(packed_model_read(inf, &back, NULL, NULL, 0), 0);
     CHECK_EQ(back.packing, PACK_BASE3);
     for (uint32_t r = 0; r < 16; r++)
         for (uint32_t c = 0; c < 16; c++)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ckpt.h"
+#include "packed.h"
 #include "crc32.h"
 #include "helpers.h"
 #include "inspect.h"
@@ -108,7 +108,7 @@ TEST(info_json_reports_shape_counts_progress_and_metrics)
     for (size_t i = 0; i < n; i++) sum += fabsf(w[i]);
     float gamma = (float)(sum / n);
     for (size_t i = 0; i < n; i++) {
-        float r = rintf(w[i] / (gamma + 1e-8f));  /* ties to even, as layers.h says */
+        float r = rintf(w[i] / (gamma + 1e-8f));  /* ties to even, as quant.h says */
         counts[r > 0 ? 2 : r < 0 ? 0 : 1]++;
     }
     CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0);
@@ -142,9 +142,9 @@ TEST(info_of_an_inference_file_and_a_float_model)
     Model m;
     char *path = make_model(&m, QUANT_F32);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(path, &pm, NULL, NULL, 0), 0);
     char *inf = temp_file_with("", 0);
-    CHECK_EQ(ckpt_write_packed(inf, &pm), 0);
+    CHECK_EQ(packed_model_write(inf, &pm), 0);
     packed_model_free(&pm);
     Capture c;
     capture_begin(&c);

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt.h"
+#include "convert.h"
 #include "helpers.h"
 #include "infer.h"
 #include "model.h"
@@ -137,11 +137,11 @@ TEST(infer_base3_weights_give_the_same_logits_as_2_bit)
     Model m;
     char *path = random_checkpoint_shaped(&m, &c);
     PackedModel pm;
-    CHECK_EQ(ckpt_read_packed(path, &pm, NULL, NULL, 0), 0);
+    CHECK_EQ(packed_model_read(path, &pm, NULL, NULL, 0), 0);
     char *two = temp_file_with("", 0), *three = temp_file_with("", 0);
-    CHECK_EQ(ckpt_write_packed(two, &pm), 0);
+    CHECK_EQ(packed_model_write(two, &pm), 0);
     packed_model_repack(&pm, PACK_BASE3);
-    CHECK_EQ(ckpt_write_packed(three, &pm), 0);
+    CHECK_EQ(packed_model_write(three, &pm), 0);
     packed_model_free(&pm);
     Infer a, b;
     CHECK_EQ(infer_open(&a, two, 0), 0);

@@ -1,0 +1,275 @@
+/* Inference files and PackedModel: see packed.h. */
+#include "packed.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+#include "util.h"
+
+/* ---- shapes of the inference sections ------------------------------------ */
+
+int packed_tensor(const ModelConfig *c, const TensorInfo *ti)
+{
+    return c->quant != QUANT_F32 && ti->ternary && ti->rows > 0;
+}
+
+static uint64_t tensor_floats(const TensorInfo *ti) { return (uint64_t)ti->layers * ti->rows * ti->cols; }
+/* a packed layer slice: rows x blocks */
+static uint64_t slice_bytes(const TensorInfo *ti, uint32_t packing)
+{
+    return (uint64_t)ti->rows * ternary_packed_row_bytes(ti->cols, packing);
+}
+
+/* the section of the ternary weights in an inference file */
+static const char *tern_tag(uint32_t packing) { return packing == PACK_BASE3 ? "TRIT" : "TERN"; }
+
+static uint32_t n_slices(const ModelConfig *c, const TensorInfo info[N_TENSORS])
+{
+    uint32_t s = 0;
+    for (int i = 0; i < N_TENSORS; i++)
+        if (packed_tensor(c, &info[i])) s += info[i].layers;
+    return s;
+}
+
+uint64_t packed_flts_size(const ModelConfig *c)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    uint64_t n = 0;
+    for (int i = 0; i < N_TENSORS; i++)
+        if (!info[i].ternary) n += tensor_floats(&info[i]);
+    return 4 * n;
+}
+
+uint64_t packed_tern_size(const ModelConfig *c, uint32_t packing)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    uint64_t n = container_align(4 * (uint64_t)n_slices(c, info));
+    for (int i = 0; i < N_TENSORS; i++)
+        if (packed_tensor(c, &info[i])) n += info[i].layers * slice_bytes(&info[i], packing);
+    return n;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+int packed_model_write(const char *path, const PackedModel *pm)
+{
+    const ModelConfig *c = &pm->cfg;
+    TensorInfo info[N_TENSORS];
+    size_t n_params = model_tensor_table(c, info);
+    uint8_t conf[CKPT_CONF_SIZE];
+    ckpt_encode_conf(c, conf);
+    size_t hist_size;
+    uint8_t *hist = ckpt_encode_hist(pm->hist, pm->n_hist, &hist_size);
+    ContainerPart parts[5] = {
+        {"CONF", conf, CKPT_CONF_SIZE},
+        {"TOKZ", pm->tok_record, pm->tok_record_size},
+        {"HIST", hist, hist_size},
+    };
+    int n = 3;
+    uint8_t *floats, *tern = NULL;
+    if (c->quant == QUANT_F32) {
+        floats = xmalloc(4 * n_params + 1);
+        for (int i = 0; i < N_TENSORS; i++)
+            container_put_floats(floats + 4 * info[i].offset, pm->t[i], (size_t)tensor_floats(&info[i]));
+        parts[n++] = (ContainerPart){"PARM", floats, 4 * n_params};
+    } else {
+        size_t flts = (size_t)packed_flts_size(c), tsize = (size_t)packed_tern_size(c, pm->packing);
+        floats = xmalloc(flts + 1);
+        tern = xcalloc(tsize + 1, 1);
+        size_t at = 0, scale_at = 0, data_at = (size_t)container_align(4 * (uint64_t)n_slices(c, info));
+        for (int i = 0; i < N_TENSORS; i++) {
+            if (!info[i].ternary) {
+                container_put_floats(floats + at, pm->t[i], (size_t)tensor_floats(&info[i]));
+                at += 4 * (size_t)tensor_floats(&info[i]);
+            } else if (packed_tensor(c, &info[i])) {
+                for (uint32_t l = 0; l < info[i].layers; l++) {
+                    const PackedTernary *p = &pm->packed[i][l];
+                    put32(tern + scale_at, f32_bits(p->scale));
+                    scale_at += 4;
+                    memcpy(tern + data_at, p->data, ternary_bytes(p));
+                    data_at += ternary_bytes(p);
+                }
+            }
+        }
+        parts[n++] = (ContainerPart){"FLTS", floats, flts};
+        parts[n++] = (ContainerPart){tern_tag(pm->packing), tern, tsize};
+    }
+    int rc = container_write(path, CKPT_KIND_INFER, parts, n);
+    free(hist);
+    free(floats);
+    free(tern);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static const char *const infer_tags_ternary[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
+static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT"};
+static const char *const infer_tags_f32[] = {"CONF", "TOKZ", "HIST", "PARM"};
+
+static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s[%u]", ti->name, l);
+    return buf;
+}
+
+/* 2 bits: codes 0..2 only; base 3: only the 243 bytes of five digits;
+ * padding weights (columns >= cols) 0 (code or digit 1), or for 1 bit -1
+ * (a clear bit). */
+static int check_codes(const Container *f, const PackedTernary *p, const char *name)
+{
+    size_t row_bytes = ternary_row_bytes(p);
+    const char *tag = tern_tag(p->packing);
+    int pad = p->packing == PACK_SIGN ? -1 : 0;
+    for (uint32_t r = 0; r < p->rows; r++) {
+        const uint8_t *row = p->data + r * row_bytes;
+        for (size_t i = 0; p->packing == PACK_2BIT && i < row_bytes; i++)
+            if (row[i] & row[i] >> 1 & 0x55)
+                return l1b_error("%s: %s section: invalid ternary code 3 in %s row %u", f->path, tag, name, r);
+        for (size_t i = 0; p->packing == PACK_BASE3 && i < row_bytes; i++)
+            if (!ternary_base3_byte_valid(row[i]))
+                return l1b_error("%s: %s section: invalid base-3 byte %u in %s row %u", f->path, tag, row[i], name,
+                                 r);
+        for (uint32_t c = p->cols; c < ternary_padded_cols(p); c++)
+            if (ternary_get(p, r, c) != pad)
+                return l1b_error("%s: %s section: padding %s in %s row %u", f->path, tag,
+                                 p->packing == PACK_SIGN ? "bit not 0" : p->packing == PACK_2BIT ? "code not 1" : "digit not 1",
+                                 name, r);
+    }
+    return 0;
+}
+
+/* The embedding table and the output head, as int8 rows under
+ * PACKED_Q8_TABLES; every other float tensor as floats. */
+static int is_q8_table(int i, int flags) { return (flags & PACKED_Q8_TABLES) && (i == T_TOK_EMB || i == T_HEAD); }
+
+/* Float tensor i from the section being read, into pm->t[i] or, row by row
+ * (the floats are never whole in memory), into pm->q8[i]. */
+static int read_float_tensor(SectionIn *r, PackedModel *pm, int i, const TensorInfo *ti, int flags)
+{
+    if (!is_q8_table(i, flags)) {
+        if (!(pm->t[i] = container_alloc(r->f, 4 * tensor_floats(ti)))) return -1;
+        return section_floats(r, pm->t[i], (size_t)tensor_floats(ti));
+    }
+    Q8Matrix *m = &pm->q8[i];
+    q8_alloc(m, ti->layers * ti->rows, ti->cols);
+    float *row = xmalloc(4 * (size_t)ti->cols + 1);
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < m->rows; k++)
+        if ((rc = section_floats(r, row, ti->cols)) == 0) q8_set_row(m, k, row);
+    free(row);
+    return rc;
+}
+
+static int read_infer(const Container *f, PackedModel *pm, int flags)
+{
+    const char *path = f->path;
+    if (ckpt_read_common(f, &pm->cfg, &pm->tok_record, &pm->tok_record_size, &pm->hist, &pm->n_hist) < 0) return -1;
+    const ModelConfig *c = &pm->cfg;
+    TensorInfo info[N_TENSORS];
+    size_t n_params = model_tensor_table(c, info);
+    SectionIn r;
+    if (c->quant == QUANT_F32) {
+        if (container_check_tags(f, infer_tags_f32, 4, "inference file") < 0) return -1;
+        if (section_open(&r, f, "PARM", 4 * (uint64_t)n_params) < 0) return -1;
+        for (int i = 0; i < N_TENSORS; i++)
+            if (read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
+        return section_close(&r);
+    }
+    pm->packing = container_find(f, "TRIT") && c->quant != QUANT_SIGN ? PACK_BASE3 : model_packing(c);
+    if (container_check_tags(f, pm->packing == PACK_BASE3 ? infer_tags_base3 : infer_tags_ternary, 5,
+                             "inference file") < 0)
+        return -1;
+    if (section_open(&r, f, "FLTS", packed_flts_size(c)) < 0) return -1;
+    for (int i = 0; i < N_TENSORS; i++)
+        if (!info[i].ternary && read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
+    if (section_close(&r) < 0) return -1;
+
+    const char *tag = tern_tag(pm->packing);
+    if (section_open(&r, f, tag, packed_tern_size(c, pm->packing)) < 0) return -1;
+    uint32_t S = n_slices(c, info);
+    float *scales = xmalloc(4 * (size_t)S + 1);
+    uint8_t pad[CONTAINER_ALIGN];
+    size_t n_pad = (size_t)(container_align(4 * (uint64_t)S) - 4 * (uint64_t)S);
+    int rc = section_floats(&r, scales, S) < 0 || section_read(&r, pad, n_pad) < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < n_pad; i++)
+        if (pad[i]) rc = l1b_error("%s: %s section: non-zero padding after the scales", path, tag);
+    for (int i = 0, s = 0; rc == 0 && i < N_TENSORS; i++) {
+        if (!packed_tensor(c, &info[i])) continue;
+        pm->packed[i] = xcalloc(info[i].layers, sizeof *pm->packed[i]);
+        for (uint32_t l = 0; rc == 0 && l < info[i].layers; l++, s++) {
+            char name[64];
+            PackedTernary *p = &pm->packed[i][l];
+            p->rows = info[i].rows;
+            p->cols = info[i].cols;
+            p->packing = pm->packing;
+            p->n_blocks = (p->cols + ternary_block_cols(p->packing) - 1) / ternary_block_cols(p->packing);
+            p->scale = scales[s];
+            if (!(p->data = container_alloc(f, slice_bytes(&info[i], p->packing))) ||
+                section_read(&r, p->data, (size_t)slice_bytes(&info[i], p->packing)) < 0)
+                rc = -1;
+            else if (!isfinite(p->scale) || p->scale < 0)
+                rc = l1b_error("%s: %s section: scale of %s is %g", path, tag,
+                               slice_name(&info[i], l, name, sizeof name), (double)p->scale);
+            else
+                rc = check_codes(f, p, slice_name(&info[i], l, name, sizeof name));
+        }
+    }
+    free(scales);
+    return rc < 0 ? -1 : section_close(&r);
+}
+
+/* A training checkpoint's weights, quantised and packed, the tables as
+ * int8 rows under PACKED_Q8_TABLES. */
+static int read_train_packed(const Container *f, PackedModel *pm, TrainState *st, int flags)
+{
+    Checkpoint ck;
+    if (ckpt_read_from(f, &ck, CKPT_WEIGHTS_ONLY) < 0) return -1;
+    ckpt_pack(&ck, pm);
+    if (st) *st = ck.st;
+    ckpt_free(&ck);
+    for (int i = 0; i < N_TENSORS; i++) {
+        if (!is_q8_table(i, flags)) continue;
+        TensorInfo info[N_TENSORS];
+        model_tensor_table(&pm->cfg, info);
+        q8_alloc(&pm->q8[i], info[i].layers * info[i].rows, info[i].cols);
+        for (uint32_t k = 0; k < pm->q8[i].rows; k++) q8_set_row(&pm->q8[i], k, pm->t[i] + (size_t)k * info[i].cols);
+        free(pm->t[i]);
+        pm->t[i] = NULL;
+    }
+    return 0;
+}
+
+int packed_model_read(const char *path, PackedModel *pm, uint32_t *kind, TrainState *st, int flags)
+{
+    memset(pm, 0, sizeof *pm);
+    if (st) memset(st, 0, sizeof *st);
+    Container f;
+    if (container_open(&f, path) < 0) return -1;
+    if (kind) *kind = f.kind;
+    int rc = f.kind == CKPT_KIND_INFER ? read_infer(&f, pm, flags) : read_train_packed(&f, pm, st, flags);
+    container_close(&f);
+    if (rc < 0) packed_model_free(pm);
+    return rc;
+}
+
+void packed_model_free(PackedModel *pm)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(&pm->cfg, info);
+    for (int i = 0; i < N_TENSORS; i++) {
+        free(pm->t[i]);
+        q8_free(&pm->q8[i]);
+        if (pm->packed[i])
+            for (uint32_t l = 0; l < info[i].layers; l++) ternary_free(&pm->packed[i][l]);
+        free(pm->packed[i]);
+    }
+    free(pm->tok_record);
+    free(pm->hist);
+    memset(pm, 0, sizeof *pm);
+}
