@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "convert.h"
@@ -143,12 +142,6 @@ static int cmd_verify(int argc, char **argv)
     return 0;
 }
 
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
 static int cmd_convert(int argc, char **argv)
 {
     enum { O_PACK = 256, O_UNPACK, O_BITS, O_STEPS, O_BATCH, O_ACCUM, O_WARMUP, O_LR, O_MIN_LR, O_WD, O_CLIP, O_SEED,
@@ -206,54 +199,16 @@ static int cmd_convert(int argc, char **argv)
     if (mode == O_UNPACK && packing) cli_usage_error("convert: --bits goes with --pack");
     want_args(argc - optind, 2, 2, "convert");
     const char *in = argv[optind], *out = argv[optind + 1];
-    uint32_t kind;
-    if (ckpt_kind(in, &kind) < 0) l1b_die_last();
-    if (mode == O_PACK) {
-        PackedModel pm;
-        if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
-        uint32_t want = packing ? packing : PACK_2BIT;
-        if (pm.cfg.quant == QUANT_F32 || pm.cfg.quant == QUANT_SIGN) {
-            if (packing == PACK_BASE3)
-                l1b_die("%s: --bits 1.6 packs ternary weights; this model's are %s", in,
-                        pm.cfg.quant == QUANT_F32 ? "floats" : "binary (1 bit each)");
-            want = pm.packing;
-        }
-        if (kind == CKPT_KIND_INFER && pm.packing == want) l1b_die("%s: already an inference file", in);
-        packed_model_repack(&pm, want);
-        if (packed_model_write(out, &pm) < 0) l1b_die_last();
-        packed_model_free(&pm);
-    } else {
-        if (kind != CKPT_KIND_INFER) l1b_die("%s: already a training checkpoint", in);
-        PackedModel pm;
-        if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) l1b_die_last();
-        TrainState st;
-        memset(&st, 0, sizeof st);
-        st.total_steps = d.steps;
-        st.seed = d.seed;
-        st.lr = d.lr;
-        st.min_lr = d.min_lr;
-        st.wd = d.wd;
-        st.clip = d.clip;
-        st.warmup = d.warmup;
-        st.batch = d.batch;
-        st.accum = d.accum;
-        st.batching = d.batching;
-        st.val_frac = d.val_frac;
-        Rng r;
-        rng_seed(&r, d.seed);
-        st.rng_state = r.s;
-        Checkpoint ck;
-        size_t inexact = ckpt_unpack(&pm, &st, &ck);
-        packed_model_free(&pm);
-        if (inexact)
-            l1b_warn("%s: %zu layer slices could not be given shadow weights that quantise back to exactly the "
-                     "stored scale; they differ in the last bit", in, inexact);
-        if (ckpt_write(out, &ck) < 0) l1b_die_last();
-        ckpt_free(&ck);
-    }
+    ConvertOptions co = {.unpack = mode == O_UNPACK, .packing = packing, .settings = &d};
+    ConvertReport r;
+    int rc = convert_file(in, out, &co, &r);
+    if (r.inexact)
+        cli_warn("%s: %zu layer slices could not be given shadow weights that quantise back to exactly the "
+                 "stored scale; they differ in the last bit", in, r.inexact);
+    if (rc < 0) cli_die_last();
     if (verbose) {
-        uint64_t a = file_size(in), b = file_size(out);
-        l1b_warn("%s: %llu bytes -> %s: %llu bytes (%.2f x %s)", in, (unsigned long long)a, out,
+        uint64_t a = r.in_bytes, b = r.out_bytes;
+        cli_warn("%s: %llu bytes -> %s: %llu bytes (%.2f x %s)", in, (unsigned long long)a, out,
                  (unsigned long long)b, b > a ? (double)b / (double)(a ? a : 1) : (double)a / (double)(b ? b : 1),
                  b > a ? "larger" : "smaller");
     }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "quant.h"
 #include "util.h"
@@ -139,4 +140,89 @@ size_t ckpt_unpack(const PackedModel *pm, const TrainState *st, Checkpoint *ck)
     }
     free(q);
     return inexact;
+}
+
+/* ---- on files ---------------------------------------------------------------- */
+
+/* The training state --unpack stores: the settings from options, step 0
+ * and the random state seeded from the seed. (lib/train.c fills a fresh
+ * run's the same way; there --val makes val_frac 0.) */
+static void unpacked_train_state(TrainState *st, const TrainOptions *o)
+{
+    memset(st, 0, sizeof *st);
+    st->total_steps = o->steps;
+    st->seed = o->seed;
+    st->lr = o->lr;
+    st->min_lr = o->min_lr;
+    st->wd = o->wd;
+    st->clip = o->clip;
+    st->warmup = o->warmup;
+    st->batch = o->batch;
+    st->accum = o->accum;
+    st->batching = o->batching;
+    st->val_frac = o->val_frac;
+    Rng r;
+    rng_seed(&r, o->seed);
+    st->rng_state = r.s;
+}
+
+/* --pack: either kind in, an inference file out */
+static int pack_file(const char *in, const char *out, uint32_t kind, uint32_t packing)
+{
+    PackedModel pm;
+    if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) return -1;
+    uint32_t want = packing ? packing : PACK_2BIT;
+    int rc = 0;
+    if (pm.cfg.quant == QUANT_F32 || pm.cfg.quant == QUANT_SIGN) {
+        if (packing == PACK_BASE3)
+            rc = l1b_error("%s: --bits 1.6 packs ternary weights; this model's are %s", in,
+                           pm.cfg.quant == QUANT_F32 ? "floats" : "binary (1 bit each)");
+        want = pm.packing;
+    }
+    if (rc == 0 && kind == CKPT_KIND_INFER && pm.packing == want)
+        rc = l1b_error("%s: already an inference file", in);
+    if (rc == 0) {
+        packed_model_repack(&pm, want);
+        rc = packed_model_write(out, &pm);
+    }
+    packed_model_free(&pm);
+    return rc;
+}
+
+/* --unpack: an inference file in, a training checkpoint out */
+static int unpack_file(const char *in, const char *out, uint32_t kind, const TrainOptions *settings,
+                       ConvertReport *r)
+{
+    if (kind != CKPT_KIND_INFER) return l1b_error("%s: already a training checkpoint", in);
+    PackedModel pm;
+    if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) return -1;
+    TrainState st;
+    unpacked_train_state(&st, settings);
+    Checkpoint ck;
+    r->inexact = ckpt_unpack(&pm, &st, &ck);
+    packed_model_free(&pm);
+    int rc = ckpt_write(out, &ck);
+    ckpt_free(&ck);
+    return rc;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+int convert_file(const char *in, const char *out, const ConvertOptions *o, ConvertReport *r)
+{
+    ConvertReport rep;
+    memset(&rep, 0, sizeof rep);
+    uint32_t kind;
+    int rc = ckpt_kind(in, &kind);
+    if (rc == 0) rc = o->unpack ? unpack_file(in, out, kind, o->settings, &rep) : pack_file(in, out, kind, o->packing);
+    if (rc == 0) {
+        rep.in_bytes = file_size(in);
+        rep.out_bytes = file_size(out);
+    }
+    if (r) *r = rep;
+    return rc;
 }

@@ -271,6 +271,51 @@ TEST(ckpt_kinds_are_told_apart)
     remove_temp(inf);
 }
 
+TEST(convert_file_packs_unpacks_and_reports_without_printing)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 3), *inf = pack_to_temp(ck);
+    char *out = temp_file_with("", 0), *un = temp_file_with("", 0);
+    TrainOptions d;
+    train_options_default(&d);
+    d.lr = 2e-3f;
+    d.steps = 50;
+    ConvertOptions pack = {.unpack = 0}, unpack = {.unpack = 1, .settings = &d};
+    ConvertReport r;
+    /* --pack: the file pack_to_temp writes, and the sizes */
+    CHECK_EQ(convert_file(ck, out, &pack, &r), 0);
+    size_t na, nb;
+    unsigned char *da = slurp(inf, &na), *db = slurp(out, &nb);
+    CHECK(na == nb && !memcmp(da, db, na));
+    free(da);
+    free(db);
+    CHECK_EQ(r.out_bytes, na);
+    CHECK(r.in_bytes > r.out_bytes);
+    CHECK_EQ(r.inexact, 0);
+    /* --unpack: step 0 and the settings given */
+    CHECK_EQ(convert_file(inf, un, &unpack, &r), 0);
+    Checkpoint rd;
+    CHECK_EQ(ckpt_read(un, &rd, 0), 0);
+    CHECK_EQ(rd.st.step, 0);
+    CHECK_EQ(rd.st.total_steps, 50);
+    CHECK(rd.st.lr == 2e-3f);
+    ckpt_free(&rd);
+    /* refusals, each as an error message */
+    CHECK_EQ(convert_file(inf, out, &pack, &r), -1);
+    CHECK_ERR("already an inference file");
+    CHECK_EQ(convert_file(ck, out, &unpack, &r), -1);
+    CHECK_ERR("already a training checkpoint");
+    ConvertOptions base3 = {.packing = PACK_BASE3};
+    CHECK_EQ(convert_file(inf, out, &base3, &r), 0);  /* repacked */
+    CHECK_EQ(convert_file(out, un, &base3, &r), -1);
+    CHECK_ERR("already an inference file");
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+    remove_temp(out);
+    remove_temp(un);
+}
+
 /* ---- damaged files ------------------------------------------------------- */
 
 static int verify_bytes(const unsigned char *b, size_t n)
