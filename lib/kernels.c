@@ -7,9 +7,26 @@
 
 Kernels kern;
 
+const char *const kernel_slot_names[KERNEL_N_SLOTS] = {
+#define KERNEL_SLOT(name, ret, params) #name,
+#include "kernels_slots.h"
+};
+
+KernelFn kernel_slot(const Kernels *k, int i)
+{
+    switch (i) {
+#define KERNEL_SLOT(name, ret, params) \
+    case KERNEL_SLOT_##name:           \
+        return (KernelFn)k->name;
+#include "kernels_slots.h"
+    }
+    return NULL;
+}
+
 int kernels_for_level(SimdLevel level, Kernels *out)
 {
     if (level < SIMD_SCALAR || level > cpu_best_level()) return -1;
+    *out = (Kernels){0};  /* a slot no fill sets stays NULL, for the tests */
     kernels_fill_scalar(out);
 #ifndef L1B_NO_SIMD
     if (level >= SIMD_SSE) {  /* SSE floats, MMX integers */

@@ -677,9 +677,17 @@ static void axpy_i8_rows_avx2(float *y, const float *a, const int8_t *rows, size
 
 void kernels_fill_avx2(Kernels *k)
 {
-    k->dot_i8_rows = dot_i8_rows_avx2;
-    k->axpy_i8_rows = axpy_i8_rows_avx2;
-    k->codes_panel_4x32 = codes_panel_4x32_avx2;
+    k->dot_f32 = dot_f32_avx2;
+    k->absmax_f32 = absmax_f32_avx2;
+    k->dot4_f32 = dot4_f32_avx2;
+    k->axpy4_f32 = axpy4_f32_avx2;
+    k->gemm_tile_f32 = gemm_tile_f32_avx2;
+    k->quantize_i8 = quantize_i8_avx2;
+    k->adamw_f32 = adamw_f32_avx2;
+    k->ternary_codes_dot = ternary_codes_dot_avx2;
+    k->ternary_codes_dot4 = ternary_codes_dot4_avx2;
+    k->ternary_base3_dot = ternary_base3_dot_avx2;
+    k->ternary_base3_dot4 = ternary_base3_dot4_avx2;
     k->exp_f32 = exp_f32_avx2;
     k->softmax_f32 = softmax_f32_avx2;
     k->rmsnorm_f32 = rmsnorm_f32_avx2;
@@ -688,16 +696,8 @@ void kernels_fill_avx2(Kernels *k)
     k->swiglu_bwd_f32 = swiglu_bwd_f32_avx2;
     k->relu2_f32 = relu2_f32_avx2;
     k->relu2_bwd_f32 = relu2_bwd_f32_avx2;
-    k->adamw_f32 = adamw_f32_avx2;
-    k->quantize_i8 = quantize_i8_avx2;
-    k->gemm_tile_f32 = gemm_tile_f32_avx2;
-    k->ternary_codes_dot = ternary_codes_dot_avx2;
-    k->ternary_codes_dot4 = ternary_codes_dot4_avx2;
-    k->ternary_base3_dot = ternary_base3_dot_avx2;
-    k->ternary_base3_dot4 = ternary_base3_dot4_avx2;
     k->binary_masked_sum = binary_masked_sum_avx2;
-    k->dot4_f32 = dot4_f32_avx2;
-    k->axpy4_f32 = axpy4_f32_avx2;
-    k->dot_f32 = dot_f32_avx2;
-    k->absmax_f32 = absmax_f32_avx2;
+    k->dot_i8_rows = dot_i8_rows_avx2;
+    k->axpy_i8_rows = axpy_i8_rows_avx2;
+    k->codes_panel_4x32 = codes_panel_4x32_avx2;
 }

@@ -343,15 +343,15 @@ static void swiglu_bwd_f32_avx512(float *dgate, float *dup, const float *dout, c
 
 void kernels_fill_avx512(Kernels *k)
 {
+    k->gemm_tile_f32 = gemm_tile_f32_avx512;
+    k->gemm_tile_cols = 64;
+    k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
+    k->ternary_base3_dot4 = ternary_base3_dot4_avx512;
     k->exp_f32 = exp_f32_avx512;
     k->softmax_f32 = softmax_f32_avx512;
     k->swiglu_f32 = swiglu_f32_avx512;
     k->swiglu_bwd_f32 = swiglu_bwd_f32_avx512;
     k->dot_i8_rows = dot_i8_rows_avx512;
     k->axpy_i8_rows = axpy_i8_rows_avx512;
-    k->ternary_codes_dot4 = ternary_codes_dot4_avx512;
-    k->ternary_base3_dot4 = ternary_base3_dot4_avx512;
-    k->gemm_tile_f32 = gemm_tile_f32_avx512;
-    k->gemm_tile_cols = 64;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;
 }

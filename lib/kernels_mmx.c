@@ -194,6 +194,7 @@ static void quantize_i8_mmx(const float *x, size_t n, float s, int8_t *q)
 
 void kernels_fill_mmx(Kernels *k)
 {
+    k->quantize_i8 = quantize_i8_mmx;
     k->ternary_codes_dot = ternary_codes_dot_mmx;
     k->ternary_codes_dot4 = ternary_codes_dot4_mmx;
     k->ternary_base3_dot = ternary_base3_dot_mmx;
@@ -202,5 +203,4 @@ void kernels_fill_mmx(Kernels *k)
     k->dot_i8 = dot_i8_mmx;
     k->dot_i8_rows = dot_i8_rows_mmx;
     k->axpy_i8_rows = axpy_i8_rows_mmx;
-    k->quantize_i8 = quantize_i8_mmx;
 }

@@ -217,45 +217,29 @@ static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, c
         }
 }
 
-/* levels without a four-row version: four calls of the active table's
- * one-row kernel (the level's own) */
-static void ternary_codes_dot4_rows(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
-                                    size_t n_blocks)
+/* four rows one at a time: the plain C four-row kernels (every SIMD level
+ * has its own) */
+static void ternary_codes_dot4_scalar(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                      size_t n_blocks)
 {
-    for (int r = 0; r < 4; r++) out[r] = kern.ternary_codes_dot(codes + r * row_bytes, x, n_blocks);
+    for (int r = 0; r < 4; r++) out[r] = ternary_codes_dot_scalar(codes + r * row_bytes, x, n_blocks);
 }
 
-static void ternary_base3_dot4_rows(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
-                                    size_t n_blocks)
+static void ternary_base3_dot4_scalar(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
+                                      size_t n_blocks)
 {
-    for (int r = 0; r < 4; r++) out[r] = kern.ternary_base3_dot(codes + r * row_bytes, x, n_blocks);
+    for (int r = 0; r < 4; r++) out[r] = ternary_base3_dot_scalar(codes + r * row_bytes, x, n_blocks);
 }
 
+/* the plain C kernels the SIMD ones also call keep their public names */
+#define quantize_i8_scalar quantize_i8_ref
+#define adamw_f32_scalar adamw_f32_ref
+#define axpy_i8_rows_scalar axpy_i8_rows_ref
+
+/* every slot of the list (kernels_slots.h): slot name gets name_scalar */
 void kernels_fill_scalar(Kernels *k)
 {
-    k->ternary_codes_dot4 = ternary_codes_dot4_rows;
-    k->ternary_base3_dot4 = ternary_base3_dot4_rows;
-    k->ternary_base3_dot = ternary_base3_dot_scalar;
-    k->codes_panel_4x32 = codes_panel_4x32_scalar;
-    k->binary_masked_sum = binary_masked_sum_scalar;
-    k->dot_i8 = dot_i8_scalar;
-    k->dot_i8_rows = dot_i8_rows_scalar;
-    k->axpy_i8_rows = axpy_i8_rows_ref;
-    k->exp_f32 = exp_f32_scalar;
-    k->softmax_f32 = softmax_f32_scalar;
-    k->rmsnorm_f32 = rmsnorm_f32_scalar;
-    k->rmsnorm_bwd_f32 = rmsnorm_bwd_f32_scalar;
-    k->swiglu_f32 = swiglu_f32_scalar;
-    k->swiglu_bwd_f32 = swiglu_bwd_f32_scalar;
-    k->relu2_f32 = relu2_f32_scalar;
-    k->relu2_bwd_f32 = relu2_bwd_f32_scalar;
-    k->quantize_i8 = quantize_i8_ref;
-    k->adamw_f32 = adamw_f32_ref;
-    k->gemm_tile_f32 = gemm_tile_f32_scalar;
+#define KERNEL_SLOT(name, ret, params) k->name = name##_scalar;
+#include "kernels_slots.h"
     k->gemm_tile_cols = 16;
-    k->ternary_codes_dot = ternary_codes_dot_scalar;
-    k->dot4_f32 = dot4_f32_scalar;
-    k->axpy4_f32 = axpy4_f32_scalar;
-    k->dot_f32 = dot_f32_scalar;
-    k->absmax_f32 = absmax_f32_scalar;
 }

@@ -235,15 +235,15 @@ static void relu2_bwd_f32_sse(float *dx, const float *dout, const float *x, size
 
 void kernels_fill_sse(Kernels *k)
 {
-    kernels_fill_sse_exp(k);
+    k->dot_f32 = dot_f32_sse;
+    k->absmax_f32 = absmax_f32_sse;
+    k->dot4_f32 = dot4_f32_sse;
+    k->axpy4_f32 = axpy4_f32_sse;
+    k->gemm_tile_f32 = gemm_tile_f32_sse;
+    k->adamw_f32 = adamw_f32_sse;
+    kernels_fill_sse_exp(k);  /* exp, softmax, swiglu and its backward */
     k->rmsnorm_f32 = rmsnorm_f32_sse;
     k->rmsnorm_bwd_f32 = rmsnorm_bwd_f32_sse;
     k->relu2_f32 = relu2_f32_sse;
     k->relu2_bwd_f32 = relu2_bwd_f32_sse;
-    k->adamw_f32 = adamw_f32_sse;
-    k->gemm_tile_f32 = gemm_tile_f32_sse;
-    k->dot4_f32 = dot4_f32_sse;
-    k->axpy4_f32 = axpy4_f32_sse;
-    k->dot_f32 = dot_f32_sse;
-    k->absmax_f32 = absmax_f32_sse;
 }

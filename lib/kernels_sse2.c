@@ -216,15 +216,15 @@ static void codes_panel_4x32_sse2(int32_t *out, const int8_t *x, size_t ldx, con
 
 void kernels_fill_sse2(Kernels *k)
 {
-    k->codes_panel_4x32 = codes_panel_4x32_sse2;
-    kernels_fill_sse_exp(k);
     k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
-    k->ternary_base3_dot = ternary_base3_dot_sse2;
     k->ternary_codes_dot4 = ternary_codes_dot4_sse2;
+    k->ternary_base3_dot = ternary_base3_dot_sse2;
     k->ternary_base3_dot4 = ternary_base3_dot4_sse2;
+    kernels_fill_sse_exp(k);  /* exp, softmax, swiglu and its backward */
     k->binary_masked_sum = binary_masked_sum_sse2;
     k->dot_i8 = dot_i8_sse2;
     k->dot_i8_rows = dot_i8_rows_sse2;
     k->axpy_i8_rows = axpy_i8_rows_sse2;
+    k->codes_panel_4x32 = codes_panel_4x32_sse2;
 }

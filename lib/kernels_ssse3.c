@@ -145,12 +145,12 @@ static void codes_panel_4x32_ssse3(int32_t *out, const int8_t *x, size_t ldx, co
 
 void kernels_fill_ssse3(Kernels *k)
 {
-    k->codes_panel_4x32 = codes_panel_4x32_ssse3;
     k->ternary_codes_dot = ternary_codes_dot_ssse3;
-    k->ternary_base3_dot = ternary_base3_dot_ssse3;
     k->ternary_codes_dot4 = ternary_codes_dot4_ssse3;
+    k->ternary_base3_dot = ternary_base3_dot_ssse3;
     k->ternary_base3_dot4 = ternary_base3_dot4_ssse3;
     k->binary_masked_sum = binary_masked_sum_ssse3;
     k->dot_i8 = dot_i8_ssse3;
     k->dot_i8_rows = dot_i8_rows_ssse3;
+    k->codes_panel_4x32 = codes_panel_4x32_ssse3;
 }

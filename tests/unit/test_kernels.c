@@ -9,6 +9,12 @@
 
 static const size_t sizes[] = {0, 1, 3, 4, 7, 8, 15, 16, 17, 63, 64, 65, 257, 1000};
 
+/* The sizes around every vector width and unaligned pointers (offset 1
+ * float); a sentinel after the row checks that tails write nothing past n. */
+static const size_t row_sizes[] = {1, 3, 15, 17, 63, 65, 257};
+#define ROW_MAX 260
+#define SENTINEL 12345.0f
+
 static float frand(unsigned *s)
 {
     *s = *s * 1664525u + 1013904223u;
@@ -40,6 +46,116 @@ TEST(kernels_match_scalar_at_every_level)
     CHECK(levels >= 1);
     free(a);
     free(b);
+}
+
+/* Every slot of the list (kernels_slots.h) and the test that compares it
+ * with the plain C kernel at every level, on awkward sizes (around each
+ * vector width) and unaligned pointers. A new slot needs a line here. */
+static const struct {
+    const char *slot, *test;
+} compared[] = {
+    {"dot_f32", "kernels_match_scalar_at_every_level"},
+    {"absmax_f32", "kernels_match_scalar_at_every_level"},
+    {"dot4_f32", "dot4_and_axpy4_match_scalar_at_every_level"},
+    {"axpy4_f32", "dot4_and_axpy4_match_scalar_at_every_level"},
+    {"gemm_tile_f32", "gemm_tile_matches_scalar_at_every_level"},  /* test_gemm.c */
+    {"quantize_i8", "quantize_i8_matches_scalar_at_every_level_exactly"},
+    {"adamw_f32", "adamw_kernel_matches_scalar_at_every_level"},
+    {"ternary_codes_dot", "ternary_codes_dot_matches_scalar_at_every_level"},
+    /* test_kernels_int8.c from here on, to binary_masked_sum */
+    {"ternary_codes_dot4", "ternary_codes_dot4_matches_four_single_rows_at_every_level"},
+    {"ternary_base3_dot", "ternary_base3_dot_and_dot4_match_scalar_at_every_level"},
+    {"ternary_base3_dot4", "ternary_base3_dot_and_dot4_match_scalar_at_every_level"},
+    {"exp_f32", "exp_kernel_matches_expf_at_every_level"},
+    {"softmax_f32", "softmax_kernel_matches_scalar_at_every_level"},
+    {"rmsnorm_f32", "rmsnorm_kernels_match_scalar_at_every_level"},
+    {"rmsnorm_bwd_f32", "rmsnorm_kernels_match_scalar_at_every_level"},
+    {"swiglu_f32", "swiglu_kernels_match_scalar_at_every_level"},
+    {"swiglu_bwd_f32", "swiglu_kernels_match_scalar_at_every_level"},
+    {"relu2_f32", "relu2_kernels_match_scalar_at_every_level"},
+    {"relu2_bwd_f32", "relu2_kernels_match_scalar_at_every_level"},
+    {"binary_masked_sum", "binary_masked_sum_matches_scalar_at_every_level"},
+    {"dot_i8", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
+    {"dot_i8_rows", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
+    {"axpy_i8_rows", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
+    {"codes_panel_4x32", "codes_panel_matches_scalar_at_every_level"},
+};
+
+TEST(kernel_table_is_full_at_every_level)
+{
+    Kernels k;
+    CHECK_EQ(kernels_for_level(SIMD_SCALAR, &k), 0);  /* always there */
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        CHECK_EQ(k.level, lv);
+        CHECK(k.gemm_tile_cols >= 16);
+        for (int i = 0; i < KERNEL_N_SLOTS; i++)
+            if (!kernel_slot(&k, i)) FAIL_AT("%s: slot %s is empty", simd_name((SimdLevel)lv), kernel_slot_names[i]);
+    }
+    CHECK(kernel_slot(&k, -1) == NULL && kernel_slot(&k, KERNEL_N_SLOTS) == NULL);
+    /* the names are the members' (the list gives both) */
+    CHECK_STR(kernel_slot_names[KERNEL_SLOT_dot_f32], "dot_f32");
+    CHECK_STR(kernel_slot_names[KERNEL_N_SLOTS - 1], "codes_panel_4x32");
+    CHECK(kernel_slot(&k, KERNEL_SLOT_exp_f32) == (KernelFn)k.exp_f32);
+}
+
+TEST(every_kernel_slot_has_a_comparison_test)
+{
+    size_t n = sizeof compared / sizeof compared[0];
+    for (int i = 0; i < KERNEL_N_SLOTS; i++) {
+        int found = 0;
+        for (size_t j = 0; j < n; j++) found += !strcmp(compared[j].slot, kernel_slot_names[i]);
+        if (found != 1) FAIL_AT("slot %s: %d entries in compared[] (test_kernels.c), not 1", kernel_slot_names[i], found);
+    }
+    for (size_t j = 0; j < n; j++) {  /* none for a slot that is gone */
+        int found = 0;
+        for (int i = 0; i < KERNEL_N_SLOTS; i++) found |= !strcmp(compared[j].slot, kernel_slot_names[i]);
+        if (!found) FAIL_AT("compared[]: no slot %s", compared[j].slot);
+    }
+}
+
+/* dot4 and axpy4 (attention over a float cache): dot4 as dot_f32, to
+ * 1e-5 of sum |a b|; axpy4 adds four products to y, in another order or
+ * fused at some levels: a few roundings of the terms' size */
+TEST(dot4_and_axpy4_match_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    unsigned seed = 2;
+    enum { L = 4 * (ROW_MAX + 1) + 2 };
+    float a[ROW_MAX + 2], b[L], y0[ROW_MAX + 2], yr[ROW_MAX + 2], yk[ROW_MAX + 2];
+    for (int i = 0; i < ROW_MAX + 2; i++) a[i] = frand(&seed), y0[i] = frand(&seed);
+    for (int i = 0; i < L; i++) b[i] = frand(&seed);
+    const float c[4] = {0.75f, -1.5f, 0.125f, 2.0f};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        const char *lvn = simd_name((SimdLevel)lv);
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si], ld = n + 1;  /* odd row stride: unaligned rows */
+                float want[4], got[4];
+                ref.dot4_f32(a + off, b + off, ld, n, want);
+                k.dot4_f32(a + off, b + off, ld, n, got);
+                for (int j = 0; j < 4; j++) {
+                    double mag = 0;
+                    for (size_t i = 0; i < n; i++) mag += fabs(a[off + i] * b[off + j * ld + i]);
+                    if (!(fabs(got[j] - want[j]) <= 1e-5 * mag + 1e-7))
+                        FAIL_AT("dot4 %s, n %zu, offset %d, row %d: %.9g vs %.9g", lvn, n, off, j, got[j], want[j]);
+                }
+                memcpy(yr, y0, sizeof yr);
+                memcpy(yk, y0, sizeof yk);
+                ref.axpy4_f32(yr + off, b + off, ld, c, n);
+                k.axpy4_f32(yk + off, b + off, ld, c, n);
+                CHECK(yk[off + n] == y0[off + n]);
+                for (size_t i = 0; i < n; i++) {
+                    size_t t = off + i;
+                    double mag = fabs(y0[t]);
+                    for (int j = 0; j < 4; j++) mag += fabs(c[j] * b[off + j * ld + i]);
+                    if (!(fabs(yk[t] - yr[t]) <= 4 * FLT_EPSILON * mag))
+                        FAIL_AT("axpy4 %s, n %zu, offset %d, [%zu]: %.9g vs %.9g", lvn, n, off, i, yk[t], yr[t]);
+                }
+            }
+    }
 }
 
 TEST(kernels_absmax_reference_values)
@@ -135,7 +251,7 @@ TEST(quantize_i8_matches_scalar_at_every_level_exactly)
     x[7] = 0.5f / 60.0f;   /* x * s = 0.5 exactly below: a tie, to even (0) */
     x[8] = 1.5f / 60.0f;   /* 1.5: to even (2) */
     int8_t want[300], got[300];
-    static const size_t sizes2[] = {0, 1, 15, 16, 17, 31, 33, 64, 257, 299};
+    static const size_t sizes2[] = {0, 1, 3, 15, 16, 17, 31, 33, 63, 64, 65, 257, 299};
     for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
         if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
         for (size_t si = 0; si < sizeof sizes2 / sizeof sizes2[0]; si++)
@@ -159,7 +275,7 @@ TEST(adamw_kernel_matches_scalar_at_every_level)
 {
     Kernels ref, k;
     kernels_for_level(SIMD_SCALAR, &ref);
-    enum { N = 203 };
+    enum { N = ROW_MAX + 2 };
     float w0[N], g[N], m0[N], v0[N];
     unsigned seed = 8;
     for (int i = 0; i < N; i++) {
@@ -173,35 +289,41 @@ TEST(adamw_kernel_matches_scalar_at_every_level)
     memcpy(wr, w0, sizeof wr);
     memcpy(mr, m0, sizeof mr);
     memcpy(vr, v0, sizeof vr);
-    ref.adamw_f32(wr, g, mr, vr, N, c);
+    ref.adamw_f32(wr, g, mr, vr, 203, c);
     /* hand-worked first element against the formula */
     float gi = g[0] * 0.5f, mi = 0.9f * m0[0] + 0.1f * gi, vi = 0.95f * v0[0] + 0.05f * gi * gi;
     float wi = w0[0] - 1e-3f * ((mi / 0.271f) / (sqrtf(vi / 0.143f) + 1e-8f) + 0.1f * w0[0]);
     CHECK_NEAR(wr[0], wi, 1e-6);
     for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
         if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
-        float w[N], m[N], v[N];
-        memcpy(w, w0, sizeof w);
-        memcpy(m, m0, sizeof m);
-        memcpy(v, v0, sizeof v);
-        k.adamw_f32(w, g, m, v, N, c);
-        for (int i = 0; i < N; i++) {
-            /* the same operations in the same order: equal but for x87's
-             * excess precision in 32-bit scalar builds, which can move a
-             * result by an ulp of its terms (m and v may nearly cancel) */
-            if (fabsf(w[i] - wr[i]) > 1e-6f * fabsf(wr[i]) + 1e-8f || fabsf(m[i] - mr[i]) > 1e-6f * fabsf(mr[i]) + 1e-8f)
-                FAIL_AT("%s, element %d: %.9g vs %.9g", simd_name((SimdLevel)lv), i, w[i], wr[i]);
-        }
+        for (size_t si = 0; si < sizeof row_sizes / sizeof row_sizes[0]; si++)
+            for (int off = 0; off < 2; off++) {
+                size_t n = row_sizes[si];
+                float w[N], m[N], v[N];
+                memcpy(wr, w0, sizeof wr);
+                memcpy(mr, m0, sizeof mr);
+                memcpy(vr, v0, sizeof vr);
+                memcpy(w, w0, sizeof w);
+                memcpy(m, m0, sizeof m);
+                memcpy(v, v0, sizeof v);
+                ref.adamw_f32(wr + off, g + off, mr + off, vr + off, n, c);
+                k.adamw_f32(w + off, g + off, m + off, v + off, n, c);
+                CHECK(w[off + n] == w0[off + n] && m[off + n] == m0[off + n] && v[off + n] == v0[off + n]);
+                for (size_t i = off; i < off + n; i++) {
+                    /* the same operations in the same order: equal but for
+                     * x87's excess precision in 32-bit scalar builds, which
+                     * can move a result by an ulp of its terms (m and v may
+                     * nearly cancel) */
+                    if (fabsf(w[i] - wr[i]) > 1e-6f * fabsf(wr[i]) + 1e-8f ||
+                        fabsf(m[i] - mr[i]) > 1e-6f * fabsf(mr[i]) + 1e-8f)
+                        FAIL_AT("%s, n %zu, offset %d, element %zu: %.9g vs %.9g", simd_name((SimdLevel)lv), n, off,
+                                i - off, w[i], wr[i]);
+                }
+            }
     }
 }
 
 /* ---- row kernels of the float layers ------------------------------------ */
-
-/* The sizes around every vector width and unaligned pointers (offset 1
- * float); a sentinel after the row checks that tails write nothing past n. */
-static const size_t row_sizes[] = {1, 3, 15, 17, 63, 65, 257};
-#define ROW_MAX 260
-#define SENTINEL 12345.0f
 
 typedef struct {
     const char *level;

@@ -196,7 +196,7 @@ static uint8_t base3_byte(unsigned v) { return (uint8_t)((v * 256 + 242) / 243);
  * scalar one against the digits worked out by hand */
 TEST(ternary_base3_dot_and_dot4_match_scalar_at_every_level)
 {
-    Kernels ref, k, keep = kern;
+    Kernels ref, k;
     kernels_for_level(SIMD_SCALAR, &ref);
     unsigned seed = 33;
     size_t maxb = 9, row_bytes = maxb * 16 + 5;
@@ -210,7 +210,6 @@ TEST(ternary_base3_dot_and_dot4_match_scalar_at_every_level)
     x[16] = -128;
     for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
         if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
-        kern = k;
         for (size_t nb = 0; nb <= maxb; nb++)
             for (int off = 0; off < 2; off++) {
                 int32_t got[4] = {0};
@@ -225,7 +224,6 @@ TEST(ternary_base3_dot_and_dot4_match_scalar_at_every_level)
                 }
             }
     }
-    kern = keep;
     /* by hand: byte 0 holds the codes of weights 0, 16, 32, 48, 64 as
      * 2 0 1 2 1: v = 2*81 + 0*27 + 1*9 + 2*3 + 1 = 178, byte 188; every other
      * byte code 1 everywhere (v = 121, byte 128), against x = 0 there */
@@ -244,7 +242,7 @@ TEST(ternary_base3_dot_and_dot4_match_scalar_at_every_level)
 
 TEST(ternary_codes_dot4_matches_four_single_rows_at_every_level)
 {
-    Kernels ref, k, keep = kern;
+    Kernels ref, k;
     kernels_for_level(SIMD_SCALAR, &ref);
     unsigned seed = 21;
     size_t maxb = 9, row_bytes = maxb * 16 + 5;  /* rows not 16-byte aligned */
@@ -257,7 +255,6 @@ TEST(ternary_codes_dot4_matches_four_single_rows_at_every_level)
     for (size_t i = 0; i < maxb * 64 + 3; i++) x[i] = (int8_t)next(&seed);
     for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
         if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
-        kern = k;  /* the generic version calls the active table's one-row kernel */
         for (size_t nb = 1; nb <= maxb; nb++)
             for (int off = 0; off < 2; off++) {
                 int32_t got[4];
@@ -269,7 +266,6 @@ TEST(ternary_codes_dot4_matches_four_single_rows_at_every_level)
                 }
             }
     }
-    kern = keep;
     free(codes);
     free(x);
 }
