@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "kernels_base3.h"
+#include "kernels_exp_consts.h"
 
 static float dot_f32_avx2(const float *a, const float *b, size_t n)
 {
@@ -349,27 +350,26 @@ static inline __m256i tail_mask(size_t k)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* exp as in kernels_sse_exp.h (same range handling and polynomial), with
- * the reduction and the polynomial in fused multiply-adds. Measured over
- * every float in [-87.3365, 88.3763] against exp() in double: largest
- * relative error 8.46e-8 (at x = 26.6904), 1.01 ulp. */
-#define EXP_LO -87.3365402f
-#define EXP_HI 88.3762589f
+/* exp as in kernels_sse_exp.h (same range handling and polynomial, the
+ * constants of kernels_exp_consts.h), with the reduction and the
+ * polynomial in fused multiply-adds. Measured over every float in
+ * [-87.3365, 88.3763] against exp() in double: largest relative error
+ * 8.46e-8 (at x = 26.6904), 1.01 ulp. */
 static inline __m256 exp256_ps(__m256 x)
 {
     const __m256 lo = _mm256_set1_ps(EXP_LO), hi = _mm256_set1_ps(EXP_HI);
     __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
     x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  /* NaN goes on */
-    __m256i n = _mm256_cvtps_epi32(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)));
+    __m256i n = _mm256_cvtps_epi32(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)));
     __m256 nf = _mm256_cvtepi32_ps(n);
-    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(EXP_LN2_HI), x);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(EXP_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P5));
     p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
     __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
     return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, scale));

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels_exp_consts.h"
+
 /* 4 x 16nv of the float tile, nv = 1..4 vectors of 16 columns per row,
  * a constant where it is inlined: up to 16 accumulators (of the 32 zmm
  * registers), enough to keep both FMA pipes busy while b streams through.
@@ -257,19 +259,19 @@ static void dot_i8_rows_avx512(int32_t *out, const int8_t *q, const int8_t *rows
  * bits per value), 16 values at a time. */
 static inline __m512 exp512_ps(__m512 x)
 {
-    const __m512 lo = _mm512_set1_ps(-87.3365402f), hi = _mm512_set1_ps(88.3762589f);
+    const __m512 lo = _mm512_set1_ps(EXP_LO), hi = _mm512_set1_ps(EXP_HI);
     __mmask16 tiny = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
     x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));  /* NaN goes on */
-    __m512i n = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)));
+    __m512i n = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)));
     __m512 nf = _mm512_cvtepi32_ps(n);
-    __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(EXP_LN2_HI), x);
+    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(EXP_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P5));
     p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
     __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
     return _mm512_maskz_mov_ps((__mmask16)~tiny, _mm512_mul_ps(p, scale));

@@ -13,7 +13,8 @@
  *
  * exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 in
  * [-ln2/2, ln2/2] (ln 2 in two parts, so r is exact to a few ulp), exp(r) =
- * 1 + r + r^2 P(r) with Cephes' degree-5 minimax P. Inputs below -87.3365
+ * 1 + r + r^2 P(r) with Cephes' degree-5 minimax P (the constants are in
+ * kernels_exp_consts.h, shared with AVX2 and AVX-512). Inputs below -87.3365
  * (ln FLT_MIN; expf gives denormals there, then 0) and -inf give 0; inputs
  * above 88.3763 give exp(88.3763) ~ 2.4e38 instead of overflowing to inf;
  * NaN gives NaN. Measured over every float in [-87.3365, 88.3763] against
@@ -27,17 +28,7 @@
 #include <string.h>
 #include <xmmintrin.h>
 
-#define EXP_LO -87.3365402f      /* ~ ln FLT_MIN: below, 0 */
-#define EXP_HI 88.3762589f       /* round(EXP_HI / ln 2) = 127 */
-#define EXP_LOG2E 1.44269504089f
-#define EXP_LN2_HI 0.693359375f  /* 8 significant bits: n * EXP_LN2_HI is exact */
-#define EXP_LN2_LO -2.12194440e-4f
-#define EXP_P0 1.9875691500e-4f
-#define EXP_P1 1.3981999507e-3f
-#define EXP_P2 8.3334519073e-3f
-#define EXP_P3 4.1665795894e-2f
-#define EXP_P4 1.6666665459e-1f
-#define EXP_P5 5.0000001201e-1f
+#include "kernels_exp_consts.h"
 
 static inline __m128 exp_ps(__m128 x)
 {
