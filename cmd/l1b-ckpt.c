@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "export.h"
 #include "inspect.h"
+#include "report.h"
 #include "train.h"
 #include "util.h"
 
@@ -90,7 +91,7 @@ static void command_usage(const Command *c)
 /* An unknown option or a missing value: getopt has said which; exit 2. */
 static void bad_option(void)
 {
-    fprintf(stderr, "Try '%s --help'.\n", l1b_progname());
+    fprintf(stderr, "Try '%s --help'.\n", cli_progname());
     exit(2);
 }
 
@@ -102,7 +103,7 @@ static void want_args(int have, int want_min, int want_max, const char *cmd)
 
 static void finish_stdout(void)
 {
-    if (fflush(stdout) == EOF || ferror(stdout)) l1b_die("stdout: write error");
+    if (fflush(stdout) == EOF || ferror(stdout)) cli_die("stdout: write error");
 }
 
 /* ---- commands --------------------------------------------------------------- */
@@ -117,7 +118,7 @@ static int cmd_info(int argc, char **argv)
         else bad_option();
     }
     want_args(argc - optind, 1, 1, "info");
-    if (inspect_info(stdout, argv[optind], json) < 0) l1b_die_last();
+    if (report_info(stdout, argv[optind], json) < 0) cli_die_last();
     finish_stdout();
     return 0;
 }
@@ -134,7 +135,7 @@ static int cmd_verify(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         if (inspect_verify(argv[i]) < 0) {
             finish_stdout();
-            l1b_die_last();
+            cli_die_last();
         }
         printf("%s: ok\n", argv[i]);
     }
@@ -224,7 +225,7 @@ static int cmd_vocab(int argc, char **argv)
         bad_option();
     }
     want_args(argc - optind, 1, 1, "vocab");
-    if (inspect_vocab(stdout, argv[optind]) < 0) l1b_die_last();
+    if (report_vocab(stdout, argv[optind]) < 0) cli_die_last();
     finish_stdout();
     return 0;
 }
@@ -243,10 +244,10 @@ static int cmd_history(int argc, char **argv)
     want_args(argc - optind, 1, 1, "history");
     const char *path = argv[optind];
     if (svg) {
-        if (inspect_history_svg(path, svg) < 0) l1b_die_last();
+        if (report_history_svg(path, svg) < 0) cli_die_last();
         return 0;
     }
-    if (inspect_history(stdout, path) < 0) l1b_die_last();
+    if (report_history(stdout, path) < 0) cli_die_last();
     finish_stdout();
     return 0;
 }
@@ -267,7 +268,7 @@ static int cmd_export(int argc, char **argv)
     if (!format) cli_usage_error("export: say --format llama2c");
     if (strcmp(format, "llama2c")) cli_usage_error("export: unknown format '%s' (llama2c is the one)", format);
     want_args(argc - optind, 2, 2, "export");
-    if (export_llama2c(argv[optind], argv[optind + 1], tok_out) < 0) l1b_die_last();
+    if (export_llama2c(argv[optind], argv[optind + 1], tok_out) < 0) cli_die_last();
     return 0;
 }
 
@@ -298,7 +299,7 @@ int main(int argc, char **argv)
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
     static char name[64];
-    snprintf(name, sizeof name, "%s %s", l1b_progname(), cmd);
+    snprintf(name, sizeof name, "%s %s", cli_progname(), cmd);
     sub_argv[0] = name;
     if (!strcmp(cmd, "info")) return cmd_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "verify")) return cmd_verify(sub_argc, sub_argv);

@@ -7,6 +7,7 @@
 #include "crc32.h"
 #include "helpers.h"
 #include "inspect.h"
+#include "report.h"
 #include "model.h"
 #include "svg.h"
 #include "test.h"
@@ -75,7 +76,7 @@ TEST(info_json_reports_shape_counts_progress_and_metrics)
     char *path = make_model(&m, QUANT_ABSMEAN);
     Capture c;
     capture_begin(&c);
-    CHECK_EQ(inspect_info(c.f, path, 1), 0);
+    CHECK_EQ(report_info(c.f, path, 1), 0);
     char *j = capture_end(&c);
     CHECK(strstr(j, "\"kind\": \"training\"") != NULL);
     CHECK(strstr(j, "\"ffn\": \"swiglu\", \"quant\": \"absmean\"") != NULL);
@@ -122,7 +123,7 @@ TEST(info_json_reports_shape_counts_progress_and_metrics)
 
     /* the text form says the same */
     capture_begin(&c);
-    CHECK_EQ(inspect_info(c.f, path, 0), 0);
+    CHECK_EQ(report_info(c.f, path, 0), 0);
     char *t = capture_end(&c);
     CHECK(strstr(t, "parameters    29856 (ternary 13312, float 16544)\n") != NULL);
     CHECK(strstr(t, "training      step 200 of 300, 25600 tokens seen\n") != NULL);
@@ -148,7 +149,7 @@ TEST(info_of_an_inference_file_and_a_float_model)
     packed_model_free(&pm);
     Capture c;
     capture_begin(&c);
-    CHECK_EQ(inspect_info(c.f, inf, 1), 0);
+    CHECK_EQ(report_info(c.f, inf, 1), 0);
     char *j = capture_end(&c);
     CHECK(strstr(j, "\"kind\": \"inference\"") != NULL);
     CHECK(strstr(j, "\"quant\": \"f32\"") != NULL);
@@ -191,7 +192,7 @@ TEST(vocab_lines_escape_bytes_and_rank_merges)
     char *path = temp_file_with(file, hsize + 16);
     Capture c;
     capture_begin(&c);
-    CHECK_EQ(inspect_vocab(c.f, path), 0);
+    CHECK_EQ(report_vocab(c.f, path), 0);
     char *v = capture_end(&c);
     CHECK(!strncmp(v, "0\t\\x00\n1\t\\x01\n", 14));
     CHECK(strstr(v, "\n9\t\\t\n10\t\\n\n") != NULL);
@@ -213,7 +214,7 @@ TEST(history_table_has_a_column_per_metric)
     char *path = make_model(&m, QUANT_ABSMEAN);
     Capture c;
     capture_begin(&c);
-    CHECK_EQ(inspect_history(c.f, path), 0);
+    CHECK_EQ(report_history(c.f, path), 0);
     char *t = capture_end(&c);
     const char *head = "step  tokens  train_loss  val_loss  val_ppl  val_bpb  val_acc  lr  grad_norm  zero_share  "
                        "tok_per_s  ms_per_step  elapsed_s\n";
