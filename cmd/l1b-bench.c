@@ -14,6 +14,8 @@
 #include "util.h"
 
 enum { FORMAT_TABLE, FORMAT_TSV, FORMAT_JSON };
+static const NameValue format_names[] = {
+    {"table", FORMAT_TABLE}, {"tsv", FORMAT_TSV}, {"json", FORMAT_JSON}, {NULL, 0}};
 
 static void usage(void)
 {
@@ -134,16 +136,9 @@ int main(int argc, char **argv)
         case O_SHAPE: parse_shape(optarg, &o.shape); break;
         case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 4096); break;
         case O_BITS:
-            if (!strcmp(optarg, "2")) o.packing = PACK_2BIT;
-            else if (!strcmp(optarg, "1.6")) o.packing = PACK_BASE3;
-            else cli_usage_error("--bits: '%s' is not 2 or 1.6", optarg);
-            break;
+o.packing = (uint32_t)cli_choice("--bits", optarg, packing_bits_names); break;
         case O_FORMAT:
-            if (!strcmp(optarg, "table")) format = FORMAT_TABLE;
-            else if (!strcmp(optarg, "tsv")) format = FORMAT_TSV;
-            else if (!strcmp(optarg, "json")) format = FORMAT_JSON;
-            else cli_usage_error("--format: '%s' is not table, tsv or json", optarg);
-            break;
+format = cli_choice("--format", optarg, format_names); break;
         case O_QUICK: o.quick = 1; break;
         case 'j': threads = (int)cli_uint("-j", optarg, 1, 64); break;
         case 'h': usage(); return 0;

@@ -171,10 +171,7 @@ static int cmd_convert(int argc, char **argv)
             mode = c;
             break;
         case O_BITS:
-            if (!strcmp(optarg, "2")) packing = PACK_2BIT;
-            else if (!strcmp(optarg, "1.6")) packing = PACK_BASE3;
-            else cli_usage_error("--bits: '%s' is not 2 or 1.6", optarg);
-            break;
+packing = (uint32_t)cli_choice("--bits", optarg, packing_bits_names); break;
         case O_STEPS: d.steps = cli_uint("--steps", optarg, 1, UINT64_MAX / 2); break;
         case O_BATCH: d.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); break;
         case O_ACCUM: d.accum = (uint32_t)cli_uint("--accum", optarg, 1, 65536); break;
@@ -186,10 +183,7 @@ static int cmd_convert(int argc, char **argv)
         case O_SEED: d.seed = cli_uint("--seed", optarg, 0, UINT64_MAX); break;
         case O_VAL_FRAC: d.val_frac = cli_float("--val-frac", optarg, 0, 0.9f); break;
         case O_BATCHING:
-            if (!strcmp(optarg, "pack")) d.batching = BATCH_PACK;
-            else if (!strcmp(optarg, "bucket")) d.batching = BATCH_BUCKET;
-            else cli_usage_error("--batching: '%s' is not pack or bucket", optarg);
-            break;
+d.batching = (uint32_t)cli_choice("--batching", optarg, batching_names); break;
         case 'v': verbose = 1; break;
         case 'h': command_usage(command_named("convert")); return 0;
         default: bad_option();

@@ -37,10 +37,10 @@ static int started(void *ctx, const TrainStart *s)
         int bucket = s->st->batching == BATCH_BUCKET;
         cli_warn("model: dim %u, %u layers, %u heads, hidden %u, ctx %u, vocab %u, %s, %s; %zu parameters",
                  c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab,
-                 c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2", quant_scheme_name((QuantScheme)c->quant),
+                 name_of(ffn_act_names, (int)c->ffn_act), name_of(quant_names, (int)c->quant),
                  s->n_params);
         cli_warn("data: %llu training tokens, %llu validation batches, %s batching%s; %d threads; from step %llu",
-                 (unsigned long long)s->train_tokens, (unsigned long long)s->n_eval, bucket ? "bucket" : "pack",
+                 (unsigned long long)s->train_tokens, (unsigned long long)s->n_eval, name_of(batching_names, (int)s->st->batching),
                  bucket ? " (see padding below)" : "", s->threads, (unsigned long long)s->st->step);
         if (bucket)
             cli_warn("bucket batching: %llu batches per epoch, %.1f%% padding",
@@ -186,18 +186,11 @@ int main(int argc, char **argv)
         case O_HIDDEN: o.cfg.hidden = (uint32_t)cli_uint("--hidden", optarg, 1, 65536); o.hidden_set = 1; break;
         case O_CTX: o.cfg.ctx = (uint32_t)cli_uint("--ctx", optarg, 1, 65536); o.ctx_set = 1; break;
         case O_FFN:
-            if (!strcmp(optarg, "swiglu")) o.cfg.ffn_act = FFN_SWIGLU;
-            else if (!strcmp(optarg, "relu2")) o.cfg.ffn_act = FFN_RELU2;
-            else cli_usage_error("--ffn-act: '%s' is not swiglu or relu2", optarg);
+            o.cfg.ffn_act = (uint32_t)cli_choice("--ffn-act", optarg, ffn_act_names);
             o.ffn_set = 1;
             break;
         case O_QUANT:
-        {
-            QuantScheme q;
-            if (quant_scheme_parse(optarg, &q) < 0)
-                cli_usage_error("--quant: '%s' is not absmean, twn, stochastic, sign or f32", optarg);
-            o.cfg.quant = q;
-        }
+            o.cfg.quant = (uint32_t)cli_choice("--quant", optarg, quant_names);
             o.quant_set = 1;
             break;
         case O_STEPS: o.steps = cli_uint("--steps", optarg, 1, 1000000000000ull); o.steps_set = 1; break;
@@ -214,9 +207,7 @@ int main(int argc, char **argv)
         case O_CLIP: o.clip = cli_float("--clip", optarg, 0, 1e9f); o.clip_set = 1; break;
         case O_SEED: o.seed = cli_uint("--seed", optarg, 0, UINT64_MAX); o.seed_set = 1; break;
         case O_BATCHING:
-            if (!strcmp(optarg, "pack")) o.batching = BATCH_PACK;
-            else if (!strcmp(optarg, "bucket")) o.batching = BATCH_BUCKET;
-            else cli_usage_error("--batching: '%s' is not pack or bucket", optarg);
+            o.batching = (uint32_t)cli_choice("--batching", optarg, batching_names);
             o.batching_set = 1;
             break;
         case O_VAL: o.val_path = optarg; break;

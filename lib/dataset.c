@@ -11,6 +11,8 @@
 #include "tokstream.h"
 #include "util.h"
 
+const NameValue batching_names[] = {{"pack", BATCH_PACK}, {"bucket", BATCH_BUCKET}, {NULL, 0}};
+
 #define CHUNK_TOKENS (1u << 19)  /* 1 MB per read while checking */
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t off, const char *name)

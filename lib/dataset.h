@@ -21,6 +21,7 @@
 
 #include "rng.h"
 #include "tokenizer.h"
+#include "util.h"
 
 typedef struct {
     char *path;            /* for messages */
@@ -45,6 +46,8 @@ void tokfile_close(TokenFile *f);
 int tokfile_read(const TokenFile *f, uint64_t start, size_t n, uint16_t *out);
 
 enum { BATCH_PACK = 0, BATCH_BUCKET = 1 };
+/* "pack", "bucket" (util.h) */
+extern const NameValue batching_names[];
 
 typedef struct {
     uint64_t pos;

@@ -8,6 +8,8 @@
 #include "ternary.h"
 #include "util.h"
 
+const NameValue ffn_act_names[] = {{"swiglu", FFN_SWIGLU}, {"relu2", FFN_RELU2}, {NULL, 0}};
+
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
 
 int model_config_check(const ModelConfig *c)

@@ -23,8 +23,11 @@
 
 #include "layers.h"
 #include "rng.h"
+#include "util.h"
 
 enum { FFN_SWIGLU = 0, FFN_RELU2 = 1 };
+/* "swiglu", "relu2" (util.h) */
+extern const NameValue ffn_act_names[];
 
 typedef struct {
     uint32_t dim;       /* C */

@@ -4,22 +4,11 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const quant_names[QUANT_COUNT] = {"f32", "absmean", "twn", "stochastic", "sign"};
-
-const char *quant_scheme_name(QuantScheme scheme)
-{
-    return scheme >= 0 && scheme < QUANT_COUNT ? quant_names[scheme] : "?";
-}
-
-int quant_scheme_parse(const char *name, QuantScheme *scheme)
-{
-    for (int i = 0; i < QUANT_COUNT; i++)
-        if (!strcmp(name, quant_names[i])) {
-            *scheme = (QuantScheme)i;
-            return 0;
-        }
-    return -1;
-}
+/* in the order --help and messages list them */
+const NameValue quant_names[] = {
+    {"absmean", QUANT_ABSMEAN}, {"twn", QUANT_TWN}, {"stochastic", QUANT_STOCHASTIC},
+    {"sign", QUANT_SIGN}, {"f32", QUANT_F32}, {NULL, 0},
+};
 
 float ternary_absmean(const float *w, size_t n, int8_t *q)
 {

@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* How a BitLinear layer quantises its weights (activations are always int8
  * absmax per row). The numbers are stored in model files: never reuse one.
- * New schemes: an entry here, a name in quant.c (quant_names), a case in
+ * New schemes: an entry here, a name in quant_names (quant.c), a case in
  * weight_quantise_noisy(); the forward and backward need no change as long
  * as the scheme produces int8 weights times one scale per tensor. */
 typedef enum {
@@ -25,10 +27,8 @@ typedef enum {
     QUANT_COUNT
 } QuantScheme;
 
-/* The names "f32", "absmean", "twn", "stochastic", "sign" ("?" for a
- * number without one), and back (-1 if unknown). */
-const char *quant_scheme_name(QuantScheme scheme);
-int quant_scheme_parse(const char *name, QuantScheme *scheme);
+/* "absmean", "twn", "stochastic", "sign", "f32" (util.h) */
+extern const NameValue quant_names[];
 
 /* Weights: gamma = mean|w| (0 for n == 0); q = clamp(round(w / (gamma + 1e-8)),
  * -1, 1), rounding to nearest with ties to even. Dequantised weight = q * gamma.

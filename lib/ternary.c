@@ -7,6 +7,8 @@
 #include "threads.h"
 #include "util.h"
 
+const NameValue packing_bits_names[] = {{"2", PACK_2BIT}, {"1.6", PACK_BASE3}, {NULL, 0}};
+
 uint32_t ternary_block_cols(uint32_t packing) { return packing == PACK_BASE3 ? 80 : 64; }
 uint32_t ternary_block_bytes(uint32_t packing) { return packing == PACK_SIGN ? 8 : 16; }
 

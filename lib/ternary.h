@@ -34,11 +34,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 typedef enum {
     PACK_SIGN = 1,   /* binary, 1 bit a weight: 64 weights in 8 bytes */
     PACK_2BIT = 2,   /* ternary codes, 2 bits: 64 weights in 16 bytes */
     PACK_BASE3 = 3,  /* ternary, five a byte: 80 weights in 16 bytes */
 } TernaryPacking;
+/* The ternary packings by bits a weight, as --bits spells them: "2", "1.6"
+ * (util.h) */
+extern const NameValue packing_bits_names[];
 
 typedef struct {
     uint32_t rows, cols;    /* logical shape (OC, C) */

@@ -107,17 +107,17 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
     CONFLICT(o->ctx_set, o->cfg.ctx, c->ctx, "ctx");
     if (o->ffn_set && o->cfg.ffn_act != c->ffn_act)
         return l1b_error("%s: --ffn-act differs from the model being resumed (%s there)", o->model_path,
-                         c->ffn_act == FFN_SWIGLU ? "swiglu" : "relu2");
+                         name_of(ffn_act_names, (int)c->ffn_act));
     if (o->quant_set && o->cfg.quant != c->quant)
         return l1b_error("%s: --quant differs from the model being resumed (%s there)", o->model_path,
-                         quant_scheme_name((QuantScheme)c->quant));
+                         name_of(quant_names, (int)c->quant));
     const TrainState *s = &ck->st;
     CONFLICT(o->batch_set, o->batch, s->batch, "batch");
     CONFLICT(o->accum_set, o->accum, s->accum, "accum");
     CONFLICT(o->warmup_set, o->warmup, s->warmup, "warmup");
     if (o->batching_set && o->batching != s->batching)
         return l1b_error("%s: --batching differs from the model being resumed (%s there)", o->model_path,
-                         s->batching == BATCH_BUCKET ? "bucket" : "pack");
+                         name_of(batching_names, (int)s->batching));
     CONFLICT(o->lr_set, o->lr, s->lr, "lr");
     CONFLICT(o->min_lr_set, o->min_lr, s->min_lr, "min-lr");
     CONFLICT(o->wd_set, o->wd, s->wd, "wd");

@@ -267,7 +267,37 @@ void outfile_abort(OutFile *f)
     outfile_free(f);
 }
 
-/* ---- small parsers and clocks ---------------------------------------- */
+/* ---- name tables, small parsers and clocks ---------------------------- */
+
+const char *name_of(const NameValue *t, int value)
+{
+    for (; t->name; t++)
+        if (t->value == value) return t->name;
+    return "?";
+}
+
+int name_value(const NameValue *t, const char *name, int *value)
+{
+    for (; t->name; t++)
+        if (!strcmp(t->name, name)) {
+            *value = t->value;
+            return 0;
+        }
+    return -1;
+}
+
+const char *name_choices(const NameValue *t, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (const NameValue *e = t; e->name && used < n; e++) {
+        const char *sep = e == t ? "" : e[1].name ? ", " : " or ";
+        int w = snprintf(out + used, n - used, "%s%s", sep, e->name);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    return out;
+}
 
 int parse_u64(const char *s, uint64_t *out)
 {

@@ -84,6 +84,22 @@ void signals_defer(volatile sig_atomic_t *flag);
 void tmpfile_set_dir(const char *dir);
 int tmpfile_create(char **path, const char *what);
 
+/* A name table: how options, messages and reports spell the values of one
+ * enumerated setting, ending with {NULL, 0}. Each table is written once,
+ * beside its enum (ffn_act_names in model.h, batching_names in dataset.h,
+ * quant_names in quant.h, packing_bits_names in ternary.h). */
+typedef struct {
+    const char *name;
+    int value;
+} NameValue;
+
+/* The name of value, "?" if the table has none. */
+const char *name_of(const NameValue *t, int value);
+/* The value called name; -1 if the table has no such name. */
+int name_value(const NameValue *t, const char *name, int *value);
+/* The names as a list for messages, "a, b or c", in out (n bytes). */
+const char *name_choices(const NameValue *t, char *out, size_t n);
+
 /* Parse a non-negative integer with an optional k/M/G suffix (powers of
  * 1024 for sizes, plain multiples of 1000 never). -1 on junk or overflow. */
 int parse_u64(const char *s, uint64_t *out);

@@ -87,6 +87,15 @@ float cli_float(const char *opt, const char *value, float min, float max)
     return f;
 }
 
+int cli_choice(const char *opt, const char *value, const NameValue *names)
+{
+    int v;
+    char list[256];
+    if (name_value(names, value, &v) < 0)
+        cli_usage_error("%s: '%s' is not %s", opt, value, name_choices(names, list, sizeof list));
+    return v;
+}
+
 void cli_profile_start(int asked)
 {
     const char *e = getenv("L1B_PROFILE");

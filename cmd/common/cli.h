@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "util.h"
+
 #ifdef __GNUC__
 #define L1B_PRINTF(i, j) __attribute__((format(printf, i, j)))
 #define L1B_NORETURN __attribute__((noreturn))
@@ -35,6 +37,9 @@ void cli_usage_error(const char *fmt, ...) L1B_PRINTF(1, 2) L1B_NORETURN;
 uint64_t cli_uint(const char *opt, const char *value, uint64_t min, uint64_t max);
 /* The same for a real number. */
 float cli_float(const char *opt, const char *value, float min, float max);
+/* The value a name table (util.h) gives value, or exit 2 listing the
+ * names: "--ffn-act: 'x' is not swiglu or relu2". */
+int cli_choice(const char *opt, const char *value, const NameValue *names);
 
 /* Profiling (lib/profile.h): on when asked (--profile) or L1B_PROFILE is
  * set to anything but "0"; cli_profile_report prints the table, if on. */

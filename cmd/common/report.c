@@ -8,8 +8,8 @@
 #include "svg.h"
 #include "util.h"
 
-static const char *ffn_name(uint32_t a) { return a == FFN_SWIGLU ? "swiglu" : "relu2"; }
-static const char *quant_name(uint32_t q) { return quant_scheme_name((QuantScheme)q); }
+static const char *ffn_name(uint32_t a) { return name_of(ffn_act_names, (int)a); }
+static const char *quant_name(uint32_t q) { return name_of(quant_names, (int)q); }
 
 /* ---- info ------------------------------------------------------------- */
 

@@ -2,7 +2,10 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "dataset.h"
+#include "model.h"
 #include "quant.h"
+#include "ternary.h"
 #include "rng.h"
 #include "test.h"
 
@@ -74,13 +77,28 @@ TEST(quant_stochastic_is_absmean_without_noise)
 TEST(quant_scheme_names_parse_back)
 {
     for (int i = 0; i < QUANT_COUNT; i++) {
-        QuantScheme q;
-        CHECK_EQ(quant_scheme_parse(quant_scheme_name((QuantScheme)i), &q), 0);
+        int q = -1;
+        CHECK_EQ(name_value(quant_names, name_of(quant_names, i), &q), 0);
         CHECK_EQ(q, i);
     }
-    QuantScheme q;
-    CHECK_EQ(quant_scheme_parse("int4", &q), -1);
-    CHECK_STR(quant_scheme_name(QUANT_TWN), "twn");
+    int q;
+    CHECK_EQ(name_value(quant_names, "int4", &q), -1);
+    CHECK_STR(name_of(quant_names, QUANT_TWN), "twn");
+    CHECK_STR(name_of(quant_names, QUANT_COUNT), "?");
+}
+
+TEST(name_tables_list_their_choices_for_messages)
+{
+    char buf[64];
+    CHECK_STR(name_choices(quant_names, buf, sizeof buf), "absmean, twn, stochastic, sign or f32");
+    CHECK_STR(name_choices(ffn_act_names, buf, sizeof buf), "swiglu or relu2");
+    CHECK_STR(name_choices(batching_names, buf, sizeof buf), "pack or bucket");
+    CHECK_STR(name_choices(packing_bits_names, buf, sizeof buf), "2 or 1.6");
+    int v;
+    CHECK_EQ(name_value(packing_bits_names, "1.6", &v), 0);
+    CHECK_EQ(v, PACK_BASE3);
+    CHECK_STR(name_of(ffn_act_names, FFN_RELU2), "relu2");
+    CHECK_STR(name_of(batching_names, BATCH_BUCKET), "bucket");
 }
 
 TEST(quant_absmean_ties_round_to_even_and_clip)
