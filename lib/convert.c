@@ -147,25 +147,6 @@ size_t ckpt_unpack(const PackedModel *pm, const TrainState *st, Checkpoint *ck)
 /* The training state --unpack stores: the settings from options, step 0
  * and the random state seeded from the seed. (lib/train.c fills a fresh
  * run's the same way; there --val makes val_frac 0.) */
-static void unpacked_train_state(TrainState *st, const TrainOptions *o)
-{
-    memset(st, 0, sizeof *st);
-    st->total_steps = o->steps;
-    st->seed = o->seed;
-    st->lr = o->lr;
-    st->min_lr = o->min_lr;
-    st->wd = o->wd;
-    st->clip = o->clip;
-    st->warmup = o->warmup;
-    st->batch = o->batch;
-    st->accum = o->accum;
-    st->batching = o->batching;
-    st->val_frac = o->val_frac;
-    Rng r;
-    rng_seed(&r, o->seed);
-    st->rng_state = r.s;
-}
-
 /* --pack: either kind in, an inference file out */
 static int pack_file(const char *in, const char *out, uint32_t kind, uint32_t packing)
 {
@@ -197,7 +178,7 @@ static int unpack_file(const char *in, const char *out, uint32_t kind, const Tra
     PackedModel pm;
     if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) return -1;
     TrainState st;
-    unpacked_train_state(&st, settings);
+    train_state_from_options(&st, settings);
     Checkpoint ck;
     r->inexact = ckpt_unpack(&pm, &st, &ck);
     packed_model_free(&pm);

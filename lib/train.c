@@ -157,6 +157,9 @@ void train_state_from_options(TrainState *s, const TrainOptions *o)
     s->accum = o->accum;
     s->batching = o->batching;
     s->val_frac = o->val_path ? 0.0f : o->val_frac;
+    Rng r;
+    rng_seed(&r, o->seed);
+    s->rng_state = r.s;
 }
 
 static int start_fresh(Trainer *tr)
@@ -168,7 +171,7 @@ static int start_fresh(Trainer *tr)
     if (model_config_check(&c) < 0) return -1;
     train_state_from_options(&tr->st, o);
     model_alloc(&tr->m, &c, o->batch);
-    rng_seed(&tr->rng, o->seed);
+    tr->rng.s = tr->st.rng_state;
     model_init_weights(&tr->m, &tr->rng);
     return 0;
 }

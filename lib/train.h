@@ -32,8 +32,9 @@ typedef struct {
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
-/* The training settings of a fresh run, from options (also what
- * `l1b-ckpt convert --unpack` stores). */
+/* The training state of a fresh run, from options: settings, step 0 and
+ * the seeded random-number state (also what `l1b-ckpt convert --unpack`
+ * stores). */
 void train_state_from_options(TrainState *s, const TrainOptions *o);
 
 /* What the run is about to do, once set-up is done. */
