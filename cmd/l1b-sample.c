@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     cli_profile_start(o.profile);
     double t0 = now_seconds();
     Infer m;
-    if (infer_open(&m, o.model, o.exact ? INFER_EXACT : 0) < 0) cli_die_last();
+    if (infer_read(&m, o.model, o.exact ? INFER_EXACT : 0) < 0) cli_die_last();
     double t_load = now_seconds() - t0;
     Session s;
     session_init(&s, &m);
@@ -300,6 +300,6 @@ int main(int argc, char **argv)
                  (unsigned long long)s.slides);
     cli_profile_report();
     session_free(&s);
-    infer_close(&m);
+    infer_free(&m);
     return 0;
 }

@@ -391,7 +391,7 @@ void bench_train(const BenchOptions *o, BenchTable *t)
     uint32_t B = o->batch ? o->batch : (o->quick ? 4 : 12);
     TrainCtx tc;
     memset(&tc, 0, sizeof tc);
-    model_alloc(&tc.m, &c, B);
+    model_init(&tc.m, &c, B);
     Rng r;
     rng_seed(&r, 2);
     model_init_weights(&tc.m, &r);
@@ -499,7 +499,7 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
         row->median = (double)(sc.inf.weight_bytes + sc.inf.cache_bytes) / 1e6;
         row->unit = "MB";
-        infer_close(&sc.inf);
+        infer_free(&sc.inf);
     }
 }
 

@@ -31,8 +31,8 @@ static void take_tables(Infer *m, float *tok_emb, float *head)
         m->weight_bytes += 2 * V * C * sizeof(float);
         return;
     }
-    q8_alloc(&m->emb_q, (uint32_t)V, (uint32_t)C);
-    q8_alloc(&m->head_q, (uint32_t)V, (uint32_t)C);
+    q8_init(&m->emb_q, (uint32_t)V, (uint32_t)C);
+    q8_init(&m->head_q, (uint32_t)V, (uint32_t)C);
     for (size_t r = 0; r < V; r++) {
         q8_set_row(&m->emb_q, r, tok_emb + r * C);
         q8_set_row(&m->head_q, r, head + r * C);
@@ -53,8 +53,8 @@ static void alloc_buffers(Infer *m)
         m->vc = xcalloc(L * T * C, sizeof(float));
         m->cache_bytes = 2 * L * T * C * sizeof(float);
     } else {
-        q8_alloc(&m->kq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
-        q8_alloc(&m->vq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
+        q8_init(&m->kq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
+        q8_init(&m->vq, (uint32_t)(L * T * NH), (uint32_t)(C / NH));
         m->cache_bytes = q8_bytes(&m->kq) + q8_bytes(&m->vq);
     }
     m->x = xcalloc(C, sizeof(float));
@@ -76,7 +76,7 @@ static void alloc_buffers(Infer *m)
     m->acc = xcalloc(sums > T ? sums : T, sizeof(int32_t));
 }
 
-int infer_open(Infer *m, const char *path, int flags)
+int infer_read(Infer *m, const char *path, int flags)
 {
     uint32_t kind;
     if (ckpt_kind(path, &kind) < 0) return -1;
@@ -196,7 +196,7 @@ void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *
     alloc_buffers(m);
 }
 
-void infer_close(Infer *m)
+void infer_free(Infer *m)
 {
     if (m->lin)
         for (size_t i = 0; i < (size_t)m->cfg.n_layers * N_LIN; i++) {

@@ -52,19 +52,17 @@ typedef struct {
 #define INFER_EXACT 1
 
 /* Load a model file (checkpoint) for generation; -1 with a message. */
-int infer_open(Infer *m, const char *path, int flags);
+int infer_read(Infer *m, const char *path, int flags);
 /* The same from parameters in memory (the tensor-table layout of model.h);
  * takes over tok. */
 void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok, int flags);
-void infer_close(Infer *m);
+void infer_free(Infer *m);
 /* The ternary weights in another packing (PACK_2BIT or PACK_BASE3,
  * ternary.h): the same products in another amount of memory. */
 void infer_repack(Infer *m, uint32_t packing);
 /* Run token at cache position pos (< ctx), after positions 0..pos-1 were
  * run; returns the logits (V), valid until the next call. */
 const float *infer_forward(Infer *m, int token, uint32_t pos);
-
-#endif
 
 /* A running context: the tokens in the KV cache. When the cache is full the
  * window slides: the newest ctx/2 tokens are kept and run again from
@@ -81,3 +79,5 @@ void session_free(Session *s);
 void session_reset(Session *s);
 /* Run one more token; returns the logits for the token after it. */
 const float *session_feed(Session *s, int token);
+
+#endif

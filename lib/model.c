@@ -74,7 +74,7 @@ size_t model_tensor_table(const ModelConfig *c, TensorInfo info[N_TENSORS])
     return off;
 }
 
-/* layers whose linear-layer inputs are stored (see model_alloc) */
+/* layers whose linear-layer inputs are stored (see model_init) */
 static size_t layers_kept(const ModelConfig *c) { return c->quant == QUANT_F32 ? c->n_layers : 1; }
 
 static void set_pointers(const Model *m, float *block, Tensors *out)
@@ -82,7 +82,7 @@ static void set_pointers(const Model *m, float *block, Tensors *out)
     for (int i = 0; i < N_TENSORS; i++) out->t[i] = block + m->info[i].offset;
 }
 
-void model_alloc(Model *m, const ModelConfig *c, size_t B)
+void model_init(Model *m, const ModelConfig *c, size_t B)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *c;

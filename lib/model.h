@@ -109,7 +109,7 @@ uint32_t model_packing(const ModelConfig *c);
 
 /* Allocate parameters (zeroed), gradients and moments, and activations for
  * batches of B rows (B = 0: parameters only). Dies on out of memory. */
-void model_alloc(Model *m, const ModelConfig *c, size_t B);
+void model_init(Model *m, const ModelConfig *c, size_t B);
 void model_free(Model *m);
 /* Random initial weights: normal(0, 0.02), output projections of the
  * residual branches (Wo, Wdown) scaled by 1/sqrt(2L), norms 1. */

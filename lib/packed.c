@@ -157,7 +157,7 @@ static int read_float_tensor(SectionIn *r, PackedModel *pm, int i, const TensorI
         return section_floats(r, pm->t[i], (size_t)tensor_floats(ti));
     }
     Q8Matrix *m = &pm->q8[i];
-    q8_alloc(m, ti->layers * ti->rows, ti->cols);
+    q8_init(m, ti->layers * ti->rows, ti->cols);
     float *row = xmalloc(4 * (size_t)ti->cols + 1);
     int rc = 0;
     for (uint32_t k = 0; rc == 0 && k < m->rows; k++)
@@ -237,7 +237,7 @@ static int read_train_packed(const Container *f, PackedModel *pm, TrainState *st
         if (!is_q8_table(i, flags)) continue;
         TensorInfo info[N_TENSORS];
         model_tensor_table(&pm->cfg, info);
-        q8_alloc(&pm->q8[i], info[i].layers * info[i].rows, info[i].cols);
+        q8_init(&pm->q8[i], info[i].layers * info[i].rows, info[i].cols);
         for (uint32_t k = 0; k < pm->q8[i].rows; k++) q8_set_row(&pm->q8[i], k, pm->t[i] + (size_t)k * info[i].cols);
         free(pm->t[i]);
         pm->t[i] = NULL;

@@ -8,7 +8,7 @@
 #include "threads.h"
 #include "util.h"
 
-void q8_alloc(Q8Matrix *m, uint32_t rows, uint32_t cols)
+void q8_init(Q8Matrix *m, uint32_t rows, uint32_t cols)
 {
     m->rows = rows;
     m->cols = cols;

@@ -21,7 +21,7 @@ typedef struct {
 } Q8Matrix;
 
 /* Zeroed storage for rows x cols (every row reads back as zeros). */
-void q8_alloc(Q8Matrix *m, uint32_t rows, uint32_t cols);
+void q8_init(Q8Matrix *m, uint32_t rows, uint32_t cols);
 void q8_free(Q8Matrix *m);
 size_t q8_bytes(const Q8Matrix *m);
 /* Quantise x (cols) into row r; read row r back as floats into x. */

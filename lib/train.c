@@ -132,7 +132,7 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
                          (unsigned long long)o->steps, (unsigned long long)s->step);
     tr->st = *s;
     if (o->steps_set) tr->st.total_steps = o->steps;
-    model_alloc(&tr->m, c, s->batch);
+    model_init(&tr->m, c, s->batch);
     memcpy(tr->m.params, ck->params, tr->m.n_params * sizeof(float));
     memcpy(tr->m.m, ck->adam_m, tr->m.n_params * sizeof(float));
     memcpy(tr->m.v, ck->adam_v, tr->m.n_params * sizeof(float));
@@ -170,7 +170,7 @@ static int start_fresh(Trainer *tr)
     if (!o->hidden_set) c.hidden = model_default_hidden(c.dim, c.ffn_act);
     if (model_config_check(&c) < 0) return -1;
     train_state_from_options(&tr->st, o);
-    model_alloc(&tr->m, &c, o->batch);
+    model_init(&tr->m, &c, o->batch);
     tr->rng.s = tr->st.rng_state;
     model_init_weights(&tr->m, &tr->rng);
     return 0;

@@ -25,3 +25,13 @@ setup() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"1 core objects print nothing"* ]]
 }
+
+@test "every header compiles on its own and twice (include guards close at the end)" {
+    # kernels_*.h are fragments the kernel files include in a set order
+    for h in "$top"/lib/*.h "$top"/cmd/common/*.h; do
+        case "$h" in */kernels_*.h) continue ;; esac
+        printf '#include "%s"\n#include "%s"\n' "$h" "$h" > t.c
+        cc -std=c11 -D_POSIX_C_SOURCE=200809L -fsyntax-only -Wall -Werror -I"$top/lib" -I"$top/cmd/common" t.c ||
+            { echo "header: $h"; false; }
+    done
+}

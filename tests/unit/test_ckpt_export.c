@@ -21,7 +21,7 @@ static char *make_model(Model *m, uint32_t quant, uint32_t ffn, uint64_t seed)
     uint16_t merges[] = {'h', 'e', 'l', 'l', 257, 258};
     tok_init_bpe(&tok, merges, 3, "test");
     c.vocab = tok.n_vocab;
-    model_alloc(m, &c, 1);
+    model_init(m, &c, 1);
     Rng r;
     rng_seed(&r, seed);
     model_init_weights(m, &r);
@@ -178,7 +178,7 @@ TEST(export_llama2c_greedy_tokens_equal_l1b_for_a_float_model)
     CHECK(w.dim == 16 && w.hidden == 40 && w.layers == 2 && w.heads == 2 && w.kv_heads == 2);
     CHECK(w.vocab == 260 && !w.shared && w.seq_len == 12);
     Infer inf;
-    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
+    CHECK_EQ(infer_read(&inf, path, INFER_EXACT), 0);
     L2cState *s = xcalloc(1, sizeof *s);
     /* l1b-sample's protocol: <eod>, the prompt, then the most likely token;
      * in llama2.c ids <eod> is 1, run.c's BOS */
@@ -201,7 +201,7 @@ TEST(export_llama2c_greedy_tokens_equal_l1b_for_a_float_model)
     CHECK(worst < 1e-4);  /* float rounding only */
     free(s);
     free(w.all);
-    infer_close(&inf);
+    infer_free(&inf);
     model_free(&m);
     unlink(path);
     unlink(out);

@@ -26,7 +26,7 @@ static char *make_checkpoint(Model *m, const ModelConfig *shape, uint64_t seed)
         tok_init_bytes(&tok);
     }
     c.vocab = tok.n_vocab;
-    model_alloc(m, &c, 1);
+    model_init(m, &c, 1);
     Rng r;
     rng_seed(&r, seed);
     model_init_weights(m, &r);
@@ -224,8 +224,8 @@ TEST(ckpt_inference_file_gives_the_same_logits)
         char *ck = make_checkpoint(&m, &shapes[s / 2], 11), *inf = pack_to_temp(ck);
         int flags = s % 2 ? INFER_EXACT : 0;
         Infer a, b;
-        CHECK_EQ(infer_open(&a, ck, flags), 0);
-        CHECK_EQ(infer_open(&b, inf, flags), 0);
+        CHECK_EQ(infer_read(&a, ck, flags), 0);
+        CHECK_EQ(infer_read(&b, inf, flags), 0);
         CHECK_EQ(a.weight_bytes, b.weight_bytes);
         CHECK_EQ(a.cache_bytes, b.cache_bytes);
         int tokens[8] = {256, 72, 101, 108, 108, 111, 0, 255};
@@ -236,8 +236,8 @@ TEST(ckpt_inference_file_gives_the_same_logits)
             const float *lb = infer_forward(&b, tokens[t], t);
             CHECK(!memcmp(keep, lb, sizeof keep));  /* bit for bit */
         }
-        infer_close(&a);
-        infer_close(&b);
+        infer_free(&a);
+        infer_free(&b);
         model_free(&m);
         remove_temp(ck);
         remove_temp(inf);

@@ -17,7 +17,7 @@
 static char *make_model(Model *m, uint32_t quant)
 {
     ModelConfig c = {32, 1, 2, 96, 16, 257, FFN_SWIGLU, quant};
-    model_alloc(m, &c, 1);
+    model_init(m, &c, 1);
     Rng r;
     rng_seed(&r, 21);
     model_init_weights(m, &r);

@@ -14,7 +14,7 @@
 /* a random model of the given shape saved to a temporary checkpoint */
 static char *random_checkpoint_shaped(Model *m, const ModelConfig *c)
 {
-    model_alloc(m, c, 1);
+    model_init(m, c, 1);
     Rng r;
     rng_seed(&r, 5);
     model_init_weights(m, &r);
@@ -42,7 +42,7 @@ static void check_logits_match(uint32_t quant, uint32_t ffn)
     Model m;
     char *path = random_checkpoint(&m, quant, ffn);
     Infer inf;
-    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
+    CHECK_EQ(infer_read(&inf, path, INFER_EXACT), 0);
     int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
     model_forward(&m, tokens, NULL, 1, 12);
     double worst = 0;
@@ -56,7 +56,7 @@ static void check_logits_match(uint32_t quant, uint32_t ffn)
     }
     /* the same functions on the same numbers: equal to float rounding */
     CHECK(worst <= 1e-5);
-    infer_close(&inf);
+    infer_free(&inf);
     model_free(&m);
     unlink(path);
     free(path);
@@ -76,8 +76,8 @@ static void check_compact_near_exact(uint32_t quant, uint32_t ffn)
     Model m;
     char *path = random_checkpoint(&m, quant, ffn);
     Infer a, b;
-    CHECK_EQ(infer_open(&a, path, INFER_EXACT), 0);
-    CHECK_EQ(infer_open(&b, path, 0), 0);
+    CHECK_EQ(infer_read(&a, path, INFER_EXACT), 0);
+    CHECK_EQ(infer_read(&b, path, 0), 0);
     int tokens[12] = {256, 72, 101, 108, 108, 111, 32, 119, 0, 255, 10, 256};
     double worst = 0, largest = 0;
     for (uint32_t t = 0; t < 12; t++) {
@@ -93,8 +93,8 @@ static void check_compact_near_exact(uint32_t quant, uint32_t ffn)
     CHECK(largest > 1);     /* the logits are not all near zero */
     CHECK(worst > 0);       /* the int8 path is really taken */
     CHECK(worst <= 0.1);
-    infer_close(&a);
-    infer_close(&b);
+    infer_free(&a);
+    infer_free(&b);
     model_free(&m);
     unlink(path);
     free(path);
@@ -110,18 +110,18 @@ TEST(infer_holds_packed_weights_not_floats)
     /* 2 layers x 7 BitLinear layers, each row one 16-byte block (C, H <= 64) */
     size_t ternary = 2 * (4 * 16 + 2 * 40 + 16) * 16, norms = (2 * 2 * 16 + 16) * sizeof(float);
     Infer inf;
-    CHECK_EQ(infer_open(&inf, path, INFER_EXACT), 0);
+    CHECK_EQ(infer_read(&inf, path, INFER_EXACT), 0);
     CHECK_EQ(inf.weight_bytes, ternary + norms + 2 * 257 * 16 * sizeof(float));
     /* K and V: 2 layers x ctx 12 x 16 floats each */
     CHECK_EQ(inf.cache_bytes, 2 * 2 * 12 * 16 * sizeof(float));
     CHECK(inf.lin[0].ternary);
-    infer_close(&inf);
+    infer_free(&inf);
     /* int8 tables: a byte per weight and a float per row; the cache a row
      * per (layer, position, head) of 8 bytes and its scale */
-    CHECK_EQ(infer_open(&inf, path, 0), 0);
+    CHECK_EQ(infer_read(&inf, path, 0), 0);
     CHECK_EQ(inf.weight_bytes, ternary + norms + 2 * 257 * (16 + sizeof(float)));
     CHECK_EQ(inf.cache_bytes, 2 * (2 * 12 * 2) * (8 + sizeof(float)));
-    infer_close(&inf);
+    infer_free(&inf);
     model_free(&m);
     unlink(path);
     free(path);
@@ -144,8 +144,8 @@ TEST(infer_base3_weights_give_the_same_logits_as_2_bit)
     CHECK_EQ(packed_model_write(three, &pm), 0);
     packed_model_free(&pm);
     Infer a, b;
-    CHECK_EQ(infer_open(&a, two, 0), 0);
-    CHECK_EQ(infer_open(&b, three, 0), 0);
+    CHECK_EQ(infer_read(&a, two, 0), 0);
+    CHECK_EQ(infer_read(&b, three, 0), 0);
     CHECK_EQ(b.lin[0].t.packing, PACK_BASE3);
     /* rows of 96 columns (q k v o gate up) take 2 blocks either way; the
      * 96 rows of w_down (200 columns) 4 blocks of 2 bits, 3 of base 3 */
@@ -155,8 +155,8 @@ TEST(infer_base3_weights_give_the_same_logits_as_2_bit)
         const float *la = infer_forward(&a, tokens[t], t), *lb = infer_forward(&b, tokens[t], t);
         CHECK(!memcmp(la, lb, 257 * sizeof *la));
     }
-    infer_close(&a);
-    infer_close(&b);
+    infer_free(&a);
+    infer_free(&b);
     model_free(&m);
     unlink(path);
     unlink(two);

@@ -28,7 +28,7 @@ static void check_model_gradients(uint32_t quant, uint32_t ffn, int only_after_q
 {
     ModelConfig c = tiny(quant, ffn);
     Model m;
-    model_alloc(&m, &c, 2);
+    model_init(&m, &c, 2);
     Rng r;
     rng_seed(&r, 42);
     model_init_weights(&m, &r);
@@ -71,7 +71,7 @@ TEST(model_ternary_gradients_reach_every_tensor)
 {
     ModelConfig c = tiny(QUANT_ABSMEAN, FFN_SWIGLU);
     Model m;
-    model_alloc(&m, &c, 2);
+    model_init(&m, &c, 2);
     Rng r;
     rng_seed(&r, 1);
     model_init_weights(&m, &r);
@@ -128,7 +128,7 @@ TEST(checkpoint_save_load_save_is_byte_identical)
 {
     ModelConfig c = tiny(QUANT_ABSMEAN, FFN_SWIGLU);
     Model m;
-    model_alloc(&m, &c, 1);
+    model_init(&m, &c, 1);
     Rng r;
     rng_seed(&r, 3);
     model_init_weights(&m, &r);
@@ -238,7 +238,7 @@ TEST(checkpoint_refuses_training_state_out_of_range)
      * crash the trainer that resumes it */
     ModelConfig c = tiny(QUANT_ABSMEAN, FFN_SWIGLU);
     Model m;
-    model_alloc(&m, &c, 1);
+    model_init(&m, &c, 1);
     Tokenizer tok;
     tok_init_bytes(&tok);
     uint8_t rec[TOK_RECORD_FIXED];

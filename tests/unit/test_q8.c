@@ -15,7 +15,7 @@ static float rnd(unsigned *seed)
 TEST(q8_rows_round_to_half_a_step)
 {
     Q8Matrix m;
-    q8_alloc(&m, 3, 5);
+    q8_init(&m, 3, 5);
     float x[5] = {1.27f, -0.635f, 0.0f, 0.3f, -1.0f}, back[5];
     q8_set_row(&m, 1, x);
     /* scale = max|x| / 127 = 0.01; -0.635 / 0.01 = -63.5 rounds to even -64 */
@@ -48,7 +48,7 @@ TEST(q8_matvec_equals_the_integer_reference)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             uint32_t R = shapes[s][0], C = shapes[s][1];
             Q8Matrix m;
-            q8_alloc(&m, R, C);
+            q8_init(&m, R, C);
             float *row = malloc(C * sizeof *row), *out = malloc(R * sizeof *out);
             int8_t *xq = malloc(C);
             for (uint32_t r = 0; r < R; r++) {
