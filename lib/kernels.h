@@ -39,10 +39,11 @@ KernelFn kernel_slot(const Kernels *k, int i);
 /* The active table; valid after kernels_init(). */
 extern Kernels kern;
 
-/* Choose the level: L1B_SIMD if set (falling back, with a warning on
- * stderr, when the CPU or build lacks it), else the best the CPU has.
- * Returns the level chosen. Safe to call more than once. */
-SimdLevel kernels_init(void);
+/* Fill the active table: the level named by want (L1B_SIMD; NULL or ""
+ * for none), else the best the CPU has. Returns 0, or -1 with a message
+ * (l1b_error) when want is unknown or the CPU or build lacks it: then the
+ * best level is used all the same. Safe to call more than once. */
+int kernels_init(const char *want);
 /* The table for a given level, for tests and benchmarks; -1 if this CPU or
  * build cannot run that level. It starts from an empty table, fills in the
  * plain C kernels, then each level's up to the one asked for. */
@@ -51,9 +52,8 @@ int kernels_for_level(SimdLevel level, Kernels *out);
 /* Plain C kernels the SIMD versions also use for their last few elements. */
 void quantize_i8_ref(const float *x, size_t n, float s, int8_t *q);
 void adamw_f32_ref(float *w, const float *g, float *m, float *v, size_t n, const float k[8]);
-void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n);
-/* axpy_i8_rows_ref on the columns [from, len) only: a SIMD version's last
- * columns */
+/* the plain C axpy_i8_rows on the columns [from, len) only: a SIMD
+ * version's last columns */
 void axpy_i8_rows_from(float *y, const float *a, const int8_t *rows, size_t len, size_t n, size_t from);
 
 /* Per-level fill functions: each overwrites the slots it implements, in

@@ -203,7 +203,7 @@ void axpy_i8_rows_from(float *y, const float *a, const int8_t *rows, size_t len,
         }
 }
 
-void axpy_i8_rows_ref(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
+static void axpy_i8_rows_scalar(float *y, const float *a, const int8_t *rows, size_t len, size_t n)
 {
     axpy_i8_rows_from(y, a, rows, len, n, 0);
 }
@@ -234,7 +234,6 @@ static void ternary_base3_dot4_scalar(int32_t out[4], const uint8_t *codes, size
 /* the plain C kernels the SIMD ones also call keep their public names */
 #define quantize_i8_scalar quantize_i8_ref
 #define adamw_f32_scalar adamw_f32_ref
-#define axpy_i8_rows_scalar axpy_i8_rows_ref
 
 /* every slot of the list (kernels_slots.h): slot name gets name_scalar */
 void kernels_fill_scalar(Kernels *k)

@@ -132,8 +132,3 @@ size_t strtab_filter(StrTab *t, int (*keep)(const StrEntry *e, void *ctx), void 
     free(old_arena);
     return t->count;
 }
-
-size_t strtab_bytes(const StrTab *t)
-{
-    return (t->mask + 1) * sizeof *t->slots + t->arena_cap;
-}

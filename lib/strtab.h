@@ -36,7 +36,5 @@ StrEntry *strtab_insert(StrTab *t, const uint8_t *s, size_t n, uint64_t h, int *
 static inline const uint8_t *strtab_str(const StrTab *t, const StrEntry *e) { return t->arena + e->off; }
 /* Keep only entries with keep(e, ctx) != 0; returns how many remain. */
 size_t strtab_filter(StrTab *t, int (*keep)(const StrEntry *e, void *ctx), void *ctx);
-/* Approximate bytes held. */
-size_t strtab_bytes(const StrTab *t);
 
 #endif
