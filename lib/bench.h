@@ -1,7 +1,7 @@
 /* bench: l1b-bench's measurements — kernels at every SIMD level side by
  * side, training steps and decoding — as rows of a table the program
- * prints (cmd/l1b-bench.c). Times
- * are medians over repetitions after a warm-up, on the monotonic clock. */
+ * prints (cmd/l1b-bench.c). Times are medians over repetitions after a
+ * warm-up, on the monotonic clock. */
 #ifndef L1B_BENCH_H
 #define L1B_BENCH_H
 
