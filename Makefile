@@ -7,6 +7,14 @@
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
 #
 # CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
+#
+# The kernel sources follow the target architecture ($(CC) -dumpmachine):
+# on x86, 32 or 64-bit, one file per SIMD level, each built with that
+# level's instruction set and no more; on any other target the plain C
+# kernels only, for now. The core builds everywhere. Another architecture's
+# kernels are a KERNELS_<arch> list, the KERNELS_DEFS_<arch> macro that
+# lib/kernels.c and lib/cpu.c test, and a SIMD_FLAGS line per file, next
+# to the x86 ones below.
 
 CC      ?= cc
 CFLAGS  ?= -O3 -g
@@ -16,13 +24,17 @@ PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 
-# SIMD kernels only on x86 targets, unless SIMD=0.
-TARGET_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
-ifeq ($(filter x86_64% i386% i486% i586% i686%,$(TARGET_ARCH)),)
-SIMD ?= 0
-else
-SIMD ?= 1
-endif
+SIMD    ?= 1
+
+# The target's architecture family, from the compiler's target triple: x86
+# (i386..i686, x86_64, amd64; also with -m32), aarch64, arm (any 32-bit
+# arm), else the triple's first field (powerpc, riscv64, ...).
+TARGET_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+TRIPLES_x86     = x86_64-% amd64-% i386-% i486-% i586-% i686-%
+TRIPLES_aarch64 = aarch64-% aarch64_be-% arm64-%
+TRIPLES_arm     = arm%
+KERNEL_ARCH := $(firstword $(foreach a,x86 aarch64 arm,$(if $(filter $(TRIPLES_$(a)),$(TARGET_MACHINE)),$(a))) \
+                           $(firstword $(subst -, ,$(TARGET_MACHINE))))
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -fno-math-errno $(WARN) -Ilib $(CFLAGS)
@@ -30,15 +42,30 @@ LIBS     = -lm -lpthread
 
 PROGRAMS = l1b-tokenize l1b-train l1b-sample l1b-bench l1b-ckpt
 
-LIB_SRC  = $(filter-out lib/kernels_sse%.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c,$(wildcard lib/*.c))
-ifeq ($(SIMD),0)
-ALL_CFLAGS += -DL1B_NO_SIMD
-SIMD_SRC =
-else
-SIMD_SRC = lib/kernels_sse.c lib/kernels_mmx.c lib/kernels_sse2.c lib/kernels_ssse3.c lib/kernels_avx2.c lib/kernels_avx512.c
+OBJ      = $(BUILD)/obj
+
+# SIMD kernels by architecture: KERNELS_<arch> are its sources, built only
+# for that architecture; KERNELS_DEFS_<arch> tells lib/kernels.c and
+# lib/cpu.c they are there. Each file gets its own level's instruction set
+# (SIMD_FLAGS) and no more; the rest of the code is built for the baseline.
+KERNELS_x86      = lib/kernels_sse.c lib/kernels_mmx.c lib/kernels_sse2.c lib/kernels_ssse3.c \
+                   lib/kernels_avx2.c lib/kernels_avx512.c
+KERNELS_DEFS_x86 = -DL1B_KERNELS_X86
+$(OBJ)/lib/kernels_sse.o:    SIMD_FLAGS = -msse
+$(OBJ)/lib/kernels_mmx.o:    SIMD_FLAGS = -msse
+$(OBJ)/lib/kernels_sse2.o:   SIMD_FLAGS = -msse2
+$(OBJ)/lib/kernels_ssse3.o:  SIMD_FLAGS = -mssse3
+$(OBJ)/lib/kernels_avx2.o:   SIMD_FLAGS = -mavx2 -mfma
+$(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+
+# The core: every lib/*.c but the SIMD kernels of any architecture (every
+# lib/kernels_*.c but the plain C ones), which come from the list above.
+LIB_SRC  = $(filter-out lib/kernels_%.c,$(wildcard lib/*.c)) lib/kernels_scalar.c
+ifneq ($(SIMD),0)
+SIMD_SRC = $(KERNELS_$(KERNEL_ARCH))
+ALL_CFLAGS += $(KERNELS_DEFS_$(KERNEL_ARCH))
 endif
 
-OBJ      = $(BUILD)/obj
 LIB_OBJ  = $(patsubst lib/%.c,$(OBJ)/lib/%.o,$(LIB_SRC) $(SIMD_SRC))
 LIBA     = $(BUILD)/libl1b.a
 # What several programs show a person (messages, progress, reports): the
@@ -49,15 +76,6 @@ CMDA     = $(BUILD)/libl1b-cmd.a
 BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/unit-tests
-
-# Each SIMD level's kernels get that level's instruction set and no more;
-# the rest of the code is built for the baseline CPU.
-$(OBJ)/lib/kernels_sse.o:   SIMD_FLAGS = -msse
-$(OBJ)/lib/kernels_mmx.o:   SIMD_FLAGS = -msse
-$(OBJ)/lib/kernels_sse2.o:  SIMD_FLAGS = -msse2
-$(OBJ)/lib/kernels_ssse3.o: SIMD_FLAGS = -mssse3
-$(OBJ)/lib/kernels_avx2.o:  SIMD_FLAGS = -mavx2 -mfma
-$(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 .PHONY: all check unit cli check-legacy install uninstall clean
 .SECONDARY:

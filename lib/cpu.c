@@ -2,9 +2,13 @@
 
 #include <string.h>
 
+/* L1B_X86: the CPU can be asked (CPUID) what it has. L1B_KERNELS_X86 (from
+ * the Makefile): the x86 SIMD kernels are compiled in. */
 #if defined(__i386__) || defined(__x86_64__)
 #define L1B_X86 1
 #include <cpuid.h>
+#elif defined(L1B_KERNELS_X86)
+#error "L1B_KERNELS_X86 on a target that is not x86"
 #endif
 
 static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2", "avx512"};
@@ -23,10 +27,10 @@ int simd_parse(const char *name, SimdLevel *level)
 
 SimdLevel cpu_build_level(void)
 {
-#if defined(L1B_NO_SIMD) || !defined(L1B_X86)
-    return SIMD_SCALAR;
-#else
+#ifdef L1B_KERNELS_X86
     return SIMD_AVX512;
+#else
+    return SIMD_SCALAR;
 #endif
 }
 

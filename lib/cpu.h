@@ -16,7 +16,8 @@ typedef enum {
 /* Best level the CPU supports (CPUID, and OS support for AVX state),
  * capped by what this build compiled in. Computed once. */
 SimdLevel cpu_best_level(void);
-/* Highest level compiled into this build (SIMD_SCALAR for SIMD=0). */
+/* Highest level compiled into this build (SIMD_SCALAR for SIMD=0 and on
+ * targets other than x86). */
 SimdLevel cpu_build_level(void);
 const char *simd_name(SimdLevel level);
 /* Parse "scalar", "sse", "sse2", "ssse3", "avx2", "avx512"; -1 if unknown. */

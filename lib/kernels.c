@@ -28,7 +28,7 @@ int kernels_for_level(SimdLevel level, Kernels *out)
     if (level < SIMD_SCALAR || level > cpu_best_level()) return -1;
     *out = (Kernels){0};  /* a slot no fill sets stays NULL, for the tests */
     kernels_fill_scalar(out);
-#ifndef L1B_NO_SIMD
+#ifdef L1B_KERNELS_X86
     if (level >= SIMD_SSE) {  /* SSE floats, MMX integers */
         kernels_fill_sse(out);
         kernels_fill_mmx(out);
