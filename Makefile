@@ -2,7 +2,12 @@
 #
 #   make                 build every program into $(BUILD)/
 #   make check           C unit tests, then the bats CLI tests
+#   make unit-tests      build the unit-test runner, $(BUILD)/unit-tests
 #   make check-legacy    i686 build, tests under qemu-i386 as old CPUs
+#   make check-nosimd-i686   SIMD=0 i686 build, unit tests under qemu-i386
+#   make check-cross     a cross build with clang (CROSS=aarch64-linux-gnu,
+#                        the default), unit tests under qemu-user
+#   make check-aarch64   the same, spelt out
 #   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
 #
@@ -77,7 +82,7 @@ BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/unit-tests
 
-.PHONY: all check unit cli check-legacy install uninstall clean
+.PHONY: all check unit unit-tests cli check-legacy check-nosimd-i686 check-cross check-aarch64 install uninstall clean
 .SECONDARY:
 all: $(BINS)
 
@@ -112,6 +117,8 @@ check: unit cli
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+unit-tests: $(UNIT_BIN)
+
 cli: $(BINS)
 	L1B_BIN=$(abspath $(BUILD)) bats tests/cli
 
@@ -134,6 +141,35 @@ check-legacy:
 	  L1B_BIN=$$wrap L1B_EXPECT_CPU=$$cpu bats tests/cli/roundtrip.bats; \
 	done
 
+# The plain C build on the oldest CPU: SIMD=0 for i686 (no SIMD code at
+# all), its unit tests under qemu-i386 as a Pentium II.
+PLAIN_I686_BUILD = $(BUILD)-i686-plain
+check-nosimd-i686:
+	$(MAKE) BUILD=$(PLAIN_I686_BUILD) SIMD=0 CC="$(CC) -m32 -march=i686" all unit-tests
+	L1B_EXPECT_CPU=pentium2 $(QEMU) -cpu pentium2 $(PLAIN_I686_BUILD)/unit-tests
+
+# Another architecture: the default build for it, cross-compiled with clang
+# and lld, and its unit tests under qemu-user with the target's C library
+# from /usr/<triple>. On Debian: clang lld qemu-user libc6-dev-<arch>-cross
+# libgcc-12-dev-<arch>-cross (clang finds the target's C library through
+# the latter). CROSS_CC, CROSS_LDFLAGS and CROSS_QEMU may be set, e.g.
+# CROSS_CC=aarch64-linux-gnu-gcc CROSS_LDFLAGS= for a gcc cross compiler;
+# 32-bit powerpc needs GNU ld (binutils-powerpc-linux-gnu), and clang to be
+# shown the C library: CROSS_LDFLAGS="-B/usr/powerpc-linux-gnu/lib
+# -L/usr/powerpc-linux-gnu/lib".
+CROSS         = aarch64-linux-gnu
+CROSS_ARCH    = $(firstword $(subst -, ,$(CROSS)))
+CROSS_BUILD   = $(BUILD)-$(CROSS_ARCH)
+CROSS_CC      = clang --target=$(CROSS)
+CROSS_LDFLAGS = -fuse-ld=lld
+CROSS_QEMU    = qemu-$(patsubst powerpc%,ppc%,$(CROSS_ARCH)) -L /usr/$(CROSS)
+check-cross:
+	$(MAKE) BUILD=$(CROSS_BUILD) CC="$(CROSS_CC)" LDFLAGS="$(CROSS_LDFLAGS) $(LDFLAGS)" all unit-tests
+	$(CROSS_QEMU) $(CROSS_BUILD)/unit-tests
+
+check-aarch64:
+	$(MAKE) check-cross CROSS=aarch64-linux-gnu
+
 install: $(BINS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	for p in $(PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p; done
@@ -146,7 +182,7 @@ uninstall:
 	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
 
 clean:
-	rm -rf $(BUILD) $(LEGACY_BUILD)
+	rm -rf $(BUILD) $(LEGACY_BUILD) $(PLAIN_I686_BUILD) $(CROSS_BUILD)
 
 # The demo: everything from text the project ships (its man pages and
 # README), printing what each step does. About a minute on a 2-core PC.
