@@ -1,8 +1,5 @@
 #include "kernels.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "util.h"
 
 Kernels kern;
@@ -42,21 +39,20 @@ int kernels_for_level(SimdLevel level, Kernels *out)
     return 0;
 }
 
-SimdLevel kernels_init(void)
+int kernels_init(const char *want)
 {
-    SimdLevel level = cpu_best_level();
-    const char *want = getenv("L1B_SIMD");
+    SimdLevel level = cpu_best_level(), asked;
+    int rc = 0;
     if (want && *want) {
-        SimdLevel asked;
         if (simd_parse(want, &asked) < 0)
-            l1b_warn("L1B_SIMD=%s: unknown level (scalar, sse, sse2, ssse3, avx2, avx512); using %s",
-                     want, simd_name(level));
+            rc = l1b_error("L1B_SIMD=%s: unknown level (scalar, sse, sse2, ssse3, avx2, avx512); using %s",
+                           want, simd_name(level));
         else if (asked > level)
-            l1b_warn("L1B_SIMD=%s: not supported by this %s; using %s", want,
-                     cpu_build_level() < asked ? "build" : "CPU", simd_name(level));
+            rc = l1b_error("L1B_SIMD=%s: not supported by this %s; using %s", want,
+                           cpu_build_level() < asked ? "build" : "CPU", simd_name(level));
         else
             level = asked;
     }
     kernels_for_level(level, &kern);
-    return level;
+    return rc;
 }
