@@ -1,7 +1,7 @@
 # l1b — build, test, install.  See README.md.
 #
 #   make                 build every program into $(BUILD)/
-#   make check           C unit tests, then the bats CLI tests
+#   make check           C unit tests, the layout check, the bats CLI tests
 #   make unit-tests      build the unit-test runner, $(BUILD)/unit-tests
 #   make check-legacy    i686 build, tests under qemu-i386 as old CPUs
 #   make check-nosimd-i686   SIMD=0 i686 build, unit tests under qemu-i386
@@ -82,7 +82,7 @@ BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/unit-tests
 
-.PHONY: all check unit unit-tests cli check-legacy check-nosimd-i686 check-cross check-aarch64 install uninstall clean
+.PHONY: all check unit unit-tests layout cli check-legacy check-nosimd-i686 check-cross check-aarch64 install uninstall clean
 .SECONDARY:
 all: $(BINS)
 
@@ -112,10 +112,15 @@ $(UNIT_BIN): $(patsubst tests/unit/%.c,$(OBJ)/tests/%.o,$(UNIT_SRC)) $(CMDA) $(L
 $(OBJ)/lib $(OBJ)/cmd $(OBJ)/cmd/common $(OBJ)/tests:
 	mkdir -p $@
 
-check: unit cli
+check: unit layout cli
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+
+# The layout rule (README.md): no core object prints, exits or reads the
+# environment, judged by the symbols it uses.
+layout: $(LIB_OBJ)
+	@sh tests/layout/quiet-core.sh $(LIB_OBJ)
 
 unit-tests: $(UNIT_BIN)
 
