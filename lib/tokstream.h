@@ -60,8 +60,8 @@ void tokr_close(TokReader *r);  /* frees; does not close fd */
 int tokstream_parse_header(const uint8_t *p, size_t n, const char *name, Tokenizer *t,
                            uint32_t *header_size);
 
-/* Load the tokenizer stored in a file: a token stream (only its header is
- * read). Model checkpoints will be accepted here too. */
+/* Load the tokenizer stored in a token stream (only its header is read);
+ * tokenizer_from_file (tokenizer.h) also takes model files. */
 int tok_load_file(const char *path, Tokenizer *t);
 
 #endif
