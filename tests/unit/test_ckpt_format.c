@@ -298,7 +298,7 @@ TEST(convert_file_packs_unpacks_and_reports_without_printing)
     CHECK_EQ(ckpt_read(un, &rd, 0), 0);
     CHECK_EQ(rd.st.step, 0);
     CHECK_EQ(rd.st.total_steps, 50);
-    CHECK(rd.st.lr == 2e-3f);
+    CHECK(rd.st.lr == d.lr); /* not the constant: x87 keeps it wider than float */
     ckpt_free(&rd);
     /* refusals, each as an error message */
     CHECK_EQ(convert_file(inf, out, &pack, &r), -1);
