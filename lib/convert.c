@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "quant.h"
 #include "util.h"
@@ -198,8 +199,12 @@ int convert_file(const char *in, const char *out, const ConvertOptions *o, Conve
     ConvertReport rep;
     memset(&rep, 0, sizeof rep);
     uint32_t kind;
-    int rc = ckpt_kind(in, &kind);
+    int lock = -1;
+    /* not into a model l1b-train is writing: its lock is held until done */
+    int rc = model_lock(out, 0, &lock);
+    if (rc == 0) rc = ckpt_kind(in, &kind);
     if (rc == 0) rc = o->unpack ? unpack_file(in, out, kind, o->settings, &rep) : pack_file(in, out, kind, o->packing);
+    if (lock >= 0) close(lock);
     if (rc == 0) {
         rep.in_bytes = file_size(in);
         rep.out_bytes = file_size(out);

@@ -144,8 +144,6 @@ void tokfile_close(TokenFile *f)
 {
     if (f->fd >= 0) close(f->fd);
     if (f->spool_path) {
-        unlink(f->spool_path);
-        cleanup_unregister(f->spool_path);
         free(f->spool_path);
     }
     if (f->tok.n_vocab) tok_free(&f->tok);

@@ -115,8 +115,6 @@ void textin_close(TextInput *in)
     close_current(in);
     if (in->spool_fd >= 0) {
         close(in->spool_fd);
-        unlink(in->spool_path);
-        cleanup_unregister(in->spool_path);
         free(in->spool_path);
     }
     memset(in, 0, sizeof *in);

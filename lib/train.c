@@ -57,31 +57,11 @@ typedef struct {
     const TrainReport *rep;
     int report_failed;   /* a callback stopped the run: save all the same */
     int lock_fd;
-    char *lock_path;
 } Trainer;
 
 static volatile sig_atomic_t stop_signal;
 
 /* ---- set-up ----------------------------------------------------------- */
-
-static int lock_model(Trainer *tr, const char *path)
-{
-    size_t n = strlen(path) + 6;
-    tr->lock_path = xmalloc(n);
-    snprintf(tr->lock_path, n, "%s.lock", path);
-    tr->lock_fd = open(tr->lock_path, O_RDWR | O_CREAT, 0666);
-    if (tr->lock_fd < 0) return l1b_error("%s: cannot create lock file: %s", tr->lock_path, strerror(errno));
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(tr->lock_fd, F_SETLK, &fl) < 0) {
-        if (errno == EACCES || errno == EAGAIN)
-            return l1b_error("%s: another l1b-train is writing this model (lock %s)", path, tr->lock_path);
-        return l1b_error("%s: cannot lock: %s", tr->lock_path, strerror(errno));
-    }
-    return 0;
-}
 
 static int same_tokenizer(const TokenFile *a, const uint8_t *rec, size_t n)
 {
@@ -179,7 +159,16 @@ static int start_fresh(Trainer *tr)
 static int setup(Trainer *tr)
 {
     const TrainOptions *o = tr->o;
-    if (lock_model(tr, o->model_path) < 0) return -1;
+    /* the output is checked and locked before any work */
+    char *target = path_resolve(o->model_path);
+    if (!target) return -1;
+    int kind = output_kind(target);
+    free(target);
+    if (kind < 0) return -1;
+    if (kind == OUTPUT_STREAM)
+        return l1b_error("%s: not a regular file (a checkpoint is replaced as a whole and read back)",
+                         o->model_path);
+    if (model_lock(o->model_path, 1, &tr->lock_fd) < 0) return -1;
     struct stat st;
     int exists = stat(o->model_path, &st) == 0;
     Checkpoint ck;
@@ -414,6 +403,5 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     tokfile_close(&tr.data);
     tokfile_close(&tr.valdata);
     if (tr.lock_fd >= 0) close(tr.lock_fd);
-    free(tr.lock_path);
     return rc < 0 ? -1 : stopped_by;
 }

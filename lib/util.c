@@ -1,6 +1,9 @@
+/* realpath is XSI */
+#define _XOPEN_SOURCE 700
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -158,42 +161,179 @@ int tmpfile_create(char **path, const char *what)
         free(p);
         return -1;
     }
-    cleanup_register(p);
+    unlink(p);  /* the descriptor keeps it; nothing outlives the process */
     *path = p;
     return fd;
 }
 
-/* ---- atomic output files --------------------------------------------- */
+/* ---- output files ------------------------------------------------------ */
 
 #define OUT_BUFSIZE (1 << 16)
+
+/* A write lock on fd (fcntl): held until the process closes fd or ends, so
+ * a kill -9 releases it. 0 if taken, 1 if another process holds it. */
+static int lock_fd(int fd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) == 0) return 0;
+    return errno == EACCES || errno == EAGAIN ? 1 : -1;
+}
+
+static int held_by_other(int fd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* Temporary files ".NAME.XXXXXX" beside NAME that no writer holds (one
+ * killed before it could rename): every writer locks its own, so an
+ * unlocked one is left over and removed. */
+static void sweep_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(*dir ? dir : ".");
+    if (!d) return;
+    size_t blen = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, blen) || n[1 + blen] != '.' || strlen(n + 2 + blen) != 6)
+            continue;
+        size_t len = strlen(dir) + strlen(n) + 1;
+        char *p = xmalloc(len);
+        snprintf(p, len, "%s%s", dir, n);
+        int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !held_by_other(fd)) unlink(p);
+        if (fd >= 0) close(fd);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* The file a path names, following symbolic links, so that output replaces
+ * the link's target and leaves the link. Malloc'ed. */
+char *path_resolve(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (!real) {
+            l1b_error("%s: %s", path, errno == ENOENT ? "dangling symbolic link" : strerror(errno));
+            return NULL;
+        }
+        return real;
+    }
+    size_t n = strlen(path) + 1;
+    char *copy = xmalloc(n);
+    memcpy(copy, path, n);
+    return copy;
+}
+
+int model_lock(const char *path, int create, int *fd)
+{
+    *fd = -1;
+    char *target = path_resolve(path);
+    if (!target) return -1;
+    size_t n = strlen(target) + 6;
+    char *lock = xmalloc(n);
+    snprintf(lock, n, "%s.lock", target);
+    free(target);
+    int rc = 0;
+    *fd = open(lock, O_RDWR | (create ? O_CREAT : 0), 0666);
+    if (*fd < 0) {
+        if (!create && errno == ENOENT) rc = 0;
+        else rc = l1b_error("%s: cannot %s lock file: %s", lock, create ? "create" : "open", strerror(errno));
+    } else {
+        int held = lock_fd(*fd);
+        if (held == 1) rc = l1b_error("%s: another l1b-train is writing this model (lock %s)", path, lock);
+        else if (held < 0) rc = l1b_error("%s: cannot lock: %s", lock, strerror(errno));
+        if (rc < 0) {
+            close(*fd);
+            *fd = -1;
+        }
+    }
+    free(lock);
+    return rc;
+}
+
+int output_kind(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return errno == ENOENT ? OUTPUT_NEW : l1b_error("%s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode)) return OUTPUT_REGULAR;
+    if (S_ISDIR(st.st_mode)) return l1b_error("%s: is a directory", path);
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) return OUTPUT_STREAM;
+    return l1b_error("%s: not a regular file, FIFO or character device", path);
+}
 
 int outfile_open(OutFile *f, const char *path)
 {
     memset(f, 0, sizeof *f);
-    f->cap = OUT_BUFSIZE;
-    f->buf = xmalloc(f->cap);
+    f->fd = -1;
     if (!path || !strcmp(path, "-")) {
         f->fd = STDOUT_FILENO;
         f->name = "stdout";
+        f->cap = OUT_BUFSIZE;
+        f->buf = xmalloc(f->cap);
         return 0;
     }
-    size_t n = strlen(path);
-    f->path = xmalloc(n + 1);
-    memcpy(f->path, path, n + 1);
-    f->name = f->path;
+    char *target = path_resolve(path);
+    if (!target) return -1;
+    int kind = output_kind(target);
+    if (kind < 0) {
+        free(target);
+        return -1;
+    }
+    if (kind == OUTPUT_STREAM) {  /* a FIFO or device: written through, never replaced */
+        f->fd = open(target, O_WRONLY);
+        if (f->fd < 0) {
+            int e = errno;
+            free(target);
+            return l1b_error("%s: %s", path, strerror(e));
+        }
+        f->stream_path = target;
+        f->name = target;
+        f->cap = OUT_BUFSIZE;
+        f->buf = xmalloc(f->cap);
+        return 0;
+    }
     /* temporary name in the same directory, so rename() is atomic */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
+    const char *slash = strrchr(target, '/');
+    size_t dirlen = slash ? (size_t)(slash - target + 1) : 0, n = strlen(target);
+    char *dir = xmalloc(dirlen + 1);
+    memcpy(dir, target, dirlen);
+    dir[dirlen] = 0;
+    sweep_stale(dir, target + dirlen);
+    free(dir);
     f->tmp_path = xmalloc(n + 16);
-    snprintf(f->tmp_path, n + 16, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
-    f->fd = mkstemp(f->tmp_path);
-    if (f->fd < 0) {
-        int e = errno;
-        free(f->buf); free(f->path); free(f->tmp_path);
-        memset(f, 0, sizeof *f);
-        return l1b_error("%s: cannot create: %s", path, strerror(e));
+    for (;;) {
+        snprintf(f->tmp_path, n + 16, "%.*s.%s.XXXXXX", (int)dirlen, target, target + dirlen);
+        f->fd = mkstemp(f->tmp_path);
+        if (f->fd < 0) {
+            int e = errno;
+            free(f->tmp_path);
+            free(target);
+            memset(f, 0, sizeof *f);
+            f->fd = -1;
+            return l1b_error("%s: cannot create: %s", path, strerror(e));
+        }
+        /* locked, it is ours; if another writer swept it before we could
+         * lock it, make another */
+        struct stat st;
+        if (lock_fd(f->fd) == 0 && fstat(f->fd, &st) == 0 && st.st_nlink > 0) break;
+        close(f->fd);
     }
     cleanup_register(f->tmp_path);
+    f->path = target;
+    f->name = target;
+    f->cap = OUT_BUFSIZE;
+    f->buf = xmalloc(f->cap);
     return 0;
 }
 
@@ -228,6 +368,7 @@ static void outfile_free(OutFile *f)
     free(f->buf);
     free(f->path);
     free(f->tmp_path);
+    free(f->stream_path);
     memset(f, 0, sizeof *f);
     f->fd = -1;
 }
@@ -235,23 +376,27 @@ static void outfile_free(OutFile *f)
 int outfile_commit(OutFile *f)
 {
     int rc = outfile_flush(f);
-    if (!f->path) {               /* stdout: nothing to rename */
+    if (!f->path) {               /* stdout, a FIFO or a device: nothing to rename */
+        if (f->stream_path && close(f->fd) < 0 && rc == 0)
+            rc = l1b_error("%s: close: %s", f->name, strerror(errno));
         outfile_free(f);
         return rc;
     }
     if (rc == 0 && fsync(f->fd) < 0)
         rc = l1b_error("%s: fsync: %s", f->path, strerror(errno));
-    if (close(f->fd) < 0 && rc == 0)
-        rc = l1b_error("%s: close: %s", f->path, strerror(errno));
     if (rc == 0) {
         /* mkstemp makes mode 0600; give the file the usual umask mode */
         mode_t um = umask(0);
         umask(um);
-        chmod(f->tmp_path, 0666 & ~um);
-        if (rename(f->tmp_path, f->path) < 0)
+        fchmod(f->fd, 0666 & ~um);
+        /* the target may have become something else since it was opened */
+        if (output_kind(f->path) < 0) rc = -1;
+        else if (rename(f->tmp_path, f->path) < 0)
             rc = l1b_error("%s: rename: %s", f->path, strerror(errno));
     }
     if (rc < 0) unlink(f->tmp_path);
+    if (close(f->fd) < 0 && rc == 0)  /* after rename: closing releases the lock */
+        rc = l1b_error("%s: close: %s", f->path, strerror(errno));
     cleanup_unregister(f->tmp_path);
     outfile_free(f);
     return rc;
@@ -260,9 +405,11 @@ int outfile_commit(OutFile *f)
 void outfile_abort(OutFile *f)
 {
     if (f->path) {
-        close(f->fd);
         unlink(f->tmp_path);
+        close(f->fd);
         cleanup_unregister(f->tmp_path);
+    } else if (f->stream_path) {
+        close(f->fd);
     }
     outfile_free(f);
 }

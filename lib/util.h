@@ -50,16 +50,22 @@ long long read_full(int fd, void *buf, size_t n, const char *name);
 /* Write all n bytes; -1 on error (disk full included), recorded with name. */
 int write_full(int fd, const void *buf, size_t n, const char *name);
 
-/* Output file written atomically: bytes go to "DIR/.NAME.XXXXXX" in the
- * destination's directory and are renamed over NAME only by outfile_commit,
- * after fsync. Until then a signal or an abort removes the temporary file,
- * so NAME is always either the old file or the complete new one.
- * A NULL or "-" path writes to stdout directly. Writes are buffered. */
+/* Output files. A regular file (or a new name) is written atomically: bytes
+ * go to "DIR/.NAME.XXXXXX" beside it and are renamed over NAME only by
+ * outfile_commit, after fsync, so NAME is always either the old file or the
+ * complete new one. Each writer holds a lock on its temporary file; one left
+ * by a killed writer (unlocked) is removed by the next writer of NAME. A
+ * symbolic link is followed: its target is replaced, the link stays. A FIFO,
+ * character device or socket (/dev/null, a named pipe) is written through,
+ * never replaced; a directory or other special file is refused at open,
+ * before any work. A NULL or "-" path writes to stdout. Writes are
+ * buffered. */
 typedef struct {
     int fd;
-    char *path;      /* final name, NULL for stdout */
-    char *tmp_path;  /* temporary name, NULL for stdout */
-    const char *name;/* for messages: the path or "stdout" */
+    char *path;        /* final name (the link's target), NULL if not atomic */
+    char *tmp_path;    /* temporary name, NULL if not atomic */
+    char *stream_path; /* a FIFO or device written through, else NULL */
+    const char *name;  /* for messages: the path or "stdout" */
     uint8_t *buf;
     size_t used, cap;
     int failed;
@@ -70,6 +76,23 @@ int outfile_write(OutFile *f, const void *p, size_t n);
 int outfile_commit(OutFile *f);  /* flush, fsync, rename, close */
 void outfile_abort(OutFile *f);  /* close and remove the temporary file */
 
+/* What an output path names now: OUTPUT_NEW (nothing yet), OUTPUT_REGULAR,
+ * OUTPUT_STREAM (FIFO, character device, socket), or -1 with a message (a
+ * directory, a block device; path is not followed if it is a dangling
+ * link: see path_resolve). */
+enum { OUTPUT_NEW = 0, OUTPUT_REGULAR = 1, OUTPUT_STREAM = 2 };
+int output_kind(const char *path);
+/* The lock of a model that l1b-train is writing: a write lock (fcntl) on
+ * "TARGET.lock", TARGET being path with symbolic links followed, so every
+ * name of one file shares one lock. create: make the lock file if missing
+ * (the trainer); else a missing one means nobody trains it (*fd = -1). Held
+ * until *fd is closed or the process ends (kill -9 too). -1 with a message
+ * when another process holds it. */
+int model_lock(const char *path, int create, int *fd);
+/* path with symbolic links followed (realpath), or path itself when it is
+ * not a link; NULL with a message for a dangling link. Malloc'ed. */
+char *path_resolve(const char *path);
+
 /* Temporary files removed when the process is killed by SIGINT, SIGTERM,
  * SIGHUP or SIGPIPE (the handler removes them and re-raises the signal). */
 void cleanup_register(const char *path);
@@ -78,9 +101,10 @@ void cleanup_unregister(const char *path);
  * for a program that stops at a safe point of its own (the trainer saves
  * first); SIGPIPE still removes the temporary files and ends the process. */
 void signals_defer(volatile sig_atomic_t *flag);
-/* Create and open a temporary file in the directory set by the program
- * (its $TMPDIR; /tmp by default); registered for clean-up. Returns the fd
- * and stores the malloc'ed path in *path. */
+/* An anonymous temporary file in the directory set by the program (its
+ * $TMPDIR; /tmp by default): created and removed at once, so nothing is left
+ * behind however the process ends. Returns the fd and stores the name it
+ * had (malloc'ed, for messages) in *path. */
 void tmpfile_set_dir(const char *dir);
 int tmpfile_create(char **path, const char *what);
 

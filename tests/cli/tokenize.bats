@@ -170,26 +170,53 @@ load helper
     [ "$output" = "l1b-tokenize: junk.ids: line 1: not a token id (byte 0x78)" ]
 }
 
-@test "the stdin spool file is removed on success and on SIGTERM" {
+@test "the stdin spool file never outlives the process: not on success, SIGTERM or kill -9" {
     mkdir spool
     gen_text 8 2000 > in.txt
     cat in.txt | TMPDIR=$PWD/spool l1b-tokenize --bpe -o out.tok
     [ -z "$(ls -A spool)" ]
     mkfifo feed
-    TMPDIR=$PWD/spool l1b-tokenize --bpe -o out2.tok < feed &
+    for sig in TERM KILL; do
+        TMPDIR=$PWD/spool l1b-tokenize --bpe -o out2.tok < feed &
+        pid=$!
+        exec 4> feed            # hold the pipe open: the tokenizer waits for more
+        cat in.txt >&4
+        # the spool exists only as an open descriptor, already unlinked
+        for i in $(seq 50); do ls -l /proc/$pid/fd | grep -q "spool/l1b-spool.*(deleted)" && break; sleep 0.1; done
+        ls -l /proc/$pid/fd | grep -q "spool/l1b-spool.*(deleted)"
+        [ -z "$(ls -A spool)" ]
+        kill -$sig $pid
+        status=0
+        wait $pid || status=$?
+        exec 4>&-
+        [ "$status" -gt 128 ]   # killed by the signal, as the shell reports it
+        [ -z "$(ls -A spool)" ]
+        [ ! -e out2.tok ]
+    done
+}
+
+@test "a temporary output left by kill -9 is removed by the next writer of that file" {
+    gen_text 8 2000 > in.txt
+    l1b-tokenize -o out.tok in.txt
+    cp out.tok before.tok
+    mkfifo feed
+    l1b-tokenize -o out.tok < feed &
     pid=$!
-    exec 4> feed            # hold the pipe open: the tokenizer waits for more
-    cat in.txt >&4
-    for i in $(seq 50); do [ -n "$(ls -A spool)" ] && break; sleep 0.1; done
-    [ -n "$(ls -A spool)" ]
-    kill -TERM $pid
-    status=0
-    wait $pid || status=$?
+    exec 4> feed
+    cat in.txt >&4          # byte tokens stream out: the temporary file exists
+    for i in $(seq 50); do [ -n "$(ls -A . | grep '^\.out\.tok\.')" ] && break; sleep 0.1; done
+    [ -n "$(ls -A . | grep '^\.out\.tok\.')" ]
+    kill -KILL $pid
+    wait $pid || true
     exec 4>&-
-    [ "$status" -eq 143 ]   # killed by SIGTERM, as the shell reports it
-    [ -z "$(ls -A spool)" ]
-    [ ! -e out2.tok ]
-    [ -z "$(ls -A . | grep out2)" ]
+    cmp out.tok before.tok  # the old output is intact
+    [ -n "$(ls -A . | grep '^\.out\.tok\.')" ]
+    # a writer of another file leaves it alone; the next writer of out.tok removes it
+    l1b-tokenize -o other.tok in.txt
+    [ -n "$(ls -A . | grep '^\.out\.tok\.')" ]
+    l1b-tokenize -o out.tok in.txt
+    [ -z "$(ls -A . | grep '^\.out\.tok\.')" ]
+    cmp out.tok before.tok
 }
 
 @test "--bpe reads a pipe given as FILE twice via the spool" {

@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +11,18 @@
 
 char *temp_file_with(const void *data, size_t n)
 {
-    char *path;
-    int fd = tmpfile_create(&path, "test");
+    /* a named file (tmpfile_create's are anonymous) */
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t len = strlen(dir) + 32;
+    char *path = xmalloc(len);
+    snprintf(path, len, "%s/l1b-test.XXXXXX", dir);
+    int fd = mkstemp(path);
     if (fd < 0 || write_full(fd, data, n, path) < 0) {
-        fprintf(stderr, "temp_file_with: %s\n", l1b_last_error());
+        fprintf(stderr, "temp_file_with: %s: %s\n", path, fd < 0 ? strerror(errno) : l1b_last_error());
         exit(2);
     }
     close(fd);
-    cleanup_unregister(path);
     return path;
 }
 
