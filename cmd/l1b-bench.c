@@ -146,6 +146,9 @@ format = cli_choice("--format", optarg, format_names); break;
         default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
+    int n_levels = 0;
+    for (int lv = 0; lv < SIMD_LEVELS; lv++) n_levels += o.levels[lv];
+    if (simd_given && !n_levels) cli_usage_error("--simd: no level to run here");
     if (!simd_given)
         for (int lv = 0; lv <= (int)cpu_best_level(); lv++) o.levels[lv] = 1;
     int do_kernels = 0, do_train = 0, do_sample = 0;
@@ -164,6 +167,5 @@ format = cli_choice("--format", optarg, format_names); break;
     if (do_sample) bench_sample(&o, &t);
     print_rows(&t, format);
     bench_table_free(&t);
-    if (fflush(stdout) == EOF || ferror(stdout)) cli_die("stdout: write error");
     return 0;
 }

@@ -101,11 +101,6 @@ static void want_args(int have, int want_min, int want_max, const char *cmd)
     if (want_max >= 0 && have > want_max) cli_usage_error("%s: too many arguments", cmd);
 }
 
-static void finish_stdout(void)
-{
-    if (fflush(stdout) == EOF || ferror(stdout)) cli_die("stdout: write error");
-}
-
 /* ---- commands --------------------------------------------------------------- */
 
 static int cmd_info(int argc, char **argv)
@@ -119,7 +114,6 @@ static int cmd_info(int argc, char **argv)
     }
     want_args(argc - optind, 1, 1, "info");
     if (report_info(stdout, argv[optind], json) < 0) cli_die_last();
-    finish_stdout();
     return 0;
 }
 
@@ -134,12 +128,11 @@ static int cmd_verify(int argc, char **argv)
     want_args(argc - optind, 1, -1, "verify");
     for (int i = optind; i < argc; i++) {
         if (inspect_verify(argv[i]) < 0) {
-            finish_stdout();
+            fflush(stdout);  /* the files found ok first */
             cli_die_last();
         }
         printf("%s: ok\n", argv[i]);
     }
-    finish_stdout();
     return 0;
 }
 
@@ -220,7 +213,6 @@ static int cmd_vocab(int argc, char **argv)
     }
     want_args(argc - optind, 1, 1, "vocab");
     if (report_vocab(stdout, argv[optind]) < 0) cli_die_last();
-    finish_stdout();
     return 0;
 }
 
@@ -242,7 +234,6 @@ static int cmd_history(int argc, char **argv)
         return 0;
     }
     if (report_history(stdout, path) < 0) cli_die_last();
-    finish_stdout();
     return 0;
 }
 

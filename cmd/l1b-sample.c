@@ -123,10 +123,7 @@ static void generate(Infer *m, Session *s, Sampler *sp, const uint8_t *prompt, s
     uint16_t *ids = encode(m, prompt, n, &n_ids);
     session_reset(s);
     const float *logits = session_feed(s, TOK_EOD);  /* an empty prompt starts a document */
-    if (n_ids) {
-        logits = NULL;
-        for (size_t i = 0; i < n_ids; i++) logits = session_feed(s, ids[i]);
-    }
+    if (n_ids) logits = session_feed_many(s, ids, n_ids);
     free(ids);
     if (o->echo) out_bytes(out, prompt, n);
     for (uint64_t t = 0; t < o->n_tokens; t++) {

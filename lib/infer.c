@@ -375,6 +375,46 @@ void session_free(Session *s)
 
 void session_reset(Session *s) { s->n = 0; }
 
+const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n)
+{
+    uint32_t ctx = s->m->cfg.ctx, keep = ctx / 2;
+    if (n == 0) return NULL;
+    /* Where the window will stand after all n: count its length through
+     * the slides without running the model. After a slide the cache is the
+     * kept tokens run afresh from position 0, so if any slide happens the
+     * end state is the final window run from scratch: tokens that slide
+     * out before it (most of a long prompt) need not be run at all. */
+    uint32_t len = s->n;
+    uint64_t slides = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (len == ctx) {
+            len = keep;
+            slides++;
+        }
+        len++;
+    }
+    if (!slides) {
+        const float *logits = NULL;
+        for (size_t i = 0; i < n; i++) logits = session_feed(s, tokens[i]);
+        return logits;
+    }
+    /* the final window: the last len tokens of the old window and the new */
+    int *win = xmalloc(len * sizeof *win);
+    for (uint32_t j = 0; j < len; j++) {
+        uint64_t from_end = len - j;  /* 1 = the last new token */
+        win[j] = from_end <= n ? (int)tokens[n - from_end] : s->tokens[s->n - (from_end - n)];
+    }
+    const float *logits = NULL;
+    for (uint32_t j = 0; j < len; j++) {
+        s->tokens[j] = win[j];
+        logits = infer_forward(s->m, win[j], j);
+    }
+    s->n = len;
+    s->slides += slides;
+    free(win);
+    return logits;
+}
+
 const float *session_feed(Session *s, int token)
 {
     uint32_t ctx = s->m->cfg.ctx;

@@ -79,5 +79,9 @@ void session_free(Session *s);
 void session_reset(Session *s);
 /* Run one more token; returns the logits for the token after it. */
 const float *session_feed(Session *s, int token);
+/* The same for n tokens in turn (a prompt), returning the logits after the
+ * last (NULL for n = 0); the tokens that would slide out of the window are
+ * not run, so a prompt costs at most a window's worth of work. */
+const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n);
 
 #endif

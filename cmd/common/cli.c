@@ -1,15 +1,19 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "profile.h"
 #include "util.h"
 
 static const char *progname = "l1b";
+static int failing;  /* exiting on an error already reported */
 
 const char *cli_progname(void) { return progname; }
 
@@ -34,6 +38,7 @@ void cli_die(const char *fmt, ...)
     va_start(ap, fmt);
     vmessage(fmt, ap);
     va_end(ap);
+    failing = 1;
     exit(1);
 }
 
@@ -44,8 +49,34 @@ static void out_of_memory(size_t n)
     cli_die("out of memory (%zu bytes)", n);
 }
 
+/* Descriptors 0-2 closed by the caller (2>&-) would be handed to the next
+ * file the program opens, which would then receive its messages or be
+ * read as input: give them /dev/null first. */
+static void open_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (got >= 0 && got != fd) close(got);  /* cannot happen: the lowest free is fd */
+        }
+}
+
+/* Whatever a program wrote to stdout (--help included) must have arrived:
+ * a write error, seen at the latest when stdout is flushed at exit, makes
+ * the exit status 1. */
+static void check_stdout_at_exit(void)
+{
+    if (failing) return;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: stdout: write error%s%s\n", progname, errno ? ": " : "", errno ? strerror(errno) : "");
+        _exit(1);
+    }
+}
+
 void cli_start(const char *argv0)
 {
+    open_standard_descriptors();
+    atexit(check_stdout_at_exit);
     const char *s = strrchr(argv0, '/');
     progname = s ? s + 1 : argv0;
     alloc_on_failure(out_of_memory);
@@ -66,6 +97,7 @@ void cli_usage_error(const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s: %s\nTry '%s --help'.\n", progname, line, progname);
+    failing = 1;
     exit(2);
 }
 

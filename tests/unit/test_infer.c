@@ -236,3 +236,50 @@ TEST(sampler_top_p_applies_within_top_k)
     sampler_free(&a);
     sampler_free(&b);
 }
+
+/* A long prompt fed at once runs only the window it ends in, and leaves the
+ * session exactly as feeding it token by token would: same logits, same
+ * window, same slide count; from an empty session and from a part-full one,
+ * for prompts ending before, at and after slides. ctx 12: slides keep 6. */
+TEST(session_feed_many_equals_token_by_token_across_slides)
+{
+    Model m;
+    char *path = random_checkpoint(&m, QUANT_ABSMEAN, FFN_SWIGLU);
+    Infer a, b;
+    CHECK_EQ(infer_read(&a, path, 0), 0);
+    CHECK_EQ(infer_read(&b, path, 0), 0);
+    Session sa, sb;
+    session_init(&sa, &a);
+    session_init(&sb, &b);
+    uint16_t prompt[40];
+    for (int i = 0; i < 40; i++) prompt[i] = (uint16_t)((i * 37 + 11) % 256);
+    size_t lens[] = {1, 5, 11, 12, 13, 17, 18, 19, 40};
+    for (int start = 0; start < 3; start++)
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            session_reset(&sa);
+            session_reset(&sb);
+            for (int i = 0; i < 4 * start; i++) {  /* 0, 4 or 8 tokens already in */
+                session_feed(&sa, 256);
+                session_feed(&sb, 256);
+            }
+            const float *la = NULL;
+            for (size_t i = 0; i < lens[k]; i++) la = session_feed(&sa, prompt[i]);
+            const float *lb = session_feed_many(&sb, prompt, lens[k]);
+            CHECK(la && lb && !memcmp(la, lb, 257 * sizeof *la));
+            CHECK_EQ(sa.n, sb.n);
+            CHECK(!memcmp(sa.tokens, sb.tokens, sa.n * sizeof *sa.tokens));
+            CHECK_EQ(sa.slides, sb.slides);
+            /* and the next token continues alike */
+            la = session_feed(&sa, 65);
+            lb = session_feed(&sb, 65);
+            CHECK(!memcmp(la, lb, 257 * sizeof *la));
+        }
+    CHECK(session_feed_many(&sb, prompt, 0) == NULL);
+    session_free(&sa);
+    session_free(&sb);
+    infer_free(&a);
+    infer_free(&b);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
