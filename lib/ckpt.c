@@ -214,6 +214,27 @@ int ckpt_write(const char *path, const Checkpoint *ck)
 
 static const char *const train_tags[] = {"CONF", "TOKZ", "STAT", "HIST", "PARM", "ADAM"};
 
+/* The optimizer moments, all finite: into m and v, or (both NULL) read in
+ * pieces and checked without keeping them. */
+static int read_moments(const Container *f, float *m, float *v, size_t n)
+{
+    SectionIn r;
+    if (section_open(&r, f, "ADAM", 8 * (uint64_t)n) < 0) return -1;
+    enum { PIECE = 1 << 16 };
+    float *piece = m ? NULL : xmalloc(PIECE * sizeof *piece);
+    int rc = 0;
+    for (int half = 0; half < 2 && rc == 0; half++) {
+        const char *what = half ? "ADAM second moment" : "ADAM first moment";
+        if (m)
+            rc = section_finite_floats(&r, half ? v : m, n, what, 0);
+        else
+            for (size_t at = 0; at < n && rc == 0; at += PIECE)
+                rc = section_finite_floats(&r, piece, n - at < PIECE ? n - at : PIECE, what, at);
+    }
+    free(piece);
+    return rc < 0 ? -1 : section_close(&r);
+}
+
 static int read_train(const Container *f, Checkpoint *ck, int flags)
 {
     if (container_check_tags(f, train_tags, 6, "training checkpoint") < 0) return -1;
@@ -228,15 +249,18 @@ static int read_train(const Container *f, Checkpoint *ck, int flags)
     SectionIn r;
     if (section_open(&r, f, "PARM", 4 * (uint64_t)ck->n_params) < 0) return -1;
     if (!(ck->params = container_alloc(f, 4 * (uint64_t)ck->n_params))) return -1;
-    if (section_floats(&r, ck->params, ck->n_params) < 0 || section_close(&r) < 0) return -1;
-    if (flags & CKPT_WEIGHTS_ONLY) return container_check_section(f, "ADAM", 8 * (uint64_t)ck->n_params);
-    if (section_open(&r, f, "ADAM", 8 * (uint64_t)ck->n_params) < 0) return -1;
+    for (int i = 0; i < N_TENSORS; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "PARM tensor %s", info[i].name);
+        if (section_finite_floats(&r, ck->params + info[i].offset,
+                                  (size_t)info[i].layers * info[i].rows * info[i].cols, what, 0) < 0)
+            return -1;
+    }
+    if (section_close(&r) < 0) return -1;
+    if (flags & CKPT_WEIGHTS_ONLY) return read_moments(f, NULL, NULL, ck->n_params);
     if (!(ck->adam_m = container_alloc(f, 4 * (uint64_t)ck->n_params))) return -1;
     if (!(ck->adam_v = container_alloc(f, 4 * (uint64_t)ck->n_params))) return -1;
-    if (section_floats(&r, ck->adam_m, ck->n_params) < 0 || section_floats(&r, ck->adam_v, ck->n_params) < 0 ||
-        section_close(&r) < 0)
-        return -1;
-    return 0;
+    return read_moments(f, ck->adam_m, ck->adam_v, ck->n_params);
 }
 
 int ckpt_read_from(const Container *f, Checkpoint *ck, int flags)

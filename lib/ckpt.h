@@ -58,11 +58,12 @@ typedef struct {
 Checkpoint ckpt_of_model(const Model *m, const uint8_t *tok_record, size_t tok_record_size);
 /* Write atomically (temp file, fsync, rename). The pointers are only read. */
 int ckpt_write(const char *path, const Checkpoint *ck);
-/* Read and check everything: structure, checksums, shapes, tokenizer.
- * Training checkpoints only: an inference file is refused with a hint to
- * convert it. Allocates; free with ckpt_free. CKPT_WEIGHTS_ONLY leaves the
- * optimizer moments out (adam_m, adam_v NULL) after checking their
- * checksum. */
+/* Read and check everything: structure, checksums, shapes, tokenizer,
+ * history, training state, and that every weight and optimizer moment is
+ * finite. Training checkpoints only: an inference file is refused with a
+ * hint to convert it. Allocates; free with ckpt_free. CKPT_WEIGHTS_ONLY
+ * leaves the optimizer moments out (adam_m, adam_v NULL) after checking
+ * them. */
 #define CKPT_WEIGHTS_ONLY 1
 int ckpt_read(const char *path, Checkpoint *ck, int flags);
 /* The same from a model file already open (container_open). */

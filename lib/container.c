@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,6 +218,7 @@ int section_open(SectionIn *r, const Container *f, const char *tag, uint64_t wan
     r->tag = tag;
     r->pos = 0;
     r->crc = 0;
+    r->bad_what[0] = 0;
     return check_size(f, r->s, tag, want_size);
 }
 
@@ -240,11 +243,26 @@ int section_floats(SectionIn *r, float *x, size_t n)
     return 0;
 }
 
+int section_finite_floats(SectionIn *r, float *x, size_t n, const char *what, uint64_t first)
+{
+    if (section_floats(r, x, n) < 0) return -1;
+    for (size_t i = 0; i < n && !r->bad_what[0]; i++)
+        if (!isfinite(x[i])) {
+            snprintf(r->bad_what, sizeof r->bad_what, "%s", what);
+            r->bad_index = first + i;
+            r->bad_value = x[i];
+        }
+    return 0;
+}
+
 int section_close(SectionIn *r)
 {
     if (r->pos != r->s->size) return l1b_error("%s: %s section too long", r->f->path, r->tag);
     if (r->crc != r->s->crc)
         return l1b_error("%s: %s section checksum mismatch (corrupt data)", r->f->path, r->tag);
+    if (r->bad_what[0])
+        return l1b_error("%s: %s holds a non-finite value (%g at index %llu)", r->f->path, r->bad_what,
+                         (double)r->bad_value, (unsigned long long)r->bad_index);
     return 0;
 }
 
@@ -259,20 +277,6 @@ uint8_t *container_load(const Container *f, const char *tag, uint64_t want_size)
         return NULL;
     }
     return b;
-}
-
-int container_check_section(const Container *f, const char *tag, uint64_t want_size)
-{
-    SectionIn r;
-    if (section_open(&r, f, tag, want_size) < 0) return -1;
-    uint8_t *buf = xmalloc(1 << 20);
-    int rc = 0;
-    while (rc == 0 && r.pos < r.s->size) {
-        uint64_t left = r.s->size - r.pos;
-        rc = section_read(&r, buf, left < (1 << 20) ? (size_t)left : (1 << 20));
-    }
-    free(buf);
-    return rc < 0 ? -1 : section_close(&r);
 }
 
 void *container_alloc(const Container *f, uint64_t n)

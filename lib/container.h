@@ -20,9 +20,8 @@
  * Writing: container_write lays the sections out and writes the file
  * atomically (util.h's OutFile). Reading: container_open checks the header,
  * the table and every byte outside the sections; a section is then read
- * whole (container_load), piece by piece (SectionIn) or only checked
- * (container_check_section), always against its CRC. Errors are l1b_error
- * messages that name the file. */
+ * whole (container_load) or piece by piece (SectionIn), always against its
+ * CRC. Errors are l1b_error messages that name the file. */
 #ifndef L1B_CONTAINER_H
 #define L1B_CONTAINER_H
 
@@ -96,25 +95,33 @@ int container_check_tags(const Container *f, const char *const *tags, uint32_t n
 /* A section read whole into a malloc'ed buffer (one byte more than its
  * size), its CRC checked; want_size 0 = any size. NULL on error. */
 uint8_t *container_load(const Container *f, const char *tag, uint64_t want_size);
-/* Check a section's size and CRC, reading it in chunks without keeping it. */
-int container_check_section(const Container *f, const char *tag, uint64_t want_size);
 /* malloc n (+1) bytes for data of f; NULL with an error naming f. */
 void *container_alloc(const Container *f, uint64_t n);
 
 /* A section read piece by piece; section_close checks that all of it was
- * read and its CRC. want_size 0 = any size. */
+ * read and its CRC, then that every number read as finite was finite.
+ * want_size 0 = any size. */
 typedef struct {
     const Container *f;
     const ContainerSection *s;
     const char *tag;
     uint64_t pos;
     uint32_t crc;
+    /* the first number that should have been finite and was not */
+    char bad_what[64];
+    uint64_t bad_index;
+    float bad_value;
 } SectionIn;
 
 int section_open(SectionIn *r, const Container *f, const char *tag, uint64_t want_size);
 int section_read(SectionIn *r, void *buf, size_t n);
 /* n little-endian floats into x */
 int section_floats(SectionIn *r, float *x, size_t n);
+/* The same for numbers that must be finite (weights, moments): x[i] is
+ * element first + i of `what` ("PARM tensor wq"). The first one that is not
+ * finite fails section_close, after the CRC (so damage is reported as
+ * such): "FILE: WHAT holds a non-finite value (nan at index I)". */
+int section_finite_floats(SectionIn *r, float *x, size_t n, const char *what, uint64_t first);
 int section_close(SectionIn *r);
 
 #endif

@@ -149,19 +149,23 @@ static int check_codes(const Container *f, const PackedTernary *p, const char *n
 static int is_q8_table(int i, int flags) { return (flags & PACKED_Q8_TABLES) && (i == T_TOK_EMB || i == T_HEAD); }
 
 /* Float tensor i from the section being read, into pm->t[i] or, row by row
- * (the floats are never whole in memory), into pm->q8[i]. */
+ * (the floats are never whole in memory), into pm->q8[i]; every value
+ * must be finite (section_close tells). */
 static int read_float_tensor(SectionIn *r, PackedModel *pm, int i, const TensorInfo *ti, int flags)
 {
+    char what[64];
+    snprintf(what, sizeof what, "%s tensor %s", r->tag, ti->name);
     if (!is_q8_table(i, flags)) {
         if (!(pm->t[i] = container_alloc(r->f, 4 * tensor_floats(ti)))) return -1;
-        return section_floats(r, pm->t[i], (size_t)tensor_floats(ti));
+        return section_finite_floats(r, pm->t[i], (size_t)tensor_floats(ti), what, 0);
     }
     Q8Matrix *m = &pm->q8[i];
     q8_init(m, ti->layers * ti->rows, ti->cols);
     float *row = xmalloc(4 * (size_t)ti->cols + 1);
     int rc = 0;
     for (uint32_t k = 0; rc == 0 && k < m->rows; k++)
-        if ((rc = section_floats(r, row, ti->cols)) == 0) q8_set_row(m, k, row);
+        if ((rc = section_finite_floats(r, row, ti->cols, what, (uint64_t)k * ti->cols)) == 0 && !r->bad_what[0])
+            q8_set_row(m, k, row);  /* not from non-finite values: the read fails anyway */
     free(row);
     return rc;
 }

@@ -585,3 +585,66 @@ TEST(ckpt_verify_checks_weights_and_state)
     model_free(&m);
     remove_temp(ck);
 }
+
+/* Every reader refuses non-finite weights and moments on its own, not only
+ * verify; a section whose CRC is also wrong is reported as damaged. */
+TEST(ckpt_readers_refuse_non_finite_weights_and_moments)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 11);
+    TensorInfo info[N_TENSORS];
+    size_t n_params = model_tensor_table(&m.cfg, info), n;
+    unsigned char *b = slurp(ck, &n);
+    unsigned char *parm = b + le64(b + 32 + 32 * 4 + 8), *adam = b + le64(b + 32 + 32 * 5 + 8);
+    Checkpoint c;
+    PackedModel pm;
+    /* an infinite weight in w_down[1] */
+    put32(parm + 4 * (info[T_W_DOWN].offset + 16 * 40 + 3), 0x7f800000);
+    char *p = temp_file_with(b, n);
+    CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, 0), -1);
+    CHECK_ERR("PARM section checksum mismatch");
+    reseal(b, 4);
+    remove_temp(p);
+    p = temp_file_with(b, n);
+    const char *want = "PARM tensor w_down holds a non-finite value (inf at index 643)";
+    CHECK_EQ(ckpt_read(p, &c, 0), -1);
+    CHECK_ERR(want);
+    CHECK_EQ(ckpt_read(p, &c, CKPT_WEIGHTS_ONLY), -1);
+    CHECK_ERR(want);
+    CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, 0), -1);
+    CHECK_ERR(want);
+    remove_temp(p);
+    free(b);
+    /* a NaN second moment, also when the moments are not kept */
+    b = slurp(ck, &n);
+    adam = b + le64(b + 32 + 32 * 5 + 8);
+    put32(adam + 4 * (n_params + 1000), 0x7fc00000);
+    reseal(b, 5);
+    p = temp_file_with(b, n);
+    CHECK_EQ(ckpt_read(p, &c, CKPT_WEIGHTS_ONLY), -1);
+    CHECK_ERR("ADAM second moment holds a non-finite value (nan at index 1000)");
+    CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_Q8_TABLES), -1);
+    CHECK_ERR("ADAM second moment holds a non-finite value (nan at index 1000)");
+    remove_temp(p);
+    free(b);
+    /* an inference file: a NaN in the output head, read as floats or as
+     * int8 rows */
+    char *inf = pack_to_temp(ck);
+    b = slurp(inf, &n);
+    unsigned char *flts = b + le64(b + 32 + 32 * 3 + 8);
+    size_t head_at = (size_t)m.cfg.vocab * 16 + 2 * 2 * 16 + 16;  /* after tok_emb and the norms */
+    put32(flts + 4 * (head_at + 16 * 5 + 2), 0x7fc00000);
+    reseal(b, 3);
+    p = temp_file_with(b, n);
+    CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, 0), -1);
+    CHECK_ERR("FLTS tensor head holds a non-finite value (nan at index 82)");
+    CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_Q8_TABLES), -1);
+    CHECK_ERR("FLTS tensor head holds a non-finite value (nan at index 82)");
+    CHECK_EQ(inspect_verify(p), -1);
+    CHECK_ERR("FLTS tensor head holds a non-finite value (nan at index 82)");
+    remove_temp(p);
+    free(b);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
