@@ -1,6 +1,7 @@
 /* Training checkpoints and the sections every model file has: see ckpt.h. */
 #include "ckpt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,15 @@ int ckpt_read_common(const Container *f, ModelConfig *cfg, uint8_t **tok_record,
         for (int c = 0; c < H_COLS; c++)
             (*hist_out)[r].v[c] = bits_f64(le64(hist + 8 + ((size_t)r * H_COLS + c) * 8));
     free(hist);
+    /* the step and the tokens are counts (readers convert them to integers);
+     * any other column may hold anything, NaN where nothing was measured */
+    for (uint32_t r = 0; r < rows; r++)
+        for (int c = H_STEP; c <= H_TOKENS; c++) {
+            double v = (*hist_out)[r].v[c];
+            if (!(v >= 0 && v <= 0x1p53 && v == floor(v)))
+                return l1b_error("%s: corrupt HIST section (row %u: %s %.17g is not a whole number from 0 to 2^53)",
+                                 path, r, hist_names[c], v);
+        }
     return 0;
 }
 

@@ -92,3 +92,38 @@ refused_everywhere() {
     forge fox.l1bi $bad TERN 4 f32 nan
     refused_everywhere
 }
+
+@test "history rows whose step or tokens are not whole numbers from 0 to 2^53 are refused" {
+    # HIST: u32 columns (13), u32 rows, then 13 f64 a row: step, tokens, ...
+    rows=$(perl -e 'open my $h, "<:raw", $ARGV[0]; local $/; my $b = <$h>;
+        for my $i (0 .. 5) { my ($t, undef, $o) = unpack "a4 V V", substr($b, 32 + 32 * $i, 12);
+            print unpack("V", substr($b, $o + 4, 4)) if $t eq "HIST" }' fox.l1bi)
+    [ "$rows" -eq 2 ]
+    last=$((8 + 104 * (rows - 1)))
+    bad=step.l1bi why="corrupt HIST section (row 1: step nan is not a whole number from 0 to 2^53)"
+    forge fox.l1bi $bad HIST $last f64 nan
+    refused_everywhere
+    bad=tokens.l1b why="corrupt HIST section (row 0: tokens -1 is not a whole number from 0 to 2^53)"
+    forge fox.l1b $bad HIST 16 f64 -1
+    refused_everywhere
+    bad=big.l1bi
+    for v in inf -inf -1 0.5 18446744073709551616=1.8446744073709552e+19 9007199254740994; do
+        for col in step:0 tokens:8; do
+            forge fox.l1bi $bad HIST $((last + ${col#*:})) f64 ${v%=*}
+            col=${col%:*}
+            why="corrupt HIST section (row 1: $col ${v#*=} is not a whole number from 0 to 2^53)"
+            refused l1b-ckpt info $bad
+            refused l1b-ckpt verify $bad
+        done
+    done
+    # 2^53 itself is fine, and so is anything in the metric columns (NaN:
+    # not measured)
+    forge fox.l1bi ok.l1bi HIST $last f64 9007199254740992 HIST $((last + 8)) f64 0 \
+        HIST $((last + 16)) f64 inf HIST $((last + 24)) f64 nan HIST $((last + 56)) f64 -inf
+    run l1b-ckpt info --json ok.l1bi
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"step": 9007199254740992, "total_steps": null, "tokens_seen": 0,'* ]]
+    [[ "$output" == *'"train_loss": null, "val_loss": '* ]]
+    l1b-ckpt verify ok.l1bi
+    l1b-ckpt history ok.l1bi
+}

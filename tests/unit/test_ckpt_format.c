@@ -41,7 +41,7 @@ static char *make_checkpoint(Model *m, const ModelConfig *shape, uint64_t seed)
     tok_free(&tok);
     HistRow hist[3];
     for (int i = 0; i < 3; i++)
-        for (int k = 0; k < H_COLS; k++) hist[i].v[k] = 10 * i + k + 0.5;
+        for (int k = 0; k < H_COLS; k++) hist[i].v[k] = 10 * i + k + (k > H_TOKENS ? 0.5 : 0);
     hist[1].v[H_VAL_LOSS] = hist[1].v[H_VAL_PPL] = hist[1].v[H_VAL_BPB] = hist[1].v[H_VAL_ACC] = NAN;
     Checkpoint ck = ckpt_of_model(m, rec, rec_size);
     ck.st.step = 30;

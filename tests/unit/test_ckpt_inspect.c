@@ -276,3 +276,46 @@ TEST(history_svg_draws_one_path_per_curve)
     unlink(path);
     free(path);
 }
+
+/* A history row's step and tokens are counts: info converts them to
+ * integers, so the reader refuses any that is not a whole number from 0 to
+ * 2^53; the metric columns may hold anything. */
+TEST(history_steps_and_tokens_must_be_whole_numbers)
+{
+    Model m;
+    char *good = make_model(&m, QUANT_ABSMEAN);
+    Checkpoint ck;
+    CHECK_EQ(ckpt_read(good, &ck, 0), 0);
+    const double bad[] = {NAN, INFINITY, -INFINITY, -1, 0.5, 0x1p64, 0x1p53 + 2, -0x1p70};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (int col = H_STEP; col <= H_TOKENS; col++) {
+            HistRow keep = ck.hist[3];
+            ck.hist[3].v[col] = bad[i];
+            char *p = temp_file_with("", 0);
+            CHECK_EQ(ckpt_write(p, &ck), 0);
+            ModelSummary s;
+            CHECK_EQ(model_summary_read(&s, p), -1);
+            CHECK_ERR(col == H_STEP ? "corrupt HIST section (row 3: step " : "corrupt HIST section (row 3: tokens ");
+            CHECK_ERR("is not a whole number from 0 to 2^53)");
+            CHECK_EQ(inspect_verify(p), -1);
+            ck.hist[3] = keep;
+            unlink(p);
+            free(p);
+        }
+    /* 2^53 is the most; infinities and NaN in every metric column are fine */
+    ck.hist[3].v[H_STEP] = 0x1p53;
+    ck.hist[3].v[H_TOKENS] = 0;
+    for (int col = H_TRAIN_LOSS; col < H_COLS; col++) ck.hist[3].v[col] = col % 3 ? NAN : col % 2 ? INFINITY : -INFINITY;
+    char *p = temp_file_with("", 0);
+    CHECK_EQ(ckpt_write(p, &ck), 0);
+    CHECK_EQ(inspect_verify(p), 0);
+    ModelSummary s;
+    CHECK_EQ(model_summary_read(&s, p), 0);
+    model_summary_free(&s);
+    ckpt_free(&ck);
+    unlink(p);
+    free(p);
+    model_free(&m);
+    unlink(good);
+    free(good);
+}
