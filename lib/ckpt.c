@@ -162,6 +162,7 @@ static int check_stat(const TrainState *s, const char *path)
     else if (!(s->lr >= 0 && s->lr <= 10) || !(s->min_lr >= 0 && s->min_lr <= 10)) bad = "lr";
     else if (!(s->wd >= 0 && s->wd <= 10) || !(s->clip >= 0 && s->clip <= 1e9f)) bad = "wd or clip";
     else if (s->total_steps < 1 || s->step > s->total_steps) bad = "steps";
+    else if (s->rng_state == 0) bad = "random number state";  /* xorshift stays 0 for ever */
     if (bad) return l1b_error("%s: corrupt training state (%s out of range)", path, bad);
     return 0;
 }

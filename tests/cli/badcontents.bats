@@ -127,3 +127,12 @@ refused_everywhere() {
     l1b-ckpt verify ok.l1bi
     l1b-ckpt history ok.l1bi
 }
+
+@test "a training state whose random number state is 0 is refused" {
+    # STAT: step, tokens, micro-batches, then the generator's state (never 0)
+    bad=rng0.l1b why="corrupt training state (random number state out of range)"
+    forge fox.l1b $bad STAT 24 u64 0
+    refused_everywhere
+    forge fox.l1b rng1.l1b STAT 24 u64 1
+    l1b-ckpt verify rng1.l1b
+}

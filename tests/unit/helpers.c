@@ -48,4 +48,5 @@ void plausible_train_state(TrainState *st)
     if (!st->accum) st->accum = 1;
     if (st->total_steps < st->step) st->total_steps = st->step;
     if (!st->total_steps) st->total_steps = 1;
+    if (!st->rng_state) st->rng_state = 1;
 }

@@ -12,7 +12,8 @@ char *temp_file_with(const void *data, size_t n);
 unsigned char *slurp(const char *path, size_t *n);
 
 /* Give a test checkpoint's training state the least values l1b-train
- * could have written (batch, accumulation and schedule of at least 1). */
+ * could have written (batch, accumulation and schedule of at least 1, a
+ * random number state that is not 0). */
 void plausible_train_state(TrainState *st);
 
 #endif

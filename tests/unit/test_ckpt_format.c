@@ -576,6 +576,13 @@ TEST(ckpt_verify_checks_weights_and_state)
     CHECK_EQ(verify_bytes(b, n), -1);
     CHECK_ERR("corrupt training state (batch out of range)");
     free(b);
+    /* a random number state of 0: xorshift would draw 0 for ever */
+    b = slurp(ck, &n);
+    put64(b + le64(b + 32 + 32 * 2 + 8) + 24, 0);
+    reseal(b, 2);
+    CHECK_EQ(verify_bytes(b, n), -1);
+    CHECK_ERR("corrupt training state (random number state out of range)");
+    free(b);
     CHECK_EQ(inspect_verify("/nonexistent/model"), -1);
     CHECK_ERR("No such file");
     char *junk = temp_file_with("hello, world", 12);
