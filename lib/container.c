@@ -120,6 +120,8 @@ static int read_table(Container *f)
         s->offset = le64(e + 8);
         s->size = le64(e + 16);
         s->crc = le32(e + 24);
+        if (le32(e + 4) || le32(e + 28))
+            return l1b_error("%s: corrupt model file (reserved bytes of the %.4s entry not zero)", path, s->tag);
         for (uint32_t j = 0; j < i; j++)
             if (!memcmp(f->sec[j].tag, s->tag, 4))
                 return l1b_error("%s: corrupt model file (two %.4s sections)", path, s->tag);

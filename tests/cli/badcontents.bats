@@ -136,3 +136,13 @@ refused_everywhere() {
     forge fox.l1b rng1.l1b STAT 24 u64 1
     l1b-ckpt verify rng1.l1b
 }
+
+@test "non-zero reserved words in the section table are refused" {
+    # entry i at 32 + 32i: tag, u32 reserved, u64 offset, u64 size, u32 CRC, u32 reserved
+    bad=res.l1b why="corrupt model file (reserved bytes of the PARM entry not zero)"
+    forge fox.l1b $bad file $((32 + 32 * 4 + 4)) u32 1
+    refused_everywhere
+    bad=res.l1bi why="corrupt model file (reserved bytes of the CONF entry not zero)"
+    forge fox.l1bi $bad file $((32 + 28)) u32 0x80000000
+    refused_everywhere
+}

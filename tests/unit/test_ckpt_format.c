@@ -547,6 +547,17 @@ TEST(ckpt_absurd_offsets_and_shapes_are_refused)
     reseal(c, 0);
     CHECK_EQ(verify_bytes(c, n), -1);
     CHECK_ERR("unknown model file kind 7");
+    /* the two reserved words of each table entry */
+    for (int e = 0; e < 6; e++)
+        for (int at = 4; at <= 28; at += 24) {
+            memcpy(c, b, n);
+            c[32 + 32 * e + at + e % 4] = 0x10;
+            reseal(c, 0);
+            CHECK_EQ(verify_bytes(c, n), -1);
+            char want[64];
+            snprintf(want, sizeof want, "reserved bytes of the %.4s entry not zero", (const char *)c + 32 + 32 * e);
+            CHECK_ERR(want);
+        }
     free(c);
     free(b);
     model_free(&m);
