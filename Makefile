@@ -215,3 +215,123 @@ demo: $(BINS)
 .PHONY: bench
 bench:
 	sh tests/bench/simd-vs-plain.sh $(BENCH_ARGS)
+
+# ---- fuzzing (tests/fuzz/; docs/RELIABILITY.md, "Fuzzing") ------------------
+#   make fuzz          every fuzz target with clang, libFuzzer, ASan and UBSan
+#                      (the library built the same way) into $(FUZZ_BUILD)/
+#   make fuzz-run      each target replays its seeds, then fuzzes for
+#                      FUZZ_SECONDS (default 30); fails on any crash
+#   make fuzz-replay   the plain drivers (default CC, no libFuzzer) replay
+#                      the seeds (and the corpus fuzz-run grew, if any)
+# Seeds: tests/fuzz/make-seeds.sh with the normal build's programs, into
+# $(FUZZ_SEEDS). New inputs go to $(FUZZ_BUILD)/corpus/TARGET, crashes to
+# $(FUZZ_BUILD)/crash-TARGET-*, logs to $(FUZZ_BUILD)/fuzz-TARGET.log.
+# Debian: clang libclang-rt-14-dev.
+FUZZ_TARGETS  = tokstream ckpt packed tokenizer textscan bpe parse
+FUZZ_BUILD    = $(BUILD)-fuzz
+FUZZ_SEEDS    = $(FUZZ_BUILD)/seeds
+FUZZ_CC       = clang
+FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 30
+FUZZ_OPTIONS  = -timeout=30 -print_final_stats=1
+FUZZ_ENV      = UBSAN_OPTIONS=print_stacktrace=1
+FUZZ_FLAGS    = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib -Icmd/common
+FUZZ_DEPS     = tests/fuzz/common.c tests/fuzz/common.h lib/*.h cmd/common/*.h
+FUZZ_BINS     = $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+REPLAY_BINS   = $(addprefix $(BUILD)/fuzz/replay-,$(FUZZ_TARGETS))
+
+.PHONY: fuzz fuzz-bins fuzz-run fuzz-replay fuzz-seeds fuzz-clean
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC="$(FUZZ_CC)" CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" LDFLAGS= \
+	    $(FUZZ_BUILD)/libl1b.a $(FUZZ_BUILD)/libl1b-cmd.a
+	$(MAKE) fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/%.c $(FUZZ_DEPS) $(FUZZ_BUILD)/libl1b.a $(FUZZ_BUILD)/libl1b-cmd.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< tests/fuzz/common.c \
+	    $(FUZZ_BUILD)/libl1b-cmd.a $(FUZZ_BUILD)/libl1b.a $(LIBS) -o $@
+
+$(BUILD)/fuzz/replay-%: tests/fuzz/%.c tests/fuzz/driver.c $(FUZZ_DEPS) $(CMDA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icmd/common $(LDFLAGS) $< tests/fuzz/common.c tests/fuzz/driver.c \
+	    $(CMDA) $(LIBA) $(LIBS) -o $@
+
+# the textscan target compiles in l1b-tokenize's --ids parser
+$(FUZZ_BUILD)/fuzz-textscan $(BUILD)/fuzz/replay-textscan: cmd/l1b-tokenize.c
+
+fuzz-seeds: $(FUZZ_SEEDS)/.stamp
+$(FUZZ_SEEDS)/.stamp: tests/fuzz/make-seeds.sh $(BINS)
+	sh tests/fuzz/make-seeds.sh $(BUILD) $(FUZZ_SEEDS)
+	touch $@
+
+fuzz-run: fuzz $(FUZZ_SEEDS)/.stamp
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz-$$t: replay the seeds, then $(FUZZ_SECONDS)s of fuzzing"; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_SEEDS)/$$t \
+	    > $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 \
+	    || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t $(FUZZ_SEEDS)/$$t \
+	    >> $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
+	  grep -E '^#[0-9]+.*(cov|ft):' $(FUZZ_BUILD)/fuzz-$$t.log | tail -n 1; \
+	  grep -E '^(stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|Done)' $(FUZZ_BUILD)/fuzz-$$t.log; \
+	done
+
+fuzz-replay: $(REPLAY_BINS) $(FUZZ_SEEDS)/.stamp
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  printf '%-10s ' $$t; \
+	  $(BUILD)/fuzz/replay-$$t $(FUZZ_SEEDS)/$$t $$(ls -d $(FUZZ_BUILD)/corpus/$$t 2>/dev/null); \
+	done
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD) $(BUILD)/fuzz
+clean: fuzz-clean
+
+# ---- sanitizers and valgrind ------------------------------------------------
+#   make check-asan       every program and the unit tests built with
+#                         AddressSanitizer (leaks included) and UBSan into
+#                         $(ASAN_BUILD)/ (gcc or clang, -O1); the unit tests at
+#                         the top SIMD level and in plain C, then every bats
+#                         test, run on them. The first error aborts its
+#                         program (exit 134). ASan's reports also go to
+#                         $(ASAN_LOGS)/ and fail the target even where a test
+#                         ignores an exit status; UBSan's go to stderr only
+#                         (gcc's runtime does not honour log_path for them).
+#   make check-valgrind   valgrind memcheck (any error or leak fails) on the
+#                         normal build's unit tests, in plain C and at the top
+#                         level valgrind can run. Valgrind 3.19 (Debian 12)
+#                         has no AVX-512: its CPUID hides it, so on an AVX-512
+#                         CPU the detection picks avx2 under valgrind (and
+#                         L1B_SIMD=avx512 falls back to avx2 with a warning);
+#                         the AVX-512 kernels are checked by check-asan.
+# Debian: valgrind.
+ASAN_BUILD  = $(BUILD)-asan
+ASAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_LOGS   = $(abspath $(ASAN_BUILD))/sanitizer-logs
+ASAN_ENV    = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(ASAN_LOGS)/asan \
+              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+VALGRIND    = valgrind -q --error-exitcode=1 --leak-check=full
+
+.PHONY: check-asan check-valgrind asan-clean
+check-asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS) $(LDFLAGS)" all unit-tests
+	rm -rf $(ASAN_LOGS)
+	mkdir -p $(ASAN_LOGS)
+	@status=0; \
+	echo "== unit tests, top level"; $(ASAN_ENV) $(ASAN_BUILD)/unit-tests || status=1; \
+	echo "== unit tests, plain C"; $(ASAN_ENV) L1B_SIMD=scalar $(ASAN_BUILD)/unit-tests || status=1; \
+	echo "== bats tests"; $(ASAN_ENV) L1B_BIN=$(abspath $(ASAN_BUILD)) bats tests/cli || status=1; \
+	if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then \
+	  cat $(ASAN_LOGS)/*; echo "check-asan: sanitizer reports above, in $(ASAN_LOGS)/"; status=1; \
+	fi; \
+	exit $$status
+
+check-valgrind: $(UNIT_BIN)
+	L1B_SIMD=scalar $(VALGRIND) $(UNIT_BIN)
+	$(VALGRIND) $(UNIT_BIN)
+
+asan-clean:
+	rm -rf $(ASAN_BUILD)
+clean: asan-clean
