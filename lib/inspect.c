@@ -95,19 +95,10 @@ void model_summary_free(ModelSummary *s)
 
 static int verify_stream(const char *path)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
-    TokReader r;
-    int rc = tokr_open(&r, fd, path);
-    if (rc == 0) {
-        uint16_t ids[8192];
-        long n;
-        while ((n = tokr_read(&r, ids, sizeof ids / sizeof ids[0])) > 0) {}
-        rc = n < 0 ? -1 : 0;
-        tokr_close(&r);
-    }
-    close(fd);
-    return rc;
+    Tokenizer t;
+    if (tok_load_file(path, &t) < 0) return -1;  /* reads and checks it all */
+    tok_free(&t);
+    return 0;
 }
 
 /* the readers check everything, finite weights and moments included */

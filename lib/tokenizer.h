@@ -79,8 +79,8 @@ size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out);
 void tok_cache_put(Tokenizer *t, const uint8_t *s, size_t n, const uint16_t *ids, size_t n_ids);
 
 /* The tokenizer of a token stream (tokstream.h) or of a model file of
- * either kind (ckpt.h, packed.h: read and checked whole), told apart by
- * the magic. */
+ * either kind (ckpt.h, packed.h), told apart by the magic; either file is
+ * read and checked whole. */
 int tokenizer_from_file(const char *path, Tokenizer *t);
 
 #endif

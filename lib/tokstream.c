@@ -177,9 +177,20 @@ int tok_load_file(const char *path, Tokenizer *t)
     if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
     TokReader r;
     int rc = tokr_open(&r, fd, path);
+    if (rc == 0) {
+        /* the whole stream, a piece at a time: the tokenizer of a sound
+         * stream only */
+        uint16_t ids[4096];
+        long k;
+        while ((k = tokr_read(&r, ids, sizeof ids / sizeof ids[0])) > 0) {}
+        if (k < 0) {
+            rc = -1;
+            tokr_close(&r);
+        } else {
+            *t = r.tok;  /* keep the tokenizer, drop the reader */
+            free(r.buf);
+        }
+    }
     close(fd);
-    if (rc < 0) return -1;
-    *t = r.tok;            /* keep the tokenizer, drop the reader */
-    free(r.buf);
-    return 0;
+    return rc;
 }

@@ -60,8 +60,10 @@ void tokr_close(TokReader *r);  /* frees; does not close fd */
 int tokstream_parse_header(const uint8_t *p, size_t n, const char *name, Tokenizer *t,
                            uint32_t *header_size);
 
-/* Load the tokenizer stored in a token stream (only its header is read);
- * tokenizer_from_file (tokenizer.h) also takes model files. */
+/* Load the tokenizer stored in a token stream, after reading the whole
+ * stream and checking it (ids, count, CRC) in bounded memory: a damaged
+ * stream gives no tokenizer. tokenizer_from_file (tokenizer.h) also takes
+ * model files. */
 int tok_load_file(const char *path, Tokenizer *t);
 
 #endif

@@ -29,7 +29,7 @@ forge() {
 refused() {
     rm -f out.*
     run "$@"
-    [ "$status" -eq 1 ] || { echo "$* exited $status: $output"; return 1; }
+    [ "$status" -eq 1 ] || { echo "$* exited $status: ${output:0:500}"; return 1; }
     [ "$output" = "$1: $bad: $why" ] || { echo "$*: '$output', expected '$1: $bad: $why'"; return 1; }
     [ -z "$(ls out.* 2> /dev/null)" ] || { echo "$*: wrote $(ls out.*)"; return 1; }
 }
@@ -145,4 +145,25 @@ refused_everywhere() {
     bad=res.l1bi why="corrupt model file (reserved bytes of the CONF entry not zero)"
     forge fox.l1bi $bad file $((32 + 28)) u32 0x80000000
     refused_everywhere
+}
+
+@test "a token stream damaged after its header is refused where its tokenizer is used" {
+    # a token's low byte flipped (still a byte id), the count, the end marker
+    perl -e 'open my $h, "<:raw", "tiny.tok"; local $/; my $b = <$h>;
+        for (["tok.tok", 200], ["count.tok", length($b) - 16], ["tend.tok", length($b) - 1]) {
+            my ($name, $at) = @$_; my $c = $b;
+            substr($c, $at, 1) = chr(ord(substr($c, $at, 1)) ^ 0x04);
+            open my $o, ">:raw", $name; print $o $c }'
+    for damage in "tok.tok:token checksum mismatch (corrupt data)" \
+                  "count.tok:token count mismatch (trailer says 2696, read 2700)" \
+                  "tend.tok:truncated token stream (no end marker)"; do
+        bad=${damage%%:*} why=${damage#*:}
+        refused l1b-ckpt verify $bad
+        refused l1b-ckpt vocab $bad
+        refused l1b-tokenize --tokenizer $bad -o out.tok tiny.txt
+    done
+    head -c 3000 tiny.tok > cut.tok
+    bad=cut.tok why="truncated token stream (no end marker)"
+    refused l1b-ckpt vocab $bad
+    refused l1b-tokenize --tokenizer $bad -o out.tok tiny.txt
 }

@@ -157,3 +157,41 @@ TEST(tok_load_file_names_the_problem)
     unlink(path);
     free(path);
 }
+
+/* The tokenizer of a stream is taken only from a whole, sound stream: a
+ * token, the count or the end marker damaged after a good header is
+ * refused with the reader's message. */
+TEST(tok_load_file_checks_the_whole_stream)
+{
+    size_t n;
+    unsigned char *b = make_stream(&n);
+    struct { size_t at; unsigned char xor; size_t len; const char *why; } cases[] = {
+        {64 + 2, 0x01, 0, "token checksum mismatch"},             /* id 257 -> 256 */
+        {64 + 5 * 2, 0x01, 0, "token count mismatch"},            /* n = 4 */
+        {n - 1, 0x20, 0, "truncated token stream (no end marker)"},  /* "TENd" */
+        {64 + 3, 0x80, 0, "out of range"},                        /* id 257 + 0x8000 */
+        {0, 0, n - 1, "truncated token stream"},                  /* cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        b[cases[i].at] ^= cases[i].xor;
+        char *path = temp_file_with(b, cases[i].len ? cases[i].len : n);
+        b[cases[i].at] ^= cases[i].xor;
+        Tokenizer t;
+        CHECK_EQ(tok_load_file(path, &t), -1);
+        CHECK_ERR(cases[i].why);
+        CHECK_EQ(tokenizer_from_file(path, &t), -1);
+        CHECK_ERR(cases[i].why);
+        CHECK(strstr(l1b_last_error(), path) == l1b_last_error());
+        unlink(path);
+        free(path);
+    }
+    /* and the sound stream gives its tokenizer */
+    char *path = temp_file_with(b, n);
+    Tokenizer t;
+    CHECK_EQ(tok_load_file(path, &t), 0);
+    CHECK_EQ(t.n_merges, 2);
+    tok_free(&t);
+    unlink(path);
+    free(path);
+    free(b);
+}
