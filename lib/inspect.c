@@ -1,11 +1,8 @@
 #include "inspect.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tokstream.h"
@@ -28,10 +25,10 @@ void slice_stats(const PackedTernary *p, SliceStats *s)
 
 /* A clearer message than "bad magic" for a token stream given where a
  * model file is wanted. */
-static int not_a_stream(const char *path)
+static int not_a_stream(const char *path, uint64_t *size)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return 0;  /* the reader reports it */
+    int fd = open_regular_file(path, size);
+    if (fd < 0) return -1;
     uint8_t magic[8];
     long long got = read_full(fd, magic, 8, path);
     close(fd);
@@ -44,10 +41,7 @@ int model_summary_read(ModelSummary *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
-    struct stat st;
-    if (stat(path, &st) < 0) return l1b_error("%s: %s", path, strerror(errno));
-    s->file_bytes = (uint64_t)st.st_size;
-    if (not_a_stream(path) < 0 || packed_model_read(path, &s->pm, &s->kind, &s->st, 0) < 0) return -1;
+    if (not_a_stream(path, &s->file_bytes) < 0 || packed_model_read(path, &s->pm, &s->kind, &s->st, 0) < 0) return -1;
     if (tok_record_read(&s->tok, s->pm.tok_record, s->pm.tok_record_size, path) < 0) {
         packed_model_free(&s->pm);
         return -1;
@@ -120,8 +114,9 @@ static int verify_inference(const char *path)
 
 int inspect_verify(const char *path)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
+    uint64_t size;
+    int fd = open_regular_file(path, &size);
+    if (fd < 0) return -1;
     uint8_t magic[8];
     long long got = read_full(fd, magic, 8, path);
     close(fd);
@@ -137,6 +132,7 @@ int inspect_verify(const char *path)
 
 int inspect_read_model(const char *path, PackedModel *pm)
 {
-    if (not_a_stream(path) < 0) return -1;
+    uint64_t size;
+    if (not_a_stream(path, &size) < 0) return -1;
     return packed_model_read(path, pm, NULL, NULL, 0);
 }

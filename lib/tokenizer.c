@@ -1,7 +1,5 @@
 #include "tokenizer.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -264,8 +262,9 @@ size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
 
 int tokenizer_from_file(const char *path, Tokenizer *t)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
+    uint64_t size;
+    int fd = open_regular_file(path, &size);
+    if (fd < 0) return -1;
     uint8_t magic[8];
     long long got = read_full(fd, magic, 8, path);
     close(fd);

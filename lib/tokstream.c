@@ -1,11 +1,10 @@
 #include "tokstream.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "crc32.h"
 
 #define FIXED 24u                 /* magic .. tokenizer record size */
@@ -173,8 +172,9 @@ void tokr_close(TokReader *r)
 
 int tok_load_file(const char *path, Tokenizer *t)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
+    uint64_t size;
+    int fd = open_regular_file(path, &size);
+    if (fd < 0) return -1;
     TokReader r;
     int rc = tokr_open(&r, fd, path);
     if (rc == 0) {

@@ -24,11 +24,11 @@ forge() {
     perl "$BATS_TEST_DIRNAME/forge.pl" "$@"
 }
 
-# refused PROG ARGS...: PROG fails (exit 1) with exactly "PROG: $bad: $why"
-# and writes nothing ($bad and $why set by the caller)
+# refused PROG ARGS...: PROG fails (exit 1, within 20 seconds) with exactly
+# "PROG: $bad: $why" and writes nothing ($bad and $why set by the caller)
 refused() {
     rm -f out.*
-    run "$@"
+    run timeout 20 "$@"
     [ "$status" -eq 1 ] || { echo "$* exited $status: ${output:0:500}"; return 1; }
     [ "$output" = "$1: $bad: $why" ] || { echo "$*: '$output', expected '$1: $bad: $why'"; return 1; }
     [ -z "$(ls out.* 2> /dev/null)" ] || { echo "$*: wrote $(ls out.*)"; return 1; }
@@ -166,4 +166,24 @@ refused_everywhere() {
     bad=cut.tok why="truncated token stream (no end marker)"
     refused l1b-ckpt vocab $bad
     refused l1b-tokenize --tokenizer $bad -o out.tok tiny.txt
+}
+
+@test "a FIFO or a directory given as a file to read is refused at once" {
+    mkfifo fifo
+    mkdir dir
+    for bad in fifo dir; do
+        why="not a regular file"
+        refused l1b-ckpt verify $bad
+        refused l1b-ckpt info $bad
+        refused l1b-ckpt info --json $bad
+        refused l1b-ckpt history $bad
+        refused l1b-ckpt history --svg out.svg $bad
+        refused l1b-ckpt vocab $bad
+        refused l1b-ckpt export --format llama2c $bad out.bin
+        refused l1b-ckpt convert --pack $bad out.l1bi
+        refused l1b-ckpt convert --unpack $bad out.l1b
+        refused l1b-sample -m $bad -n 5 -i the
+        refused l1b-sample -m $bad --score tiny.txt
+        refused l1b-tokenize --tokenizer $bad -o out.tok tiny.txt
+    done
 }
