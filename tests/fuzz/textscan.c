@@ -7,7 +7,8 @@
  *             the byte tokenizer, 5 --ids with a small BPE tokenizer
  *             (6, 7: as 0, 1)
  *   bit 3     the text is split over two files (at bits 4-6 eighths)
- *   bit 7     the text is repeated to past the reader's buffer (256 KiB
+ *   bit 7     the text (its first KiB; in line and nul mode followed by a
+ *             terminator) is repeated to past the reader's buffer (256 KiB
  *             for the scanner, 64 KiB for --ids)
  * Scanner checks, on both passes of a rewindable input (which must agree):
  * the pieces are 1..PRETOK_MAX bytes and concatenate to the text; no
@@ -179,9 +180,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     uint8_t *big = NULL;
     if ((ctl & 0x80) && n) {
-        size_t want = mode >= 4 ? 70000 : 270000, m = 0;
-        big = malloc(want + n);
-        while (m < want) memcpy(big + m, text, n), m += n;
+        /* Short lines in line and nul mode: the scanner looks for the
+         * terminator in all it has buffered, before every piece, which
+         * makes a long line cost its length times its pieces. */
+        size_t unit = n < 1024 ? n : 1024, want = mode >= 4 ? 70000 : 270000, m = 0;
+        int term = mode == 1 || mode == 3;
+        big = malloc(want + unit + 1);
+        while (m < want) {
+            memcpy(big + m, text, unit);
+            m += unit;
+            if (term) big[m++] = mode == 1 ? '\n' : 0;
+        }
         text = big;
         n = m;
     }
