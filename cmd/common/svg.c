@@ -52,36 +52,65 @@ static void emit_text(Svg *s, const char *t)
 
 /* ---- scales and ticks --------------------------------------------------- */
 
+/* Any finite value can be plotted: values beyond +-AXIS_LIMIT are drawn at
+ * that limit (so spans and tick positions stay finite), a range narrower
+ * than a billionth of its magnitude (values apart in their last bits) or
+ * than ZERO_SPAN (denormals) is widened, and an axis has at most MAX_TICKS
+ * ticks, each computed from its index: no loop waits for a sum of floats to
+ * move. */
+#define AXIS_LIMIT 1e300
+#define ZERO_SPAN 1e-12
+enum { MAX_TICKS = 20 };
+
 typedef struct {
     double lo, hi, step;  /* the axis runs lo..hi with a tick every step */
+    int ticks;            /* at lo + i * step for i < ticks */
 } Axis;
 
-/* 1, 2 or 5 times a power of ten, about (hi - lo) / 5 */
+static double clamp_to_axis_limit(double v) { return v > AXIS_LIMIT ? AXIS_LIMIT : v < -AXIS_LIMIT ? -AXIS_LIMIT : v; }
+
+/* lo <= hi, both finite. Ticks at multiples of 1, 2 or 5 times a power of
+ * ten, about (hi - lo) / 5 apart */
 static Axis nice_axis(double lo, double hi)
 {
-    if (!(hi > lo)) {
-        double pad = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
-        lo -= pad;
-        hi += pad;
+    lo = clamp_to_axis_limit(lo);
+    hi = clamp_to_axis_limit(hi);
+    double mag = fmax(fabs(lo), fabs(hi));
+    if (hi - lo < fmax(mag * 1e-9, ZERO_SPAN)) {
+        double mid = lo / 2 + hi / 2, pad = mag > 10 * ZERO_SPAN ? 0.1 * mag : 1;
+        lo = mid - pad;
+        hi = mid + pad;
     }
-    double raw = (hi - lo) / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
-    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
-    Axis a = {floor(lo / step) * step, ceil(hi / step) * step, step};
-    if (a.hi <= a.lo) a.hi = a.lo + step;
+    double raw = (hi - lo) / 5, p10 = pow(10, floor(log10(raw))), f = raw / p10;
+    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p10;
+    Axis a = {floor(lo / step) * step, ceil(hi / step) * step, step, 0};
+    double n = floor((a.hi - a.lo) / step + 0.5);
+    a.ticks = n < 1 ? 2 : n >= MAX_TICKS ? MAX_TICKS : (int)n + 1;
+    a.hi = a.lo + (a.ticks - 1) * step;
     return a;
 }
 
+/* v (clamped to the axis) from the axis range to from..to */
 static double map(const Axis *a, double v, double from, double to)
 {
+    if (v < a->lo) v = a->lo;
+    if (v > a->hi) v = a->hi;
     return from + (v - a->lo) / (a->hi - a->lo) * (to - from);
 }
 
 static void tick_label(char *buf, size_t n, double v, double step)
 {
     if (fabs(v) < step * 1e-6) v = 0;  /* -0 and rounding dust */
-    if (fabs(v) >= 1e6) snprintf(buf, n, "%.3g", v);
-    else if (step >= 1) snprintf(buf, n, "%.0f", v);
-    else snprintf(buf, n, "%.*f", (int)ceil(-log10(step) - 1e-9), v);
+    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    if (fabs(v) >= 1e6 || decimals > 12) {
+        /* enough digits to tell one tick from the next */
+        double d = v == 0 ? 1 : floor(log10(fabs(v))) - floor(log10(step)) + 1;
+        snprintf(buf, n, "%.*g", d < 3 ? 3 : d > 17 ? 17 : (int)d, v);
+    } else if (decimals == 0) {
+        snprintf(buf, n, "%.0f", v);
+    } else {
+        snprintf(buf, n, "%.*f", decimals, v);
+    }
 }
 
 /* ---- the plot ------------------------------------------------------------- */
@@ -111,8 +140,8 @@ static void draw_panel(Svg *s, int p, const Axis *ax, const double *x, const His
             double v = rows[i].v[curves[k].col];
             if (!isfinite(v)) continue;
             have = 1;
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
         }
     }
     Axis ay = have ? nice_axis(lo, hi) : nice_axis(0, 1);
@@ -122,15 +151,15 @@ static void draw_panel(Svg *s, int p, const Axis *ax, const double *x, const His
          WIDTH - LEFT - RIGHT, panel_height[p]);
     /* ticks, grid lines and labels */
     char lab[64];
-    for (double v = ay.lo; v <= ay.hi + ay.step * 1e-6; v += ay.step) {
-        double y = map(&ay, v, bottom, top);
+    for (int i = 0; i < ay.ticks; i++) {
+        double v = ay.lo + i * ay.step, y = map(&ay, v, bottom, top);
         emit(s, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\" stroke=\"#ddd\"/>", LEFT, y, right, y);
         emit(s, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#000\"/>", LEFT - 5, y, LEFT, y);
         tick_label(lab, sizeof lab, v, ay.step);
         emit(s, "<text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", LEFT - 8, y + 4, lab);
     }
-    for (double v = ax->lo; v <= ax->hi + ax->step * 1e-6; v += ax->step) {
-        double xx = map(ax, v, LEFT, right);
+    for (int i = 0; i < ax->ticks; i++) {
+        double v = ax->lo + i * ax->step, xx = map(ax, v, LEFT, right);
         emit(s, "<line x1=\"%.2f\" y1=\"%.0f\" x2=\"%.2f\" y2=\"%.0f\" stroke=\"#ddd\"/>", xx, top, xx, bottom);
         emit(s, "<line x1=\"%.2f\" y1=\"%.0f\" x2=\"%.2f\" y2=\"%.0f\" stroke=\"#000\"/>", xx, bottom, xx, bottom + 5);
         tick_label(lab, sizeof lab, v, ax->step);
@@ -179,9 +208,9 @@ int history_svg_write(const char *path, const HistRow *rows, size_t n, const cha
     for (size_t i = 0; i < n; i++) {
         double st = isfinite(rows[i].v[H_STEP]) ? rows[i].v[H_STEP] : 0;
         if (i && st < rows[i - 1].v[H_STEP]) offset = x[i - 1];
-        x[i] = offset + st;
-        if (x[i] < xlo) xlo = x[i];
-        if (x[i] > xhi) xhi = x[i];
+        x[i] = clamp_to_axis_limit(offset + st);  /* (a sum of huge steps may be inf) */
+        xlo = fmin(xlo, x[i]);
+        xhi = fmax(xhi, x[i]);
     }
     Axis ax = n ? nice_axis(xlo < 0 ? xlo : 0, xhi) : nice_axis(0, 1);
 

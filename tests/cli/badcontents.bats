@@ -187,3 +187,19 @@ refused_everywhere() {
         refused l1b-tokenize --tokenizer $bad -o out.tok tiny.txt
     done
 }
+
+@test "history --svg plots any finite values in a small file" {
+    # rows 0 and 1: train losses apart in their last bits (and no validation
+    # loss), bits per byte of +-1e308
+    at() { echo $((8 + 104 * $1 + 8 * $2)); }
+    forge fox.l1b odd.l1b HIST $(at 0 2) f64 1 HIST $(at 1 2) f64 1.0000000000000002 \
+        HIST $(at 0 3) f64 nan HIST $(at 1 3) f64 nan HIST $(at 0 5) f64 1e308 HIST $(at 1 5) f64 -1e308
+    run timeout 20 l1b-ckpt history --svg odd.svg odd.l1b
+    [ "$status" -eq 0 ]
+    [ "$(wc -c < odd.svg)" -lt 65536 ]
+    [ -z "$(grep -i 'nan\|inf' odd.svg)" ]
+    for c in train_loss val_bpb; do
+        [ "$(grep -o "<path class=\"$c\"[^>]*" odd.svg | grep -o '[ML] [0-9]' | wc -l)" -eq 2 ]
+    done
+    [ "$(grep -c '<path class="val_loss"' odd.svg)" -eq 0 ]
+}

@@ -1,5 +1,7 @@
 /* l1b-ckpt's views of a model: info (text and JSON), vocab, history and
  * its SVG plot */
+#include <ctype.h>
+#include <float.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -318,4 +320,85 @@ TEST(history_steps_and_tokens_must_be_whole_numbers)
     model_free(&m);
     unlink(good);
     free(good);
+}
+
+/* Plot rows, and check what every plot must be whatever the values: a
+ * small file, no nan or inf coordinate, a path per curve with a point per
+ * finite value. */
+static void check_svg_of(const HistRow *rows, size_t n, int train, int val, int bpb)
+{
+    char *path = temp_file_with("", 0);
+    CHECK_EQ(history_svg_write(path, rows, n, "t"), 0);
+    size_t size;
+    char *svg = (char *)slurp(path, &size);
+    CHECK(size < 64 * 1024);
+    svg = xrealloc(svg, size + 1);
+    svg[size] = 0;
+    char *lower = xmalloc(size + 1);
+    for (size_t i = 0; i <= size; i++) lower[i] = (char)tolower((unsigned char)svg[i]);
+    CHECK(!strstr(lower, "nan"));
+    CHECK(!strstr(lower, "inf"));
+    free(lower);
+    CHECK(size > 7 && !strcmp(svg + size - 7, "</svg>\n"));
+    CHECK_EQ(path_points(svg, "train_loss"), train);
+    CHECK_EQ(path_points(svg, "val_loss"), val);
+    CHECK_EQ(path_points(svg, "val_bpb"), bpb);
+    free(svg);
+    unlink(path);
+    free(path);
+}
+
+TEST(history_svg_axes_survive_any_finite_values)
+{
+    HistRow rows[4];
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < H_COLS; k++) rows[i].v[k] = NAN;
+    /* the usual rows give a usual plot, and the check sees no "nan" in it */
+    for (int i = 0; i < 4; i++) {
+        rows[i].v[H_STEP] = 10 * i;
+        rows[i].v[H_TRAIN_LOSS] = 4 - i;
+        rows[i].v[H_VAL_LOSS] = 4.5 - i;
+        rows[i].v[H_VAL_BPB] = 6 - i;
+    }
+    check_svg_of(rows, 4, 4, 4, 4);
+    /* values apart only in their last bits (a tick step below their spacing
+     * never advanced: the plot grew until the disk was full), two rows at
+     * one step, and a panel without a value (no path) */
+    rows[0].v[H_TRAIN_LOSS] = rows[2].v[H_TRAIN_LOSS] = 1;
+    rows[1].v[H_TRAIN_LOSS] = rows[3].v[H_TRAIN_LOSS] = nextafter(1, 2);
+    for (int i = 0; i < 4; i++) rows[i].v[H_VAL_LOSS] = NAN;
+    rows[0].v[H_VAL_BPB] = rows[2].v[H_VAL_BPB] = 1e300;
+    rows[1].v[H_VAL_BPB] = nextafter(1e300, 0);
+    rows[3].v[H_VAL_BPB] = NAN;
+    rows[3].v[H_STEP] = 20;
+    check_svg_of(rows, 4, 4, -1, 3);
+    rows[0].v[H_TRAIN_LOSS] = rows[2].v[H_TRAIN_LOSS] = 0.3;
+    rows[1].v[H_TRAIN_LOSS] = rows[3].v[H_TRAIN_LOSS] = nextafter(0.3, 1);
+    check_svg_of(rows, 4, 4, -1, 3);
+    /* a range of zero, or of denormals */
+    for (int i = 0; i < 4; i++) rows[i].v[H_TRAIN_LOSS] = 0;
+    rows[1].v[H_VAL_BPB] = rows[2].v[H_VAL_BPB] = 4.9e-324;
+    rows[0].v[H_VAL_BPB] = -2.5e-320;
+    rows[3].v[H_VAL_BPB] = 0;
+    check_svg_of(rows, 4, 4, -1, 4);
+    /* the extremes: a span that overflows to inf, steps as far apart */
+    rows[0].v[H_TRAIN_LOSS] = -DBL_MAX;
+    rows[1].v[H_TRAIN_LOSS] = DBL_MAX;
+    rows[2].v[H_TRAIN_LOSS] = 1;
+    rows[0].v[H_VAL_LOSS] = DBL_MAX;
+    rows[1].v[H_VAL_LOSS] = 1;
+    rows[2].v[H_VAL_LOSS] = -1e308;
+    rows[0].v[H_VAL_BPB] = INFINITY;  /* skipped */
+    rows[1].v[H_VAL_BPB] = -INFINITY;
+    rows[0].v[H_STEP] = 0;
+    rows[1].v[H_STEP] = DBL_MAX;
+    rows[2].v[H_STEP] = 1;  /* goes back: drawn after DBL_MAX */
+    rows[3].v[H_STEP] = DBL_MAX;
+    check_svg_of(rows, 4, 4, 3, 2);
+    /* one row; every value zero */
+    for (int k = 0; k < H_COLS; k++) rows[0].v[k] = 0;
+    check_svg_of(rows, 1, 1, 1, 1);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < H_COLS; k++) rows[i].v[k] = 0;
+    check_svg_of(rows, 4, 4, 4, 4);
 }
