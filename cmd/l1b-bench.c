@@ -125,8 +125,8 @@ int main(int argc, char **argv)
             for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
                 SimdLevel lv;
                 if (simd_parse(name, &lv) < 0)
-                    cli_usage_error("--simd: unknown level '%s' (scalar, sse, sse2, ssse3, avx2, avx512)", name);
-                if (lv > cpu_best_level()) cli_warn("--simd: %s is not supported here; skipped", name);
+                    cli_usage_error("--simd: unknown level '%s' (%s)", name, simd_level_names());
+                if (!cpu_has_level(lv)) cli_warn("--simd: %s is not supported here; skipped", name);
                 else o.levels[lv] = 1;
             }
             free(copy);
@@ -150,7 +150,7 @@ format = cli_choice("--format", optarg, format_names); break;
     for (int lv = 0; lv < SIMD_LEVELS; lv++) n_levels += o.levels[lv];
     if (simd_given && !n_levels) cli_usage_error("--simd: no level to run here");
     if (!simd_given)
-        for (int lv = 0; lv <= (int)cpu_best_level(); lv++) o.levels[lv] = 1;
+        for (int lv = 0; lv < SIMD_LEVELS; lv++) o.levels[lv] = cpu_has_level((SimdLevel)lv);
     int do_kernels = 0, do_train = 0, do_sample = 0;
     if (optind == argc) do_kernels = do_train = do_sample = 1;
     for (int i = optind; i < argc; i++) {

@@ -1,9 +1,17 @@
+/* macOS hides sysctlbyname under strict POSIX */
+#if defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#define _DARWIN_C_SOURCE 1
+#endif
+
 #include "cpu.h"
 
 #include <string.h>
 
-/* L1B_X86: the CPU can be asked (CPUID) what it has. L1B_KERNELS_X86 (from
- * the Makefile): the x86 SIMD kernels are compiled in. */
+/* The architecture, and how its CPU says what it has: CPUID on x86; on
+ * ARM the operating system (Linux: the hardware capabilities in the
+ * auxiliary vector; macOS: sysctl), never a trial instruction.
+ * L1B_KERNELS_X86, L1B_KERNELS_NEON, L1B_KERNELS_DOTPROD (from the
+ * Makefile): which SIMD kernels are compiled in. */
 #if defined(__i386__) || defined(__x86_64__)
 #define L1B_X86 1
 #include <cpuid.h>
@@ -11,7 +19,58 @@
 #error "L1B_KERNELS_X86 on a target that is not x86"
 #endif
 
-static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2", "avx512"};
+#if defined(__aarch64__)
+#define L1B_AARCH64 1
+#elif defined(__arm__)
+#define L1B_ARM32 1
+#endif
+#if (defined(L1B_KERNELS_NEON) && !defined(L1B_AARCH64) && !defined(L1B_ARM32)) || \
+    (defined(L1B_KERNELS_DOTPROD) && !defined(L1B_AARCH64))
+#error "ARM kernels on a target that is not ARM (or dotprod on 32-bit ARM)"
+#endif
+
+#if (defined(L1B_AARCH64) || defined(L1B_ARM32)) && defined(__linux__)
+#include <sys/auxv.h>
+#define L1B_HWCAP 1
+#define L1B_HWCAP_NEON (1UL << 12)     /* 32-bit ARM: HWCAP_NEON */
+#define L1B_HWCAP_ASIMDDP (1UL << 20)  /* 64-bit ARM: HWCAP_ASIMDDP */
+#endif
+#if defined(L1B_AARCH64) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
+static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2", "avx512", "neon", "dotprod"};
+
+/* each architecture's levels, lowest first */
+#if defined(L1B_X86)
+static const SimdLevel arch_levels[] = {SIMD_SCALAR, SIMD_SSE, SIMD_SSE2, SIMD_SSSE3, SIMD_AVX2, SIMD_AVX512};
+static const char level_names[] = "scalar, sse, sse2, ssse3, avx2, avx512";
+#elif defined(L1B_AARCH64)
+static const SimdLevel arch_levels[] = {SIMD_SCALAR, SIMD_NEON, SIMD_DOTPROD};
+static const char level_names[] = "scalar, neon, dotprod";
+#elif defined(L1B_ARM32)
+static const SimdLevel arch_levels[] = {SIMD_SCALAR, SIMD_NEON};
+static const char level_names[] = "scalar, neon";
+#else
+static const SimdLevel arch_levels[] = {SIMD_SCALAR};
+static const char level_names[] = "scalar";
+#endif
+#define N_ARCH_LEVELS ((int)(sizeof arch_levels / sizeof arch_levels[0]))
+
+const SimdLevel *simd_levels(int *n)
+{
+    *n = N_ARCH_LEVELS;
+    return arch_levels;
+}
+
+int simd_rank(SimdLevel level)
+{
+    for (int i = 0; i < N_ARCH_LEVELS; i++)
+        if (arch_levels[i] == level) return i;
+    return -1;
+}
+
+const char *simd_level_names(void) { return level_names; }
 
 const char *simd_name(SimdLevel level)
 {
@@ -27,8 +86,12 @@ int simd_parse(const char *name, SimdLevel *level)
 
 SimdLevel cpu_build_level(void)
 {
-#ifdef L1B_KERNELS_X86
+#if defined(L1B_KERNELS_X86)
     return SIMD_AVX512;
+#elif defined(L1B_KERNELS_DOTPROD)
+    return SIMD_DOTPROD;
+#elif defined(L1B_KERNELS_NEON)
+    return SIMD_NEON;
 #else
     return SIMD_SCALAR;
 #endif
@@ -47,11 +110,11 @@ static unsigned long long xgetbv0(void)
 }
 #endif
 
-static void detect(void)
+/* the best level of this CPU (whatever the build has), and its features */
+static SimdLevel detect_cpu(void)
 {
     SimdLevel best = SIMD_SCALAR;
-    features[0] = 0;
-#ifdef L1B_X86
+#if defined(L1B_X86)
     unsigned a, b, c, d;
     if (__get_cpuid(1, &a, &b, &c, &d)) {
         int sse = d >> 25 & 1, sse2 = d >> 26 & 1, sse3 = c & 1, ssse3 = c >> 9 & 1;
@@ -75,11 +138,41 @@ static void detect(void)
         if (avx2 && fma && best == SIMD_SSSE3) best = SIMD_AVX2;
         if (avx512 && best == SIMD_AVX2) best = SIMD_AVX512;
     }
+#elif defined(L1B_AARCH64)
+    /* Advanced SIMD is part of the 64-bit ARM base; the dot products are
+     * ARMv8.2's optional FEAT_DotProd */
+    int dotprod = 0;
+#if defined(L1B_HWCAP)
+    dotprod = (getauxval(AT_HWCAP) & L1B_HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t len = sizeof v;
+    dotprod = sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v;
 #endif
+    strcat(features, "neon ");
+    best = SIMD_NEON;
+    if (dotprod) strcat(features, "dotprod "), best = SIMD_DOTPROD;
+#elif defined(L1B_ARM32)
+    /* NEON is optional on ARMv7 (absent on Cortex-A9 without it, Tegra 2) */
+    int neon = 0;
+#if defined(L1B_HWCAP)
+    neon = (getauxval(AT_HWCAP) & L1B_HWCAP_NEON) != 0;
+#elif defined(__ARM_NEON)
+    neon = 1;  /* the whole program is built for NEON */
+#endif
+    if (neon) strcat(features, "neon "), best = SIMD_NEON;
+#endif
+    return best;
+}
+
+static void detect(void)
+{
+    features[0] = 0;
+    SimdLevel best = detect_cpu();
     size_t n = strlen(features);
     if (n) features[n - 1] = 0;
     else strcpy(features, "none");
-    if (best > cpu_build_level()) best = cpu_build_level();
+    if (simd_rank(best) > simd_rank(cpu_build_level())) best = cpu_build_level();
     cpu_level = best;
 }
 
@@ -87,6 +180,12 @@ SimdLevel cpu_best_level(void)
 {
     if (cpu_level == SIMD_LEVELS) detect();
     return cpu_level;
+}
+
+int cpu_has_level(SimdLevel level)
+{
+    int r = simd_rank(level);
+    return r >= 0 && r <= simd_rank(cpu_best_level());
 }
 
 const char *cpu_feature_string(void)

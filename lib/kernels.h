@@ -65,5 +65,7 @@ void kernels_fill_sse2(Kernels *k);
 void kernels_fill_ssse3(Kernels *k);
 void kernels_fill_avx2(Kernels *k);
 void kernels_fill_avx512(Kernels *k);
+void kernels_fill_neon(Kernels *k);
+void kernels_fill_dotprod(Kernels *k);
 
 #endif
