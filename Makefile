@@ -63,9 +63,10 @@ $(OBJ)/lib/kernels_ssse3.o:  SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:   SIMD_FLAGS = -mavx2 -mfma
 $(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 # 64-bit ARM: NEON is part of the base instruction set, so its file needs
-# no flags
-KERNELS_aarch64      = lib/kernels_neon.c
-KERNELS_DEFS_aarch64 = -DL1B_KERNELS_NEON
+# no flags; the dot products are ARMv8.2's
+KERNELS_aarch64      = lib/kernels_neon.c lib/kernels_dotprod.c
+KERNELS_DEFS_aarch64 = -DL1B_KERNELS_NEON -DL1B_KERNELS_DOTPROD
+$(OBJ)/lib/kernels_dotprod.o: SIMD_FLAGS = -march=armv8.2-a+dotprod
 
 # The core: every lib/*.c but the SIMD kernels of any architecture (every
 # lib/kernels_*.c but the plain C ones), which come from the list above.
