@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@
 
 const char *fuzz_input_name;
 
-static char scratch[256];
-static char paths[8][320];
+static char scratch[512];
+static char paths[8][640];
 
 static void remove_scratch(void)
 {
@@ -31,7 +32,7 @@ static void remove_scratch(void)
         struct dirent *e;
         while ((e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[600];
+            char p[800];
             snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
             unlink(p);
         }
@@ -39,6 +40,24 @@ static void remove_scratch(void)
     }
     rmdir(scratch);
     scratch[0] = 0;
+}
+
+/* Scratch directories "l1b-fuzz.PID.XXXXXX" of processes that are gone
+ * (a crash ends a target without its atexit clean-up) are removed. */
+static void sweep(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, "l1b-fuzz.", 9)) continue;
+        long pid = strtol(e->d_name + 9, &end, 10);
+        if (end == e->d_name + 9 || *end != '.' || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        snprintf(scratch, sizeof scratch, "%.200s/%.255s", base, e->d_name);
+        remove_scratch();
+    }
+    closedir(d);
 }
 
 void fuzz_setup(void)
@@ -54,7 +73,8 @@ void fuzz_setup(void)
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && !scratch[0]; i++) {
         struct stat st;
         if (stat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode) || access(dirs[i], W_OK) < 0) continue;
-        snprintf(scratch, sizeof scratch, "%s/l1b-fuzz.XXXXXX", dirs[i]);
+        sweep(dirs[i]);
+        snprintf(scratch, sizeof scratch, "%s/l1b-fuzz.%ld.XXXXXX", dirs[i], (long)getpid());
         if (!mkdtemp(scratch)) scratch[0] = 0;
     }
     if (!scratch[0]) {

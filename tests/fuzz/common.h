@@ -19,8 +19,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Once per process (later calls return at once): cli_start("fuzz") — the
- * kernels, the out-of-memory handler — and a private scratch directory,
- * removed at exit. */
+ * kernels, the out-of-memory handler — and a private scratch directory
+ * (in /dev/shm when there is one, else $TMPDIR or /tmp), removed at exit;
+ * those of crashed targets are removed by the next target to start. */
 void fuzz_setup(void);
 
 /* A file in the scratch directory holding exactly data (slot 0..3: each
