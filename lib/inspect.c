@@ -59,6 +59,7 @@ int model_summary_read(ModelSummary *s, const char *path)
         s->total_steps = s->st.total_steps;
         s->tokens_seen = s->st.tokens_seen;
     } else if (n) {
+        /* whole numbers from 0 to 2^53: ckpt_read_common checked them */
         s->have_step = 1;
         s->step = (uint64_t)h[n - 1].v[H_STEP];
         s->tokens_seen = (uint64_t)h[n - 1].v[H_TOKENS];
