@@ -8,6 +8,8 @@
 #   make check-cross     a cross build with clang (CROSS=aarch64-linux-gnu,
 #                        the default), unit tests under qemu-user
 #   make check-aarch64   the same, spelt out
+#   make check-arm       aarch64 and armv7 builds, unit tests under qemu at
+#                        every ARM kernel level (scalar, neon, dotprod)
 #   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
 #
@@ -67,6 +69,14 @@ $(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mav
 KERNELS_aarch64      = lib/kernels_neon.c lib/kernels_dotprod.c
 KERNELS_DEFS_aarch64 = -DL1B_KERNELS_NEON -DL1B_KERNELS_DOTPROD
 $(OBJ)/lib/kernels_dotprod.o: SIMD_FLAGS = -march=armv8.2-a+dotprod
+# 32-bit ARM, hard-float (arm-linux-gnueabihf): NEON is optional on ARMv7,
+# so only its file is built for it and the rest stays VFP; the NEON
+# kernels run where the OS reports NEON. Soft-float targets: plain C.
+ARM_HF               = $(filter %hf,$(TARGET_MACHINE))
+KERNELS_arm          = $(if $(ARM_HF),lib/kernels_neon.c)
+KERNELS_DEFS_arm     = $(if $(ARM_HF),-DL1B_KERNELS_NEON)
+NEON_FLAGS_arm       = -mfpu=neon -mfloat-abi=hard
+$(OBJ)/lib/kernels_neon.o:    SIMD_FLAGS = $(NEON_FLAGS_$(KERNEL_ARCH))
 
 # The core: every lib/*.c but the SIMD kernels of any architecture (every
 # lib/kernels_*.c but the plain C ones), which come from the list above.
@@ -87,7 +97,7 @@ BINS     = $(addprefix $(BUILD)/,$(PROGRAMS))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/unit-tests
 
-.PHONY: all check unit unit-tests layout cli check-legacy check-nosimd-i686 check-cross check-aarch64 install uninstall clean
+.PHONY: all check unit unit-tests layout cli check-legacy check-nosimd-i686 check-cross check-aarch64 check-arm install uninstall clean
 .SECONDARY:
 all: $(BINS)
 
@@ -180,6 +190,32 @@ check-cross:
 check-aarch64:
 	$(MAKE) check-cross CROSS=aarch64-linux-gnu
 
+# ARM at every kernel level, under qemu-user: the aarch64 build's unit
+# tests as a Cortex-A53 (NEON, no dot products) at scalar and neon and as
+# qemu's max CPU (dot products) at scalar, neon and dotprod; the armv7
+# hard-float build's as a Cortex-A7 (NEON) at scalar and neon and as a
+# Cortex-R5F (VFP, no NEON: plain C). Each run checks the level detected
+# (L1B_EXPECT_CPU) and the one tested (L1B_SIMD). Debian: clang lld
+# qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
+# libc6-dev-armhf-cross libgcc-12-dev-armhf-cross.
+ARM64_BUILD = $(BUILD)-aarch64
+ARMV7_BUILD = $(BUILD)-armv7
+ARM64_CC    = clang --target=aarch64-linux-gnu
+ARMV7_CC    = clang --target=arm-linux-gnueabihf -march=armv7-a
+ARM_LDFLAGS = -fuse-ld=lld
+ARM64_RUNS  = cortex-a53:scalar cortex-a53:neon max:scalar max:neon max:dotprod
+ARMV7_RUNS  = cortex-a7:scalar cortex-a7:neon cortex-r5f:scalar
+check-arm:
+	$(MAKE) BUILD=$(ARM64_BUILD) CC="$(ARM64_CC)" LDFLAGS="$(ARM_LDFLAGS) $(LDFLAGS)" all unit-tests
+	$(MAKE) BUILD=$(ARMV7_BUILD) CC="$(ARMV7_CC)" LDFLAGS="$(ARM_LDFLAGS) $(LDFLAGS)" all unit-tests
+	@set -e; \
+	for run in $(ARM64_RUNS:%=aarch64:%) $(ARMV7_RUNS:%=arm:%); do \
+	  arch=$${run%%:*}; cpu=$${run#*:}; lv=$${cpu#*:}; cpu=$${cpu%%:*}; \
+	  if [ $$arch = arm ]; then b=$(ARMV7_BUILD) l=arm-linux-gnueabihf; else b=$(ARM64_BUILD) l=aarch64-linux-gnu; fi; \
+	  echo "== $$arch, qemu -cpu $$cpu, L1B_SIMD=$$lv"; \
+	  L1B_EXPECT_CPU=$$cpu L1B_SIMD=$$lv qemu-$$arch -L /usr/$$l -cpu $$cpu $$b/unit-tests; \
+	done
+
 install: $(BINS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	for p in $(PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p; done
@@ -192,7 +228,7 @@ uninstall:
 	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
 
 clean:
-	rm -rf $(BUILD) $(LEGACY_BUILD) $(PLAIN_I686_BUILD) $(CROSS_BUILD)
+	rm -rf $(BUILD) $(LEGACY_BUILD) $(PLAIN_I686_BUILD) $(CROSS_BUILD) $(ARM64_BUILD) $(ARMV7_BUILD)
 
 # The demo: everything from text the project ships (its man pages and
 # README), printing what each step does. About a minute on a 2-core PC.

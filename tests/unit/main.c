@@ -47,6 +47,13 @@ int main(int argc, char **argv)
             passed++;
         }
     }
+    /* a level asked for with L1B_SIMD must be the one tested: one the
+     * CPU lacks falls back with a warning, and the run fails */
+    const char *want = getenv("L1B_SIMD");
+    if (want && *want && strcmp(want, simd_name(kern.level))) {
+        fprintf(stderr, "FAIL L1B_SIMD=%s, but the tests ran at %s\n", want, simd_name(kern.level));
+        failed++;
+    }
     printf("simd level %s\n", simd_name(kern.level));
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

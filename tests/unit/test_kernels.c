@@ -219,6 +219,7 @@ TEST(cpu_detection_matches_emulated_cpu)
         {"cortex-a53", SIMD_NEON}, {"max", SIMD_DOTPROD},
 #elif defined(__arm__)
         {"cortex-a7", SIMD_NEON}, {"cortex-a8", SIMD_NEON}, {"cortex-a15", SIMD_NEON},
+        {"cortex-r5f", SIMD_SCALAR},  /* ARMv7 with VFP, no NEON */
 #else
         {"pentium2", SIMD_SCALAR}, {"pentium3", SIMD_SSE}, {"coreduo", SIMD_SSE2}, {"core2duo", SIMD_SSSE3},
 #endif
