@@ -137,24 +137,6 @@ static int read_table(Container *f)
     return 0;
 }
 
-int open_regular_file(const char *path, uint64_t *size)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) return l1b_error("%s: %s", path, strerror(errno));
-    struct stat st;
-    int flags = 0, rc = 0;
-    if (fstat(fd, &st) < 0) rc = l1b_error("%s: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode)) rc = l1b_error("%s: not a regular file", path);
-    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-        rc = l1b_error("%s: %s", path, strerror(errno));
-    if (rc < 0) {
-        close(fd);
-        return -1;
-    }
-    *size = (uint64_t)st.st_size;
-    return fd;
-}
-
 int container_open(Container *f, const char *path)
 {
     memset(f, 0, sizeof *f);

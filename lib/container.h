@@ -65,11 +65,6 @@ int container_write(const char *path, uint32_t kind, const ContainerPart *parts,
 
 /* ---- reading -------------------------------------------------------------- */
 
-/* Open a file l1b reads by name whole (a model file, a token stream whose
- * tokenizer is wanted): without blocking (a FIFO with no writer would keep
- * open waiting for ever), and only a regular file, else -1 with "PATH: not
- * a regular file". Returns the descriptor (blocking again) and its size. */
-int open_regular_file(const char *path, uint64_t *size);
 
 typedef struct {
     char tag[4];

@@ -27,11 +27,9 @@ void slice_stats(const PackedTernary *p, SliceStats *s)
  * model file is wanted. */
 static int not_a_stream(const char *path, uint64_t *size)
 {
-    int fd = open_regular_file(path, size);
-    if (fd < 0) return -1;
     uint8_t magic[8];
-    long long got = read_full(fd, magic, 8, path);
-    close(fd);
+    int got = file_magic(path, magic, size);
+    if (got < 0) return -1;
     if (got == 8 && !memcmp(magic, TOKSTREAM_MAGIC, 8))
         return l1b_error("%s: a token stream, not a model file (vocab and verify read token streams)", path);
     return 0;
@@ -115,12 +113,8 @@ static int verify_inference(const char *path)
 
 int inspect_verify(const char *path)
 {
-    uint64_t size;
-    int fd = open_regular_file(path, &size);
-    if (fd < 0) return -1;
     uint8_t magic[8];
-    long long got = read_full(fd, magic, 8, path);
-    close(fd);
+    int got = file_magic(path, magic, NULL);
     if (got < 0) return -1;
     if (got == 8 && !memcmp(magic, TOKSTREAM_MAGIC, 8)) return verify_stream(path);
     if (got < 8 || memcmp(magic, CKPT_MAGIC, 8))

@@ -262,12 +262,9 @@ size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
 
 int tokenizer_from_file(const char *path, Tokenizer *t)
 {
-    uint64_t size;
-    int fd = open_regular_file(path, &size);
-    if (fd < 0) return -1;
     uint8_t magic[8];
-    long long got = read_full(fd, magic, 8, path);
-    close(fd);
+    int got = file_magic(path, magic, NULL);
+    if (got < 0) return -1;
     if (got != 8 || memcmp(magic, CKPT_MAGIC, 8)) return tok_load_file(path, t);
     /* a model file: only the tokenizer is needed, but checking the whole
      * file keeps one reading path */

@@ -50,6 +50,15 @@ long long read_full(int fd, void *buf, size_t n, const char *name);
 /* Write all n bytes; -1 on error (disk full included), recorded with name. */
 int write_full(int fd, const void *buf, size_t n, const char *name);
 
+/* Open a file l1b reads by name whole (a model file, a token stream whose
+ * tokenizer is wanted): without blocking (a FIFO with no writer would keep
+ * open waiting for ever), and only a regular file, else -1 with "PATH: not
+ * a regular file". Returns the descriptor (blocking again) and its size. */
+int open_regular_file(const char *path, uint64_t *size);
+/* The first 8 bytes of such a file, to tell its kind: returns how many
+ * there were (< 8 only for a shorter file), or -1; size may be NULL. */
+int file_magic(const char *path, uint8_t magic[8], uint64_t *size);
+
 /* Output files. A regular file (or a new name) is written atomically: bytes
  * go to "DIR/.NAME.XXXXXX" beside it and are renamed over NAME only by
  * outfile_commit, after fsync, so NAME is always either the old file or the
