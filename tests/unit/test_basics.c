@@ -52,7 +52,7 @@ TEST(outfile_commit_replaces_abort_keeps_old)
     outfile_abort(&f);
     b = slurp(path, &n);
     CHECK_EQ(n, 3);
-    CHECK(!memcmp(b, "old", 3));
+    CHECK(b && !memcmp(b, "old", 3));
     free(b);
 
     CHECK_EQ(outfile_open(&f, path), 0);
@@ -60,7 +60,7 @@ TEST(outfile_commit_replaces_abort_keeps_old)
     CHECK_EQ(outfile_commit(&f), 0);
     b = slurp(path, &n);
     CHECK_EQ(n, 4);
-    CHECK(!memcmp(b, "new!", 4));
+    CHECK(b && !memcmp(b, "new!", 4));
     free(b);
     unlink(path);
     free(path);
