@@ -232,7 +232,11 @@ static int decode_ids(int fd, const char *name, const Tokenizer *tok, OutFile *o
     uint64_t value = 0, line = 1;
     int in_number = 0;
     long long got;
-    while ((got = read_full(fd, buf, sizeof buf, name)) > 0) {
+    int at_end = 0;
+    /* a short read is the end of input: never read again (a terminal would
+     * wait for a second Ctrl-D) */
+    while (!at_end && (got = read_full(fd, buf, sizeof buf, name)) > 0) {
+        at_end = (size_t)got < sizeof buf;
         for (long long i = 0; i < got; i++) {
             uint8_t c = buf[i];
             if (c >= '0' && c <= '9') {

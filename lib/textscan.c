@@ -81,17 +81,23 @@ int textin_open(TextInput *in, char **paths, int n, int rewindable)
 long long textin_read(TextInput *in, void *buf, size_t n)
 {
     int from_spool = in->second_pass && in->spool_fd >= 0;
+    if (n == 0) return 0;
     while (in->cur < in->n_paths) {
-        long long got = read_full(in->fd, buf, n, in->name);
-        if (got < 0) return -1;
-        if (got > 0) {
-            if (!from_spool && in->spool_fd >= 0 &&
-                write_full(in->spool_fd, buf, (size_t)got, in->spool_path) < 0)
-                return -1;
-            in->bytes += (uint64_t)got;
-            return got;
+        if (in->fd >= 0) {
+            long long got = read_full(in->fd, buf, n, in->name);
+            if (got < 0) return -1;
+            /* read_full stops short only where read() returned 0: the end of
+             * this input. It is never read again: on a terminal that read
+             * would wait for a second Ctrl-D. */
+            if ((size_t)got < n) close_current(in);
+            if (got > 0) {
+                if (!from_spool && in->spool_fd >= 0 &&
+                    write_full(in->spool_fd, buf, (size_t)got, in->spool_path) < 0)
+                    return -1;
+                in->bytes += (uint64_t)got;
+                return got;
+            }
         }
-        close_current(in);
         if (from_spool) {
             in->cur = in->n_paths;
             break;
