@@ -16,91 +16,104 @@ static inline int32x4_t hsum4(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d
     return vpaddq_s32(vpaddq_s32(a, b), vpaddq_s32(c, d));
 }
 
-/* ---- 2-bit codes: field j of byte i is the code (0..2) of weight 16j + i */
+/* ---- 2-bit codes: field j of byte i is the code (0..2) of weight 16j + i.
+ * The fields are masked in place rather than shifted down: v & 0x03 is
+ * the code of x0, v & 0x0c four times that of x1, v & 0x30 sixteen times
+ * that of x2 (at most 32: still a positive int8), v >> 6 that of x3. The
+ * three scales go to three sums (fields 0 and 3 share one); each lane of
+ * the scaled ones is a multiple of 4 or 16, so shifting it down at the end
+ * is exact. Per block of 64 codes: three ands, a shift, four SDOTs. */
+typedef struct {
+    int32x4_t s03, s1, s2;
+} CodeSums;
 
-/* acc + one block of codes against its 64 values of x */
-static inline int32x4_t codes_block(int32x4_t acc, const uint8_t *codes, const int8x16_t xj[4])
+static inline CodeSums code_sums_zero(void)
 {
-    const uint8x16_t three = vdupq_n_u8(3);
-    uint8x16_t v = vld1q_u8(codes);
-    acc = sdot(acc, vreinterpretq_s8_u8(vandq_u8(v, three)), xj[0]);
-    acc = sdot(acc, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), three)), xj[1]);
-    acc = sdot(acc, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), three)), xj[2]);
-    return sdot(acc, vreinterpretq_s8_u8(vshrq_n_u8(v, 6)), xj[3]);
+    CodeSums c = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    return c;
 }
 
-static inline void load_x(int8x16_t *xj, const int8_t *x, int n16)
+static inline CodeSums codes_acc(CodeSums c, uint8x16_t v, int8x16_t x0, int8x16_t x1, int8x16_t x2, int8x16_t x3)
 {
-    for (int j = 0; j < n16; j++) xj[j] = vld1q_s8(x + 16 * j);
+    c.s03 = sdot(c.s03, vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x03))), x0);
+    c.s1 = sdot(c.s1, vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0c))), x1);
+    c.s2 = sdot(c.s2, vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x30))), x2);
+    c.s03 = sdot(c.s03, vreinterpretq_s8_u8(vshrq_n_u8(v, 6)), x3);
+    return c;
 }
 
-/* two sums, even and odd blocks, for two chains of additions */
+static inline int32x4_t code_sums_total(CodeSums c)
+{
+    return vaddq_s32(vaddq_s32(c.s03, vshrq_n_s32(c.s1, 2)), vshrq_n_s32(c.s2, 4));
+}
+
 static int32_t ternary_codes_dot_dotprod(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
-    int8x16_t xj[4];
-    size_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2, codes += 32, x += 128) {
-        load_x(xj, x, 4);
-        a0 = codes_block(a0, codes, xj);
-        load_x(xj, x + 64, 4);
-        a1 = codes_block(a1, codes + 16, xj);
-    }
-    if (b < n_blocks) {
-        load_x(xj, x, 4);
-        a0 = codes_block(a0, codes, xj);
-    }
-    return vaddvq_s32(vaddq_s32(a0, a1));
+    CodeSums c = code_sums_zero();
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64)
+        c = codes_acc(c, vld1q_u8(codes), vld1q_s8(x), vld1q_s8(x + 16), vld1q_s8(x + 32), vld1q_s8(x + 48));
+    return vaddvq_s32(code_sums_total(c));
 }
 
+/* four rows against one x: each block of x loaded once for the four */
 static void ternary_codes_dot4_dotprod(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                        size_t n_blocks)
 {
-    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (size_t b = 0; b < n_blocks; b++) {
-        int8x16_t xj[4];
-        load_x(xj, x + 64 * b, 4);
-        for (int r = 0; r < 4; r++) acc[r] = codes_block(acc[r], codes + r * row_bytes + 16 * b, xj);
+    CodeSums a0 = code_sums_zero(), a1 = a0, a2 = a0, a3 = a0;
+    const uint8_t *c0 = codes, *c1 = codes + row_bytes, *c2 = codes + 2 * row_bytes, *c3 = codes + 3 * row_bytes;
+    for (size_t b = 0; b < 16 * n_blocks; b += 16, x += 64) {
+        int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), x2 = vld1q_s8(x + 32), x3 = vld1q_s8(x + 48);
+        a0 = codes_acc(a0, vld1q_u8(c0 + b), x0, x1, x2, x3);
+        a1 = codes_acc(a1, vld1q_u8(c1 + b), x0, x1, x2, x3);
+        a2 = codes_acc(a2, vld1q_u8(c2 + b), x0, x1, x2, x3);
+        a3 = codes_acc(a3, vld1q_u8(c3 + b), x0, x1, x2, x3);
     }
-    vst1q_s32(out, hsum4(acc[0], acc[1], acc[2], acc[3]));
+    vst1q_s32(out, hsum4(code_sums_total(a0), code_sums_total(a1), code_sums_total(a2), code_sums_total(a3)));
 }
 
 /* ---- base 3: digits most significant first, digit = (q >= 86) + (q >= 171),
  * then q = 3q mod 256 (as kernels_neon.c). The compares give -1 masks, so
  * the sum of the two is minus the digit: the sums come out negated. */
-static inline int32x4_t base3_block_neg(int32x4_t acc, const uint8_t *codes, const int8x16_t xj[5])
+static inline int32x4_t base3_digit_neg(int32x4_t acc, uint8x16_t *q, int8x16_t x)
 {
-    const uint8x16_t c86 = vdupq_n_u8(86), c171 = vdupq_n_u8(171), three = vdupq_n_u8(3);
+    int8x16_t nd = vreinterpretq_s8_u8(vaddq_u8(vcgeq_u8(*q, vdupq_n_u8(86)), vcgeq_u8(*q, vdupq_n_u8(171))));
+    *q = vmulq_u8(*q, vdupq_n_u8(3));
+    return sdot(acc, nd, x);
+}
+
+static inline int32x4_t base3_acc_neg(int32x4_t acc, const uint8_t *codes, int8x16_t x0, int8x16_t x1, int8x16_t x2,
+                                      int8x16_t x3, int8x16_t x4)
+{
     uint8x16_t q = vld1q_u8(codes);
-    for (int j = 0; j < 5; j++) {
-        int8x16_t nd = vreinterpretq_s8_u8(vaddq_u8(vcgeq_u8(q, c86), vcgeq_u8(q, c171)));
-        q = vmulq_u8(q, three);
-        acc = sdot(acc, nd, xj[j]);
-    }
-    return acc;
+    acc = base3_digit_neg(acc, &q, x0);
+    acc = base3_digit_neg(acc, &q, x1);
+    acc = base3_digit_neg(acc, &q, x2);
+    acc = base3_digit_neg(acc, &q, x3);
+    return base3_digit_neg(acc, &q, x4);
 }
 
 static int32_t ternary_base3_dot_dotprod(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
     int32x4_t acc = vdupq_n_s32(0);
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
-        int8x16_t xj[5];
-        load_x(xj, x, 5);
-        acc = base3_block_neg(acc, codes, xj);
-    }
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80)
+        acc = base3_acc_neg(acc, codes, vld1q_s8(x), vld1q_s8(x + 16), vld1q_s8(x + 32), vld1q_s8(x + 48),
+                            vld1q_s8(x + 64));
     return -vaddvq_s32(acc);
 }
 
 static void ternary_base3_dot4_dotprod(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                        size_t n_blocks)
 {
-    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (size_t b = 0; b < n_blocks; b++) {
-        int8x16_t xj[5];
-        load_x(xj, x + 80 * b, 5);
-        for (int r = 0; r < 4; r++) acc[r] = base3_block_neg(acc[r], codes + r * row_bytes + 16 * b, xj);
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t b = 0; b < 16 * n_blocks; b += 16, x += 80) {
+        int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), x2 = vld1q_s8(x + 32), x3 = vld1q_s8(x + 48),
+                  x4 = vld1q_s8(x + 64);
+        a0 = base3_acc_neg(a0, codes + b, x0, x1, x2, x3, x4);
+        a1 = base3_acc_neg(a1, codes + row_bytes + b, x0, x1, x2, x3, x4);
+        a2 = base3_acc_neg(a2, codes + 2 * row_bytes + b, x0, x1, x2, x3, x4);
+        a3 = base3_acc_neg(a3, codes + 3 * row_bytes + b, x0, x1, x2, x3, x4);
     }
-    vst1q_s32(out, vnegq_s32(hsum4(acc[0], acc[1], acc[2], acc[3])));
+    vst1q_s32(out, vnegq_s32(hsum4(a0, a1, a2, a3)));
 }
 
 /* ---- the 1-bit masked sum: two bytes of bits spread to 16 byte masks of
@@ -149,15 +162,22 @@ static void dot_i8_rows_dotprod(int32_t *out, const int8_t *q, const int8_t *row
 {
     size_t full = len / 16 * 16, t = 0;
     for (; t + 4 <= n; t += 4) {
-        const int8_t *r = rows + t * len;
-        int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+        const int8_t *r0 = rows + t * len, *r1 = r0 + len, *r2 = r1 + len, *r3 = r2 + len;
+        int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
         for (size_t i = 0; i < full; i += 16) {
             int8x16_t qv = vld1q_s8(q + i);
-            for (int j = 0; j < 4; j++) acc[j] = sdot(acc[j], qv, vld1q_s8(r + j * len + i));
+            a0 = sdot(a0, qv, vld1q_s8(r0 + i));
+            a1 = sdot(a1, qv, vld1q_s8(r1 + i));
+            a2 = sdot(a2, qv, vld1q_s8(r2 + i));
+            a3 = sdot(a3, qv, vld1q_s8(r3 + i));
         }
-        vst1q_s32(out + t, hsum4(acc[0], acc[1], acc[2], acc[3]));
-        for (size_t i = full; i < len; i++)
-            for (int j = 0; j < 4; j++) out[t + j] += (int32_t)q[i] * r[j * len + i];
+        vst1q_s32(out + t, hsum4(a0, a1, a2, a3));
+        for (size_t i = full; i < len; i++) {
+            out[t] += (int32_t)q[i] * r0[i];
+            out[t + 1] += (int32_t)q[i] * r1[i];
+            out[t + 2] += (int32_t)q[i] * r2[i];
+            out[t + 3] += (int32_t)q[i] * r3[i];
+        }
     }
     for (; t < n; t++) out[t] = dot_i8_dotprod(q, rows + t * len, len);
 }

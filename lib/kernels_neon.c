@@ -475,50 +475,37 @@ static void relu2_bwd_f32_neon(float *dx, const float *dout, const float *x, siz
 
 /* ---- int8 x ternary products ------------------------------------------- */
 
-/* acc + a * b over 16 int8 lanes, into 8 16-bit lanes (two products each) */
-static inline int16x8_t mla16_s8(int16x8_t acc, int8x16_t a, int8x16_t b)
-{
-    acc = vmlal_s8(acc, vget_low_s8(a), vget_low_s8(b));
-    return vmlal_s8(acc, vget_high_s8(a), vget_high_s8(b));
-}
+/* Written out without arrays of vectors: clang keeps those on the stack
+ * on ARMv7 when a loop over them is not unrolled. */
 
-/* the four fields of 16 bytes of 2-bit codes (ternary.h): field j of byte
- * i is the code of weight 16j + i, 0..2 */
-static inline void codes_fields(int8x16_t c[4], const uint8_t *codes)
+/* acc + one block of 2-bit codes (ternary.h: field j of byte i is the code,
+ * 0..2, of weight 16j + i) against its 64 values of x, x0..x3: products
+ * into 16-bit lanes (vmlal, 8 products of at most 2 * 128 a lane), then
+ * pairwise into 32 */
+static inline int32x4_t codes_acc(int32x4_t acc, uint8x16_t v, int8x16_t x0, int8x16_t x1, int8x16_t x2,
+                                  int8x16_t x3)
 {
     const uint8x16_t three = vdupq_n_u8(3);
-    uint8x16_t v = vld1q_u8(codes);
-    c[0] = vreinterpretq_s8_u8(vandq_u8(v, three));
-    c[1] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), three));
-    c[2] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), three));
-    c[3] = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));
-}
-
-/* one block of 2-bit codes against its 64 values of x, as 16-bit sums of
- * 8 products of at most 2 * 128 */
-static inline int16x8_t codes_block(const uint8_t *codes, const int8x16_t xj[4])
-{
-    int8x16_t c[4];
-    codes_fields(c, codes);
-    int16x8_t s = vmull_s8(vget_low_s8(c[0]), vget_low_s8(xj[0]));
-    s = vmlal_s8(s, vget_high_s8(c[0]), vget_high_s8(xj[0]));
-    for (int j = 1; j < 4; j++) s = mla16_s8(s, c[j], xj[j]);
-    return s;
-}
-
-static inline void load_x(int8x16_t *xj, const int8_t *x, int n16)
-{
-    for (int j = 0; j < n16; j++) xj[j] = vld1q_s8(x + 16 * j);
+    int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(v, three));
+    int8x16_t c1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), three));
+    int8x16_t c2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), three));
+    int8x16_t c3 = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));
+    int16x8_t s = vmull_s8(vget_low_s8(c0), vget_low_s8(x0));
+    s = vmlal_s8(s, vget_high_s8(c0), vget_high_s8(x0));
+    s = vmlal_s8(s, vget_low_s8(c1), vget_low_s8(x1));
+    s = vmlal_s8(s, vget_high_s8(c1), vget_high_s8(x1));
+    s = vmlal_s8(s, vget_low_s8(c2), vget_low_s8(x2));
+    s = vmlal_s8(s, vget_high_s8(c2), vget_high_s8(x2));
+    s = vmlal_s8(s, vget_low_s8(c3), vget_low_s8(x3));
+    s = vmlal_s8(s, vget_high_s8(c3), vget_high_s8(x3));
+    return vpadalq_s16(acc, s);
 }
 
 static int32_t ternary_codes_dot_neon(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
     int32x4_t acc = vdupq_n_s32(0);
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64) {
-        int8x16_t xj[4];
-        load_x(xj, x, 4);
-        acc = vpadalq_s16(acc, codes_block(codes, xj));
-    }
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 64)
+        acc = codes_acc(acc, vld1q_u8(codes), vld1q_s8(x), vld1q_s8(x + 16), vld1q_s8(x + 32), vld1q_s8(x + 48));
     return hsum_s32(acc);
 }
 
@@ -526,13 +513,16 @@ static int32_t ternary_codes_dot_neon(const uint8_t *codes, const int8_t *x, siz
 static void ternary_codes_dot4_neon(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
                                     size_t n_blocks)
 {
-    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (size_t b = 0; b < n_blocks; b++) {
-        int8x16_t xj[4];
-        load_x(xj, x + 64 * b, 4);
-        for (int r = 0; r < 4; r++) acc[r] = vpadalq_s16(acc[r], codes_block(codes + r * row_bytes + 16 * b, xj));
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    const uint8_t *c0 = codes, *c1 = codes + row_bytes, *c2 = codes + 2 * row_bytes, *c3 = codes + 3 * row_bytes;
+    for (size_t b = 0; b < 16 * n_blocks; b += 16, x += 64) {
+        int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), x2 = vld1q_s8(x + 32), x3 = vld1q_s8(x + 48);
+        a0 = codes_acc(a0, vld1q_u8(c0 + b), x0, x1, x2, x3);
+        a1 = codes_acc(a1, vld1q_u8(c1 + b), x0, x1, x2, x3);
+        a2 = codes_acc(a2, vld1q_u8(c2 + b), x0, x1, x2, x3);
+        a3 = codes_acc(a3, vld1q_u8(c3 + b), x0, x1, x2, x3);
     }
-    vst1q_s32(out, hsum4_s32(acc[0], acc[1], acc[2], acc[3]));
+    vst1q_s32(out, hsum4_s32(a0, a1, a2, a3));
 }
 
 /* Base 3 (ternary.h), digits most significant first: digit = 3q >> 8,
@@ -540,28 +530,32 @@ static void ternary_codes_dot4_neon(int32_t out[4], const uint8_t *codes, size_t
  * compares give masks of -1, so their sum is minus the digit: the
  * products are subtracted (vmlsl). Per 16-bit lane at most 10 products of
  * 2 * 128 in a block. */
-static inline int16x8_t base3_block(const uint8_t *codes, const int8x16_t xj[5])
+static inline int16x8_t base3_digit_mls(int16x8_t s, uint8x16_t *q, int8x16_t x)
 {
-    const uint8x16_t c86 = vdupq_n_u8(86), c171 = vdupq_n_u8(171), three = vdupq_n_u8(3);
+    int8x16_t nd = vreinterpretq_s8_u8(vaddq_u8(vcgeq_u8(*q, vdupq_n_u8(86)), vcgeq_u8(*q, vdupq_n_u8(171))));
+    *q = vmulq_u8(*q, vdupq_n_u8(3));
+    s = vmlsl_s8(s, vget_low_s8(nd), vget_low_s8(x));
+    return vmlsl_s8(s, vget_high_s8(nd), vget_high_s8(x));
+}
+
+static inline int32x4_t base3_acc(int32x4_t acc, const uint8_t *codes, int8x16_t x0, int8x16_t x1, int8x16_t x2,
+                                  int8x16_t x3, int8x16_t x4)
+{
     uint8x16_t q = vld1q_u8(codes);
-    int16x8_t s = vdupq_n_s16(0);
-    for (int j = 0; j < 5; j++) {
-        int8x16_t nd = vreinterpretq_s8_u8(vaddq_u8(vcgeq_u8(q, c86), vcgeq_u8(q, c171)));
-        q = vmulq_u8(q, three);
-        s = vmlsl_s8(s, vget_low_s8(nd), vget_low_s8(xj[j]));
-        s = vmlsl_s8(s, vget_high_s8(nd), vget_high_s8(xj[j]));
-    }
-    return s;
+    int16x8_t s = base3_digit_mls(vdupq_n_s16(0), &q, x0);
+    s = base3_digit_mls(s, &q, x1);
+    s = base3_digit_mls(s, &q, x2);
+    s = base3_digit_mls(s, &q, x3);
+    s = base3_digit_mls(s, &q, x4);
+    return vpadalq_s16(acc, s);
 }
 
 static int32_t ternary_base3_dot_neon(const uint8_t *codes, const int8_t *x, size_t n_blocks)
 {
     int32x4_t acc = vdupq_n_s32(0);
-    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80) {
-        int8x16_t xj[5];
-        load_x(xj, x, 5);
-        acc = vpadalq_s16(acc, base3_block(codes, xj));
-    }
+    for (size_t b = 0; b < n_blocks; b++, codes += 16, x += 80)
+        acc = base3_acc(acc, codes, vld1q_s8(x), vld1q_s8(x + 16), vld1q_s8(x + 32), vld1q_s8(x + 48),
+                        vld1q_s8(x + 64));
     return hsum_s32(acc);
 }
 
@@ -571,13 +565,16 @@ static void ternary_base3_dot4_neon(int32_t out[4], const uint8_t *codes, size_t
                                     size_t n_blocks)
 {
 #if defined(__aarch64__)
-    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (size_t b = 0; b < n_blocks; b++) {
-        int8x16_t xj[5];
-        load_x(xj, x + 80 * b, 5);
-        for (int r = 0; r < 4; r++) acc[r] = vpadalq_s16(acc[r], base3_block(codes + r * row_bytes + 16 * b, xj));
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t b = 0; b < 16 * n_blocks; b += 16, x += 80) {
+        int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), x2 = vld1q_s8(x + 32), x3 = vld1q_s8(x + 48),
+                  x4 = vld1q_s8(x + 64);
+        a0 = base3_acc(a0, codes + b, x0, x1, x2, x3, x4);
+        a1 = base3_acc(a1, codes + row_bytes + b, x0, x1, x2, x3, x4);
+        a2 = base3_acc(a2, codes + 2 * row_bytes + b, x0, x1, x2, x3, x4);
+        a3 = base3_acc(a3, codes + 3 * row_bytes + b, x0, x1, x2, x3, x4);
     }
-    vst1q_s32(out, hsum4_s32(acc[0], acc[1], acc[2], acc[3]));
+    vst1q_s32(out, hsum4_s32(a0, a1, a2, a3));
 #else
     for (int r = 0; r < 4; r++) out[r] = ternary_base3_dot_neon(codes + r * row_bytes, x, n_blocks);
 #endif
@@ -610,16 +607,19 @@ static int32_t binary_masked_sum_neon(const uint8_t *bits, const int8_t *x, size
 
 /* ---- int8 products (attention over the int8 cache) ---------------------- */
 
-/* values in [-127, 127]: a pair of products is at most 2 * 127^2 < 2^15 */
+/* 16 products of q and a row into acc: pairs into 16 bits (values in
+ * [-127, 127]: a pair is at most 2 * 127^2 < 2^15), then 32 */
+static inline int32x4_t dot16_acc(int32x4_t acc, int8x16_t q, int8x16_t r)
+{
+    int16x8_t p = vmull_s8(vget_low_s8(q), vget_low_s8(r));
+    return vpadalq_s16(acc, vmlal_s8(p, vget_high_s8(q), vget_high_s8(r)));
+}
+
 static int32_t dot_i8_neon(const int8_t *a, const int8_t *b, size_t n)
 {
     int32x4_t acc = vdupq_n_s32(0);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        int8x16_t va = vld1q_s8(a + i), vb = vld1q_s8(b + i);
-        int16x8_t p = vmull_s8(vget_low_s8(va), vget_low_s8(vb));
-        acc = vpadalq_s16(acc, vmlal_s8(p, vget_high_s8(va), vget_high_s8(vb)));
-    }
+    for (; i + 16 <= n; i += 16) acc = dot16_acc(acc, vld1q_s8(a + i), vld1q_s8(b + i));
     int32_t s = hsum_s32(acc);
     for (; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;
@@ -630,20 +630,22 @@ static void dot_i8_rows_neon(int32_t *out, const int8_t *q, const int8_t *rows, 
 {
     size_t full = len / 16 * 16, t = 0;
     for (; t + 4 <= n; t += 4) {
-        const int8_t *r = rows + t * len;
-        int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+        const int8_t *r0 = rows + t * len, *r1 = r0 + len, *r2 = r1 + len, *r3 = r2 + len;
+        int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
         for (size_t i = 0; i < full; i += 16) {
             int8x16_t qv = vld1q_s8(q + i);
-            for (int j = 0; j < 4; j++) {
-                int8x16_t rv = vld1q_s8(r + j * len + i);
-                int16x8_t p = vmull_s8(vget_low_s8(qv), vget_low_s8(rv));
-                acc[j] = vpadalq_s16(acc[j], vmlal_s8(p, vget_high_s8(qv), vget_high_s8(rv)));
-            }
+            a0 = dot16_acc(a0, qv, vld1q_s8(r0 + i));
+            a1 = dot16_acc(a1, qv, vld1q_s8(r1 + i));
+            a2 = dot16_acc(a2, qv, vld1q_s8(r2 + i));
+            a3 = dot16_acc(a3, qv, vld1q_s8(r3 + i));
         }
-        int32x4_t s4 = hsum4_s32(acc[0], acc[1], acc[2], acc[3]);
-        vst1q_s32(out + t, s4);
-        for (size_t i = full; i < len; i++)
-            for (int j = 0; j < 4; j++) out[t + j] += (int32_t)q[i] * r[j * len + i];
+        vst1q_s32(out + t, hsum4_s32(a0, a1, a2, a3));
+        for (size_t i = full; i < len; i++) {
+            out[t] += (int32_t)q[i] * r0[i];
+            out[t + 1] += (int32_t)q[i] * r1[i];
+            out[t + 2] += (int32_t)q[i] * r2[i];
+            out[t + 3] += (int32_t)q[i] * r3[i];
+        }
     }
     for (; t < n; t++) out[t] = dot_i8_neon(q, rows + t * len, len);
 }
@@ -679,28 +681,43 @@ static void axpy_i8_rows_neon(float *y, const float *a, const int8_t *rows, size
  * activations, broadcast, multiply them into 16-bit sums (vmlal). A pair
  * adds at most 2 x 2 x 127 = 508, so the sums are widened into out every
  * 64 pairs. 16 columns at a time: 4 rows x 2 sums of 8 columns. */
+static inline void panel_row(int16x8_t *lo, int16x8_t *hi, int8x16_t c0, int8x16_t c1, const int8_t *xk)
+{
+    int8x8_t x0 = vdup_n_s8(xk[0]), x1 = vdup_n_s8(xk[1]);
+    *lo = vmlal_s8(vmlal_s8(*lo, vget_low_s8(c0), x0), vget_low_s8(c1), x1);
+    *hi = vmlal_s8(vmlal_s8(*hi, vget_high_s8(c0), x0), vget_high_s8(c1), x1);
+}
+
+static inline void widen_add(int32_t *o, int16x8_t s)
+{
+    vst1q_s32(o, vaddq_s32(vld1q_s32(o), vmovl_s16(vget_low_s16(s))));
+    vst1q_s32(o + 4, vaddq_s32(vld1q_s32(o + 4), vmovl_s16(vget_high_s16(s))));
+}
+
 static void codes_panel_4x32_neon(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
+    const int8_t *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
     for (size_t k0 = 0; k0 < K; k0 += 128) {
         size_t k1 = k0 + 128 < K ? k0 + 128 : K;
         for (int h = 0; h < 2; h++) {
-            int16x8_t s[4][2];
-            for (int i = 0; i < 4; i++) s[i][0] = s[i][1] = vdupq_n_s16(0);
+            int16x8_t s0l = vdupq_n_s16(0), s0h = s0l, s1l = s0l, s1h = s0l, s2l = s0l, s2h = s0l, s3l = s0l, s3h = s0l;
             for (size_t k = k0; k < k1; k += 2) {
                 uint8x16x2_t p = vld2q_u8(panel + k * 32 + 32 * h);
                 int8x16_t c0 = vreinterpretq_s8_u8(p.val[0]), c1 = vreinterpretq_s8_u8(p.val[1]);
-                for (int i = 0; i < 4; i++) {
-                    int8x8_t x0 = vdup_n_s8(x[i * ldx + k]), x1 = vdup_n_s8(x[i * ldx + k + 1]);
-                    s[i][0] = vmlal_s8(vmlal_s8(s[i][0], vget_low_s8(c0), x0), vget_low_s8(c1), x1);
-                    s[i][1] = vmlal_s8(vmlal_s8(s[i][1], vget_high_s8(c0), x0), vget_high_s8(c1), x1);
-                }
+                panel_row(&s0l, &s0h, c0, c1, x0 + k);
+                panel_row(&s1l, &s1h, c0, c1, x1 + k);
+                panel_row(&s2l, &s2h, c0, c1, x2 + k);
+                panel_row(&s3l, &s3h, c0, c1, x3 + k);
             }
-            for (int i = 0; i < 4; i++)
-                for (int t = 0; t < 2; t++) {
-                    int32_t *o = out + i * 32 + 16 * h + 8 * t;
-                    vst1q_s32(o, vaddq_s32(vld1q_s32(o), vmovl_s16(vget_low_s16(s[i][t]))));
-                    vst1q_s32(o + 4, vaddq_s32(vld1q_s32(o + 4), vmovl_s16(vget_high_s16(s[i][t]))));
-                }
+            int32_t *o = out + 16 * h;
+            widen_add(o, s0l);
+            widen_add(o + 8, s0h);
+            widen_add(o + 32, s1l);
+            widen_add(o + 40, s1h);
+            widen_add(o + 64, s2l);
+            widen_add(o + 72, s2h);
+            widen_add(o + 96, s3l);
+            widen_add(o + 104, s3h);
         }
     }
 }
