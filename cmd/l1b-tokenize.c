@@ -353,6 +353,7 @@ int main(int argc, char **argv)
         isatty(STDOUT_FILENO))
         cli_die("refusing to write a binary token stream to a terminal (use -o FILE, a pipe, or -f)");
 
+    if (output_check(o.output) < 0) cli_die_last();  /* before reading any input */
     if ((o.decode ? decode(&o) : encode(&o)) < 0) cli_die_last();
     return 0;
 }

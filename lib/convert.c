@@ -201,7 +201,7 @@ int convert_file(const char *in, const char *out, const ConvertOptions *o, Conve
     uint32_t kind;
     int lock = -1;
     /* not into a model l1b-train is writing: its lock is held until done */
-    int rc = model_lock(out, 0, &lock);
+    int rc = output_check(out) < 0 ? -1 : model_lock(out, 0, &lock);
     if (rc == 0) rc = ckpt_kind(in, &kind);
     if (rc == 0) rc = o->unpack ? unpack_file(in, out, kind, o->settings, &rep) : pack_file(in, out, kind, o->packing);
     if (lock >= 0) close(lock);

@@ -13,6 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ---- byte order ------------------------------------------------------ */
+
+void bytes_reverse_each(void *p, size_t n, size_t width)
+{
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++, b += width)
+        for (size_t j = 0; j < width / 2; j++) {
+            uint8_t t = b[j];
+            b[j] = b[width - 1 - j];
+            b[width - 1 - j] = t;
+        }
+}
+
 /* ---- errors ---------------------------------------------------------- */
 
 static char errbuf[512];
@@ -299,6 +312,16 @@ int output_kind(const char *path)
     if (S_ISDIR(st.st_mode)) return l1b_error("%s: is a directory", path);
     if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) return OUTPUT_STREAM;
     return l1b_error("%s: not a regular file, FIFO or character device", path);
+}
+
+int output_check(const char *path)
+{
+    if (!path || !strcmp(path, "-")) return OUTPUT_STREAM;
+    char *target = path_resolve(path);
+    if (!target) return -1;
+    int kind = output_kind(target);
+    free(target);
+    return kind;
 }
 
 int outfile_open(OutFile *f, const char *path)

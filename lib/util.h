@@ -44,6 +44,30 @@ static inline void put32(uint8_t *p, uint32_t v) {
 }
 static inline void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
+/* Byte order. Every multi-byte value in an l1b file is little-endian, on
+ * every host (man l1b-format(5)); file bytes are never read or written
+ * through a host-typed pointer without one of these. L1B_HOST_LE is 1 on a
+ * little-endian host: known at compile time where the compiler says
+ * (__BYTE_ORDER__: gcc, clang), else a test the optimiser folds. */
+static inline int host_is_little_endian(void)
+{
+    const union { uint16_t u; uint8_t b[2]; } probe = {1};
+    return probe.b[0] == 1;
+}
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && defined(__ORDER_BIG_ENDIAN__)
+#define L1B_HOST_LE (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#else
+#define L1B_HOST_LE host_is_little_endian()
+#endif
+/* n values of 2, 4 or 8 bytes at p (any alignment) between file order
+ * (little-endian) and host order, in place; the same call converts either
+ * way. Nothing at all on a little-endian host: a block of u16 token ids or
+ * f32 numbers is read or written there as it is. */
+void bytes_reverse_each(void *p, size_t n, size_t width);
+static inline void le16_inplace(void *p, size_t n) { if (!L1B_HOST_LE) bytes_reverse_each(p, n, 2); }
+static inline void le32_inplace(void *p, size_t n) { if (!L1B_HOST_LE) bytes_reverse_each(p, n, 4); }
+static inline void le64_inplace(void *p, size_t n) { if (!L1B_HOST_LE) bytes_reverse_each(p, n, 8); }
+
 /* Read exactly n bytes; returns bytes read (< n only at end of file), or -1
  * on a read error (recorded with the name). */
 long long read_full(int fd, void *buf, size_t n, const char *name);
@@ -98,6 +122,10 @@ int output_kind(const char *path);
  * until *fd is closed or the process ends (kill -9 too). -1 with a message
  * when another process holds it. */
 int model_lock(const char *path, int create, int *fd);
+/* output_kind of what path names once links are followed (a dangling link
+ * is an error; NULL or "-", stdout, is OUTPUT_STREAM): the check a program
+ * makes before any work, so a bad output fails at once. */
+int output_check(const char *path);
 /* path with symbolic links followed (realpath), or path itself when it is
  * not a link; NULL with a message for a dangling link. Malloc'ed. */
 char *path_resolve(const char *path);

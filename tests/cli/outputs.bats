@@ -54,6 +54,14 @@ test_null() {
     run l1b-tokenize -o out tiny.txt
     [ "$status" -eq 1 ]
     [ "$output" = "l1b-tokenize: out: is a directory" ]
+    # before reading the input: an endless one is not waited for
+    run timeout 20 sh -c 'yes | l1b-tokenize --bpe -o out'
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-tokenize: out: is a directory" ]
+    l1b-train -q -o m.l1b $TINY --steps 5 tiny.tok
+    run l1b-ckpt convert --pack m.l1b out
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: out: is a directory" ]
 }
 
 @test "a symbolic link as output: its target is replaced, the link stays; one lock for both names" {
