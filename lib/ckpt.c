@@ -192,9 +192,9 @@ int ckpt_write(const char *path, const Checkpoint *ck)
     uint8_t *hist = ckpt_encode_hist(ck->hist, ck->n_hist, &hist_size);
     /* On a little-endian host the float blocks are already the file's bytes:
      * written as they are, saving does not need a second copy of the model
-     * (10 MB at the nanoGPT shape, which used to set the training peak). */
-    const uint16_t probe = 1;
-    int host_le = *(const uint8_t *)&probe == 1;
+     * (10 MB at the nanoGPT shape, which used to set the training peak). A
+     * big-endian host writes little-endian copies. */
+    const int host_le = L1B_HOST_LE;
     uint8_t *parm_copy = NULL, *adam_copy = NULL;
     const uint8_t *parm = (const uint8_t *)ck->params, *adam = (const uint8_t *)ck->adam_m;
     if (!host_le) {

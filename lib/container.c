@@ -12,9 +12,13 @@
 #include "crc32.h"
 #include "util.h"
 
+/* f32_bits and the float blocks: binary32 and binary64, 4 and 8 bytes */
+_Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 float and double");
+
 void container_put_floats(uint8_t *b, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) put32(b + 4 * i, f32_bits(x[i]));
+    memcpy(b, x, 4 * n);  /* IEEE-754 binary32 on every host l1b builds for */
+    le32_inplace(b, n);
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -226,15 +230,12 @@ int section_read(SectionIn *r, void *buf, size_t n)
     return 0;
 }
 
-/* decoded in place */
+/* read as the file's bytes (the CRC is of those), then put in host order
+ * in place: nothing to do on a little-endian host */
 int section_floats(SectionIn *r, float *x, size_t n)
 {
     if (section_read(r, x, 4 * n) < 0) return -1;
-    uint8_t *b = (uint8_t *)x;
-    for (size_t i = 0; i < n; i++) {
-        float v = bits_f32(le32(b + 4 * i));
-        memcpy(b + 4 * i, &v, 4);
-    }
+    le32_inplace(x, n);
     return 0;
 }
 

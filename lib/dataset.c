@@ -156,9 +156,9 @@ void tokfile_close(TokenFile *f)
 
 int tokfile_read(const TokenFile *f, uint64_t start, size_t n, uint16_t *out)
 {
-    uint8_t *b = (uint8_t *)out;  /* read in place, then widen from the back */
-    if (pread_full(f->fd, b, 2 * n, f->header_size + 2 * start, f->path) < 0) return -1;
-    for (size_t i = 0; i < n; i++) out[i] = le16(b + 2 * i);
+    /* the file's little-endian ids, read in place and put in host order */
+    if (pread_full(f->fd, out, 2 * n, f->header_size + 2 * start, f->path) < 0) return -1;
+    le16_inplace(out, n);
     return 0;
 }
 

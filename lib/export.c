@@ -18,17 +18,18 @@ static int put_i32(OutFile *f, int32_t v)
     return outfile_write(f, b, 4);
 }
 
-/* n floats, little-endian; x NULL: zeros */
+/* n floats, little-endian (as run.c reads them on x86 and ARM); x NULL:
+ * zeros */
 static int put_f32s(OutFile *f, const float *x, size_t n)
 {
     uint8_t b[4096];
     while (n) {
         size_t k = n < sizeof b / 4 ? n : sizeof b / 4;
-        for (size_t i = 0; i < k; i++) {
-            uint32_t u = 0;
-            if (x) memcpy(&u, &x[i], 4);
-            put32(b + 4 * i, u);
-        }
+        if (x)
+            memcpy(b, x, 4 * k);
+        else
+            memset(b, 0, 4 * k);
+        le32_inplace(b, k);
         if (outfile_write(f, b, 4 * k) < 0) return -1;
         if (x) x += k;
         n -= k;

@@ -38,7 +38,8 @@ int tokw_put(TokWriter *w, const uint16_t *ids, size_t n)
     uint8_t buf[4096];
     while (n) {
         size_t k = n < sizeof buf / 2 ? n : sizeof buf / 2;
-        for (size_t i = 0; i < k; i++) put16(buf + 2 * i, ids[i]);
+        memcpy(buf, ids, 2 * k);
+        le16_inplace(buf, k);  /* little-endian in the file */
         w->crc = crc32_update(w->crc, buf, 2 * k);
         if (outfile_write(w->out, buf, 2 * k) < 0) return -1;
         w->n_tokens += k;
