@@ -16,12 +16,12 @@
 # CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
 #
 # The kernel sources follow the target architecture ($(CC) -dumpmachine):
-# on x86, 32 or 64-bit, one file per SIMD level, each built with that
-# level's instruction set and no more; on any other target the plain C
-# kernels only, for now. The core builds everywhere. Another architecture's
-# kernels are a KERNELS_<arch> list, the KERNELS_DEFS_<arch> macro that
-# lib/kernels.c and lib/cpu.c test, and a SIMD_FLAGS line per file, next
-# to the x86 ones below.
+# on x86, 32 or 64-bit, and on ARM (aarch64; armv7 hard-float), one file
+# per SIMD level, each built with that level's instruction set and no more;
+# on any other target the plain C kernels only. The core builds
+# everywhere. Another architecture's kernels are a KERNELS_<arch> list, the
+# KERNELS_DEFS_<arch> macro that lib/kernels.c and lib/cpu.c test, and a
+# SIMD_FLAGS line per file, next to the x86 and ARM ones below.
 
 CC      ?= cc
 CFLAGS  ?= -O3 -g
