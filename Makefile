@@ -65,14 +65,16 @@ $(OBJ)/lib/kernels_ssse3.o:  SIMD_FLAGS = -mssse3
 $(OBJ)/lib/kernels_avx2.o:   SIMD_FLAGS = -mavx2 -mfma
 $(OBJ)/lib/kernels_avx512.o: SIMD_FLAGS = -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 # 64-bit ARM: NEON is part of the base instruction set, so its file needs
-# no flags; the dot products are ARMv8.2's
-KERNELS_aarch64      = lib/kernels_neon.c lib/kernels_dotprod.c
-KERNELS_DEFS_aarch64 = -DL1B_KERNELS_NEON -DL1B_KERNELS_DOTPROD
+# no flags; the dot products are ARMv8.2's. The ARM kernels are written
+# for little-endian ARM (as good as all of it); big-endian gets plain C.
+ARM_BE               = $(filter aarch64_be-% armeb-% armbe-%,$(TARGET_MACHINE))
+KERNELS_aarch64      = $(if $(ARM_BE),,lib/kernels_neon.c lib/kernels_dotprod.c)
+KERNELS_DEFS_aarch64 = $(if $(ARM_BE),,-DL1B_KERNELS_NEON -DL1B_KERNELS_DOTPROD)
 $(OBJ)/lib/kernels_dotprod.o: SIMD_FLAGS = -march=armv8.2-a+dotprod
 # 32-bit ARM, hard-float (arm-linux-gnueabihf): NEON is optional on ARMv7,
 # so only its file is built for it and the rest stays VFP; the NEON
 # kernels run where the OS reports NEON. Soft-float targets: plain C.
-ARM_HF               = $(filter %hf,$(TARGET_MACHINE))
+ARM_HF               = $(if $(ARM_BE),,$(filter %hf,$(TARGET_MACHINE)))
 KERNELS_arm          = $(if $(ARM_HF),lib/kernels_neon.c)
 KERNELS_DEFS_arm     = $(if $(ARM_HF),-DL1B_KERNELS_NEON)
 NEON_FLAGS_arm       = -mfpu=neon -mfloat-abi=hard

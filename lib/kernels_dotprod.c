@@ -5,6 +5,10 @@
  * the CPU has it. Every other slot is the NEON one. */
 #include "kernels.h"
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "the ARM kernels are written for little-endian ARM (the Makefile leaves them out on big-endian)"
+#endif
+
 #include <arm_neon.h>
 #include <string.h>
 

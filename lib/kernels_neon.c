@@ -9,6 +9,10 @@
  * on ARMv7 without NEON). */
 #include "kernels.h"
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "the ARM kernels are written for little-endian ARM (the Makefile leaves them out on big-endian)"
+#endif
+
 #include <arm_neon.h>
 #include <math.h>
 #include <string.h>
