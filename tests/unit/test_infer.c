@@ -237,6 +237,86 @@ TEST(sampler_top_p_applies_within_top_k)
     sampler_free(&b);
 }
 
+TEST(repeat_penalty_divides_positive_multiplies_negative_once_per_token)
+{
+    float lg[5] = {2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
+    uint32_t recent[5] = {0, 1, 0, 4, 7};  /* 0 twice: penalised once; 7 is no token */
+    uint8_t seen[5] = {0};
+    repeat_penalty_apply(lg, 5, recent, 5, 2.0f, seen);
+    CHECK_NEAR(lg[0], 1.0, 0);
+    CHECK_NEAR(lg[1], -2.0, 0);
+    CHECK_NEAR(lg[2], 0.5, 0);
+    CHECK_NEAR(lg[3], 3.0, 0);
+    CHECK_NEAR(lg[4], 0.0, 0);
+    for (int i = 0; i < 5; i++) CHECK_EQ(seen[i], 0);
+}
+
+TEST(sampler_repeat_penalty_looks_at_the_last_n_accepted)
+{
+    float lg[4] = {2.0f, 1.5f, -1.0f, -0.5f};
+    Sampler s;
+    sampler_init(&s, 4, 0.0f, 0, 1.0f, 1);
+    sampler_set_repeat_penalty(&s, 1.5f, 2);
+    CHECK_EQ(sampler_pick(&s, lg), 0);
+    sampler_accept(&s, 0);  /* 2.0 / 1.5 = 1.33 < 1.5 */
+    CHECK_EQ(sampler_pick(&s, lg), 1);
+    sampler_accept(&s, 1);  /* both penalised: 1.33 > 1.0 */
+    CHECK_EQ(sampler_pick(&s, lg), 0);
+    sampler_accept(&s, 3);  /* 0 is no longer among the last 2 */
+    CHECK_EQ(sampler_pick(&s, lg), 0);
+    sampler_accept(&s, 0);
+    sampler_forget(&s);
+    CHECK_EQ(sampler_pick(&s, lg), 0);
+    CHECK_NEAR(lg[0], 2.0, 0);  /* the caller's logits are left alone */
+    /* penalty 1 changes nothing */
+    sampler_set_repeat_penalty(&s, 1.0f, 64);
+    sampler_accept(&s, 0);
+    CHECK_EQ(sampler_pick(&s, lg), 0);
+    sampler_free(&s);
+}
+
+TEST(sampler_min_p_keeps_tokens_within_a_share_of_the_best_after_temperature)
+{
+    /* probabilities 1 : 1/2 : 1/4 : 1/8 of the most likely at temperature 1,
+     * 1 : 1/4 : 1/16 : 1/64 at 0.5; token 4 is far below */
+    float lg[5] = {0.0f, -logf(2), -logf(4), -logf(8), -20.0f};
+    Sampler s;
+    int sorted;
+    sampler_init(&s, 5, 1.0f, 0, 1.0f, 5);
+    sampler_set_min_p(&s, 0.3f);
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 2);
+    CHECK(sorted);
+    CHECK_EQ(s.order[0], 0);
+    CHECK_EQ(s.order[1], 1);
+    sampler_set_min_p(&s, 0.2f);
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 3);
+    sampler_set_min_p(&s, 0.1f);
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 4);
+    s.temperature = 0.5f;
+    sampler_set_min_p(&s, 0.2f);
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 2);
+    /* with top-k and top-p: the shortest of the runs they keep */
+    s.temperature = 1.0f;
+    sampler_set_min_p(&s, 0.1f);
+    s.top_k = 2;
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 2);
+    s.top_k = 0;
+    s.top_p = 0.5f;  /* 1 / 1.875 = 0.53 of the mass: token 0 alone */
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 1);
+    /* the draws stay inside */
+    s.top_p = 1.0f;
+    sampler_set_min_p(&s, 0.3f);
+    int seen[5] = {0};
+    for (int i = 0; i < 3000; i++) seen[sampler_pick(&s, lg)]++;
+    CHECK(seen[0] > 1700 && seen[1] > 700);
+    CHECK_EQ(seen[2] + seen[3] + seen[4], 0);
+    /* off: every token can be drawn, unsorted */
+    sampler_set_min_p(&s, 0.0f);
+    CHECK_EQ(sampler_candidates(&s, lg, &sorted), 5);
+    CHECK(!sorted);
+    sampler_free(&s);
+}
+
 /* A long prompt fed at once runs only the window it ends in, and leaves the
  * session exactly as feeding it token by token would: same logits, same
  * window, same slide count; from an empty session and from a part-full one,
