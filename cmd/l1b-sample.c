@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "generate.h"
 #include "infer.h"
 #include "profile.h"
 #include "sampler.h"
@@ -17,157 +18,268 @@
 
 static void usage(void)
 {
-    printf("usage: l1b-sample -m MODEL [-i TEXT] [-n N] [-T TEMP] [-k K] [-p P] [--greedy]\n"
-           "                  [-s SEED] [--echo] [--raw] [--lines] [--exact] [-j N] [-v]\n"
-           "       l1b-sample -m MODEL --score [FILE...]\n"
+    printf("usage: l1b-sample -m MODEL [-i TEXT | -f FILE] [-n N] [-T TEMP] [-k K] [-p P]\n"
+           "                  [--min-p P] [--repeat-penalty X [--repeat-last N]] [--greedy]\n"
+           "                  [-s SEED] [--stop STR]... [--echo] [--raw] [--lines | -I]\n"
+           "                  [--logprobs] [--exact] [-j N] [-v]\n"
+           "       l1b-sample -m MODEL --score [--json | --logprobs] [FILE...]\n"
            "\n"
-           "Continue the prompt (stdin, or -i TEXT) with text from the model, or with\n"
-           "--score report how well the model predicts the input.\n"
+           "Continue the prompt (stdin, -i TEXT or -f FILE) with text from the model,\n"
+           "or with --score report how well the model predicts the input.\n"
            "\n"
-           "  -m, --model MODEL      model file (l1b-train checkpoint)\n"
-           "  -i, --input TEXT       prompt text instead of stdin\n"
-           "  -n, --tokens N         tokens to generate (default 256)\n"
-           "  -T, --temperature T    sampling temperature; 0 is greedy (default 0.8)\n"
-           "  -k, --top-k K          sample from the K most likely tokens; 0: all (default 0)\n"
-           "  -p, --top-p P          sample from the smallest set of probability P (default 0.95)\n"
-           "      --greedy           always the most likely token (same as -T 0)\n"
-           "  -s, --seed N           random seed (default: from the clock)\n"
-           "      --echo             print the prompt before the continuation\n"
-           "      --raw              keep the prompt's trailing newline (dropped by default)\n"
-           "      --lines            every input line is a prompt; one output line each\n"
-           "      --score            print loss, perplexity and bits per byte of the input\n"
-           "      --exact            float embeddings, head and KV cache (default int8):\n"
-           "                         logits as in training, about twice the memory\n"
-           "  -j, --threads N        threads (default: all cores)\n"
-           "  -v, --verbose          report speed and memory on stderr\n"
-           "      --profile          time per kernel category at exit (as L1B_PROFILE=1)\n"
-           "  -h, --help             this help\n"
-           "  -V, --version          version and SIMD level\n");
+           "  -m, --model MODEL     model file (l1b-train checkpoint)\n"
+           "  -i, --input TEXT      prompt text instead of stdin\n"
+           "  -f, --file FILE       prompt file instead of stdin ('-': stdin); with\n"
+           "                        --lines the lines, with -I the conversation's start\n"
+           "  -n, --tokens N        tokens to generate (default 256)\n"
+           "  -T, --temperature T   sampling temperature; 0 is greedy (default 0.8)\n"
+           "  -k, --top-k K         only the K most likely tokens; 0: all (default 0)\n"
+           "  -p, --top-p P         only the smallest set of probability P (default 0.95)\n"
+           "      --min-p P         only tokens at least P times as likely as the most\n"
+           "                        likely, after the temperature (default 0: off)\n"
+           "      --repeat-penalty X  tokens among the last N of the context: positive\n"
+           "                        logits divided by X, negative ones multiplied\n"
+           "                        (default 1: off)\n"
+           "      --repeat-last N   the N of --repeat-penalty (default 64)\n"
+           "      --greedy          always the most likely token (same as -T 0)\n"
+           "  -s, --seed N          random seed (default: from the clock; -v prints it)\n"
+           "      --stop STR        end the text right before STR, not written;\n"
+           "                        repeatable\n"
+           "      --echo            print the prompt before the continuation\n"
+           "      --raw             keep the prompt's trailing newline (dropped by default)\n"
+           "      --lines           every input line is a prompt; one output line each\n"
+           "  -I, --interactive     each line typed continues one conversation (which\n"
+           "                        keeps its KV cache) and is answered; Ctrl-D ends\n"
+           "      --score           print loss, perplexity and bits per byte of the input\n"
+           "      --json            with --score: one JSON object (file, tokens, bytes,\n"
+           "                        loss, ppl, bpb)\n"
+           "      --logprobs        TSV of log-probabilities (pos, id, token, logprob):\n"
+           "                        each token of the input with --score, else each\n"
+           "                        token chosen\n"
+           "      --exact           float embeddings, head and KV cache (default int8):\n"
+           "                        logits as in training, about twice the memory\n"
+           "  -j, --threads N       threads (default: all cores)\n"
+           "  -v, --verbose         report a random seed, speed and memory on stderr\n"
+           "      --profile         time per kernel category at exit (as L1B_PROFILE=1)\n"
+           "  -h, --help            this help\n"
+           "  -V, --version         version and SIMD level\n");
 }
 
 typedef struct {
-    const char *model, *input;
+    const char *model, *input, *file;
     uint64_t n_tokens, seed;
-    float temperature, top_p;
-    uint32_t top_k;
-    int echo, raw, lines, score, exact, verbose, threads, profile;
+    float temperature, top_p, min_p, repeat_penalty;
+    uint32_t top_k, repeat_last;
+    int echo, raw, lines, interactive, score, json, logprobs, exact, verbose, threads, profile;
 } Options;
 
-/* ---- output: whole UTF-8 characters, streamed on a terminal ------------ */
-
 typedef struct {
-    int stream;        /* flush after every token */
-    uint8_t held[4];   /* the start of an unfinished UTF-8 character */
-    size_t n_held;
-} Out;
+    uint64_t tokens;  /* generated or scored */
+    double seconds;   /* computing them, waiting for input excluded */
+} Stats;
 
-/* bytes a UTF-8 sequence starting with b needs (1 for anything else) */
-static size_t utf8_len(uint8_t b) { return b >= 0xF0 && b < 0xF8 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1; }
-
-static void out_flush(Out *o)
-{
-    if (o->n_held) fwrite(o->held, 1, o->n_held, stdout);
-    o->n_held = 0;
-    fflush(stdout);
-}
-
-static void out_bytes(Out *o, const uint8_t *b, size_t n)
-{
-    if (!o->stream) {
-        fwrite(b, 1, n, stdout);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = b[i];
-        if (o->n_held && (c & 0xC0) != 0x80) out_flush(o);  /* not a continuation: give up waiting */
-        if (o->n_held || (c >= 0xC0 && c < 0xF8)) {
-            o->held[o->n_held++] = c;
-            if (o->n_held == utf8_len(o->held[0])) {
-                fwrite(o->held, 1, o->n_held, stdout);
-                o->n_held = 0;
-            }
-        } else {
-            fputc(c, stdout);
-        }
-    }
-    if (!o->n_held) fflush(stdout);
-}
-
-/* ---- prompts ---------------------------------------------------------- */
+/* ---- input -------------------------------------------------------------- */
 
 static uint8_t *read_all(FILE *f, const char *name, size_t *n)
 {
     size_t cap = 1 << 16, used = 0;
     uint8_t *b = xmalloc(cap);
-    size_t got;
-    while ((got = fread(b + used, 1, cap - used, f)) > 0)
-        if ((used += got) == cap) b = xrealloc(b, cap *= 2);
+    for (;;) {
+        size_t want = cap - used, got = fread(b + used, 1, want, f);
+        used += got;
+        /* a short count is the end (or an error): never read again, where a
+         * terminal would wait for a second Ctrl-D */
+        if (got < want) break;
+        b = xrealloc(b, cap *= 2);
+    }
     if (ferror(f)) cli_die("%s: read error: %s", name, strerror(errno));
     *n = used;
     return b;
 }
 
-static uint16_t *encode(Infer *m, const uint8_t *text, size_t n, size_t *n_ids)
+static FILE *open_input(const char *path)
 {
-    uint16_t *ids = xmalloc((n + 1) * sizeof *ids);
-    *n_ids = tok_encode_text(&m->tok, text, n, ids);
-    return ids;
+    if (!strcmp(path, "-")) return stdin;
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_die("%s: %s", path, strerror(errno));
+    return f;
 }
 
-/* Continue text; stop at n tokens, end of document, or (stop_at_newline)
- * a newline, which is not printed. */
-static void generate(Infer *m, Session *s, Sampler *sp, const uint8_t *prompt, size_t n, const Options *o, Out *out,
-                     int stop_at_newline, uint64_t *generated)
+static uint8_t *read_file(const char *path, size_t *n)
 {
-    size_t n_ids;
-    uint16_t *ids = encode(m, prompt, n, &n_ids);
-    session_reset(s);
-    const float *logits = session_feed(s, TOK_EOD);  /* an empty prompt starts a document */
-    if (n_ids) logits = session_feed_many(s, ids, n_ids);
-    free(ids);
-    if (o->echo) out_bytes(out, prompt, n);
-    for (uint64_t t = 0; t < o->n_tokens; t++) {
-        uint32_t next = sampler_pick(sp, logits);
-        if (next == TOK_EOD) break;
-        size_t len;
-        const uint8_t *b = tok_bytes(&m->tok, next, &len);
-        if (stop_at_newline) {
-            const uint8_t *nl = memchr(b, '\n', len);
-            if (nl) {
-                out_bytes(out, b, (size_t)(nl - b));
-                break;
-            }
+    FILE *f = open_input(path);
+    uint8_t *b = read_all(f, f == stdin ? "stdin" : path, n);
+    if (f != stdin) fclose(f);
+    return b;
+}
+
+/* The next line without its newline, or -1 at the end of input. */
+static ssize_t next_line(FILE *in, char **line, size_t *cap)
+{
+    if (feof(in)) return -1;  /* one Ctrl-D ends it, even on a libc that reads again */
+    ssize_t len = getline(line, cap, in);
+    if (len > 0 && (*line)[len - 1] == '\n') len--;
+    return len;
+}
+
+/* ---- scoring ------------------------------------------------------------ */
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void score(Infer *m, Session *s, const Options *o, char **files, int n_files, Stats *st)
+{
+    size_t n = 0;
+    uint8_t *text = NULL;
+    if (!n_files) {
+        text = read_all(stdin, "stdin", &n);
+    } else {
+        for (int i = 0; i < n_files; i++) {
+            size_t k;
+            uint8_t *part = read_file(files[i], &k);
+            text = xrealloc(text, n + k + 1);
+            memcpy(text + n, part, k);
+            n += k;
+            free(part);
         }
-        out_bytes(out, b, len);
-        (*generated)++;
-        logits = session_feed(s, (int)next);
     }
-}
-
-static int score(Infer *m, Session *s, const uint8_t *text, size_t n, uint64_t *scored)
-{
+    double t0 = now_seconds();
     size_t n_ids;
-    uint16_t *ids = encode(m, text, n, &n_ids);
-    if (!n_ids) {
-        free(ids);
-        return l1b_error("nothing to score: empty input");
-    }
+    uint16_t *ids = encode_text(m, text, n, &n_ids);
+    if (!n_ids) cli_die("nothing to score: empty input");
+    if (o->logprobs) logprob_header();
     double nats = 0;
     const float *logits = session_feed(s, TOK_EOD);
-    uint32_t V = m->cfg.vocab;
     for (size_t i = 0; i < n_ids; i++) {
-        float maxv = logits[argmax(logits, V)];
-        double sum = 0;
-        for (uint32_t k = 0; k < V; k++) sum += exp((double)logits[k] - maxv);
-        nats += log(sum) - ((double)logits[ids[i]] - maxv);
+        double lp = token_logprob(logits, m->cfg.vocab, ids[i]);
+        nats -= lp;
+        if (o->logprobs) logprob_row(i, &m->tok, ids[i], lp);
         if (i + 1 < n_ids) logits = session_feed(s, ids[i]);
     }
-    *scored = n_ids;
-    double loss = nats / (double)n_ids;
-    printf("loss %.4f  ppl %.3f  bpb %.4f  tokens %zu  bytes %zu\n", loss, exp(loss), nats / (log(2.0) * (double)n),
-           n_ids, n);
+    st->tokens = n_ids;
+    st->seconds = now_seconds() - t0;
+    double loss = nats / (double)n_ids, bpb = nats / (log(2.0) * (double)n);
+    if (o->json) {
+        printf("{\"file\": ");
+        if (n_files <= 1) {
+            json_string(n_files ? files[0] : "-");
+        } else {
+            for (int i = 0; i < n_files; i++) printf(i ? ", " : "["), json_string(files[i]);
+            printf("]");
+        }
+        printf(", \"tokens\": %zu, \"bytes\": %zu, \"loss\": %.6f, \"ppl\": %.6f, \"bpb\": %.6f}\n", n_ids, n,
+               loss, exp(loss), bpb);
+    } else if (!o->logprobs) {
+        printf("loss %.4f  ppl %.3f  bpb %.4f  tokens %zu  bytes %zu\n", loss, exp(loss), bpb, n_ids, n);
+    }
     free(ids);
-    return 0;
+    free(text);
+}
+
+/* ---- generating ---------------------------------------------------------- */
+
+/* A new context: the end-of-document token, so that the text is read as the
+ * beginning of a document, then the text; *n_fed its token count. */
+static const float *start_context(Session *s, Sampler *sp, const uint8_t *text, size_t n, size_t *n_fed)
+{
+    session_reset(s);
+    sampler_forget(sp);
+    const float *logits = feed_token(s, sp, TOK_EOD);
+    return feed_text(s, sp, text, n, logits, n_fed);
+}
+
+/* One prompt (stdin, -i or -f), one continuation. */
+static void generate_once(Session *s, Sampler *sp, Gen *g, const Options *o, Out *out, Stats *st)
+{
+    size_t n;
+    uint8_t *prompt;
+    if (o->input) {
+        n = strlen(o->input);
+        prompt = xmalloc(n + 1);
+        memcpy(prompt, o->input, n);
+    } else {
+        prompt = read_file(o->file ? o->file : "-", &n);
+    }
+    if (!o->raw && n && prompt[n - 1] == '\n') n--;
+    double t0 = now_seconds();  /* the prompt is read: waiting for it is not counted */
+    size_t n_ids;
+    const float *logits = start_context(s, sp, prompt, n, &n_ids);
+    if (o->logprobs) logprob_header();
+    else if (o->echo) out_bytes(out, prompt, n);
+    gen_continue(g, s, sp, logits, out, n_ids);
+    if (out->stream && !o->logprobs) out_bytes(out, (const uint8_t *)"\n", 1);
+    out_flush(out);
+    st->seconds = now_seconds() - t0;
+    free(prompt);
+}
+
+/* --lines: each line a fresh context and one output line. */
+static void generate_lines(Session *s, Sampler *sp, Gen *g, const Options *o, Out *out, Stats *st)
+{
+    FILE *in = open_input(o->file ? o->file : "-");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = next_line(in, &line, &cap)) >= 0) {
+        double t0 = now_seconds();
+        const float *logits = start_context(s, sp, (const uint8_t *)line, (size_t)len, NULL);
+        if (o->echo) out_bytes(out, (const uint8_t *)line, (size_t)len);
+        gen_continue(g, s, sp, logits, out, 0);
+        out_bytes(out, (const uint8_t *)"\n", 1);
+        out_flush(out);  /* a line-by-line pipeline (a coprocess) waits for it */
+        st->seconds += now_seconds() - t0;
+    }
+    if (ferror(in)) cli_die("%s: read error: %s", in == stdin ? "stdin" : o->file, strerror(errno));
+    if (in != stdin) fclose(in);
+    free(line);
+}
+
+/* -I: one conversation. Each line typed is appended to it and answered as
+ * --lines answers; the answer and what ended it stay in the context: the
+ * model's newline, or the stop string and a newline, or a newline after -n
+ * tokens, or the end-of-document token. */
+static void generate_interactive(Session *s, Sampler *sp, Gen *g, const Options *o, Out *out, Stats *st)
+{
+    int marker = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+    const uint8_t *nl = (const uint8_t *)"\n";
+    size_t n = 0;
+    uint8_t *start = o->input ? (uint8_t *)strdup(o->input) : o->file ? read_file(o->file, &n) : NULL;
+    if (o->input) n = strlen(o->input);
+    const float *logits = start_context(s, sp, start, n, NULL);
+    free(start);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    for (;;) {
+        if (marker) fputs("> ", stderr), fflush(stderr);
+        if ((len = next_line(stdin, &line, &cap)) < 0) break;
+        double t0 = now_seconds();
+        logits = feed_text(s, sp, (const uint8_t *)line, (size_t)len, logits, NULL);
+        if (o->echo) out_bytes(out, (const uint8_t *)line, (size_t)len);
+        GenEnd why = gen_continue(g, s, sp, logits, out, 0);
+        out_bytes(out, nl, 1);
+        out_flush(out);
+        size_t tok_len = 0;
+        if (g->end_token >= 0 && g->end_token != TOK_EOD) tok_bytes(&s->m->tok, (uint32_t)g->end_token, &tok_len);
+        if (why == END_EOD || ((why == END_NEWLINE || why == END_STOP) && g->n_tail == tok_len))
+            logits = feed_token(s, sp, (uint32_t)g->end_token);  /* the model's own token */
+        else if (why != END_LIMIT)
+            logits = feed_text(s, sp, g->tail, g->n_tail, logits, NULL);
+        if (why == END_STOP || why == END_LIMIT) logits = feed_text(s, sp, nl, 1, logits, NULL);
+        st->seconds += now_seconds() - t0;
+    }
+    if (marker) fputc('\n', stderr);
+    if (ferror(stdin)) cli_die("stdin: read error: %s", strerror(errno));
+    free(line);
 }
 
 int main(int argc, char **argv)
@@ -177,23 +289,34 @@ int main(int argc, char **argv)
     o.n_tokens = 256;
     o.temperature = 0.8f;
     o.top_p = 0.95f;
+    o.repeat_penalty = 1.0f;
+    o.repeat_last = 64;
     int seed_set = 0;
-    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_EXACT, O_PROFILE };
+    Gen g;
+    gen_init(&g);
+    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_EXACT, O_PROFILE, O_MIN_P, O_PENALTY, O_LAST, O_STOP,
+           O_JSON, O_LOGPROBS };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
-        {"tokens", required_argument, 0, 'n'}, {"temperature", required_argument, 0, 'T'},
-        {"top-k", required_argument, 0, 'k'}, {"top-p", required_argument, 0, 'p'},
+        {"file", required_argument, 0, 'f'}, {"tokens", required_argument, 0, 'n'},
+        {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
+        {"top-p", required_argument, 0, 'p'}, {"min-p", required_argument, 0, O_MIN_P},
+        {"repeat-penalty", required_argument, 0, O_PENALTY}, {"repeat-last", required_argument, 0, O_LAST},
         {"greedy", no_argument, 0, O_GREEDY}, {"seed", required_argument, 0, 's'},
-        {"echo", no_argument, 0, O_ECHO}, {"raw", no_argument, 0, O_RAW}, {"lines", no_argument, 0, O_LINES},
-        {"score", no_argument, 0, O_SCORE}, {"exact", no_argument, 0, O_EXACT}, {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
+        {"stop", required_argument, 0, O_STOP}, {"echo", no_argument, 0, O_ECHO}, {"raw", no_argument, 0, O_RAW},
+        {"lines", no_argument, 0, O_LINES}, {"interactive", no_argument, 0, 'I'},
+        {"score", no_argument, 0, O_SCORE}, {"json", no_argument, 0, O_JSON},
+        {"logprobs", no_argument, 0, O_LOGPROBS}, {"exact", no_argument, 0, O_EXACT},
+        {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:i:n:T:k:p:s:j:vhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:i:f:n:T:k:p:s:j:IvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'i': o.input = optarg; break;
+        case 'f': o.file = optarg; break;
         case 'n': o.n_tokens = cli_uint("-n", optarg, 0, 1000000000000ull); break;
         case 'T': o.temperature = cli_float("-T", optarg, 0, 100); break;
         case 'k': o.top_k = (uint32_t)cli_uint("-k", optarg, 0, 65536); break;
@@ -201,12 +324,25 @@ int main(int argc, char **argv)
             o.top_p = cli_float("-p", optarg, 0, 1);
             if (o.top_p == 0) cli_usage_error("-p: '%s' is not a probability in (0, 1]", optarg);
             break;
+        case O_MIN_P: o.min_p = cli_float("--min-p", optarg, 0, 1); break;
+        case O_PENALTY:
+            o.repeat_penalty = cli_float("--repeat-penalty", optarg, 0, 100);
+            if (o.repeat_penalty == 0) cli_usage_error("--repeat-penalty: '%s' is not above 0", optarg);
+            break;
+        case O_LAST: o.repeat_last = (uint32_t)cli_uint("--repeat-last", optarg, 0, 1u << 20); break;
         case O_GREEDY: o.temperature = 0; break;
         case 's': o.seed = cli_uint("-s", optarg, 0, UINT64_MAX); seed_set = 1; break;
+        case O_STOP:
+            if (!*optarg) cli_usage_error("--stop: an empty string");
+            gen_add_stop(&g, optarg);
+            break;
         case O_ECHO: o.echo = 1; break;
         case O_RAW: o.raw = 1; break;
         case O_LINES: o.lines = 1; break;
+        case 'I': o.interactive = 1; break;
         case O_SCORE: o.score = 1; break;
+        case O_JSON: o.json = 1; break;
+        case O_LOGPROBS: o.logprobs = 1; break;
         case O_EXACT: o.exact = 1; break;
         case O_PROFILE: o.profile = 1; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
@@ -217,8 +353,15 @@ int main(int argc, char **argv)
         }
     }
     if (!o.model) cli_usage_error("no model: -m MODEL is required");
-    if (o.score && (o.lines || o.input || o.echo)) cli_usage_error("--score takes no --lines, -i or --echo");
-    if (o.lines && o.input) cli_usage_error("--lines reads prompts from stdin; -i gives one prompt");
+    if (o.score && (o.lines || o.interactive || o.input || o.file || o.echo))
+        cli_usage_error("--score takes no --lines, -I, -i, -f or --echo (its FILEs are arguments)");
+    if (o.json && !o.score) cli_usage_error("--json goes with --score");
+    if (o.json && o.logprobs) cli_usage_error("--json and --logprobs: one output or the other");
+    if (o.logprobs && (o.lines || o.interactive)) cli_usage_error("--logprobs goes with --score or one prompt");
+    if (o.lines && o.interactive) cli_usage_error("--lines and -I: one mode or the other");
+    if (o.input && o.file) cli_usage_error("-i and -f: one prompt or the other");
+    if (o.lines && o.input) cli_usage_error("--lines reads prompts from stdin (or -f FILE); -i gives one prompt");
+    if (o.interactive && o.file && !strcmp(o.file, "-")) cli_usage_error("-I reads the lines typed from stdin; -f - too");
     if (!o.score && optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!seed_set) o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 
@@ -231,71 +374,36 @@ int main(int argc, char **argv)
     Session s;
     session_init(&s, &m);
     Out out = {isatty(STDOUT_FILENO), {0}, 0};
-    uint64_t generated = 0;
-    double t_start = now_seconds();
+    Stats st = {0, 0};
 
     if (o.score) {
-        size_t n = 0;
-        uint8_t *text = NULL;
-        if (optind == argc) {
-            text = read_all(stdin, "stdin", &n);
-        } else {
-            for (int i = optind; i < argc; i++) {
-                int is_stdin = !strcmp(argv[i], "-");
-                FILE *f = is_stdin ? stdin : fopen(argv[i], "rb");
-                if (!f) cli_die("%s: %s", argv[i], strerror(errno));
-                size_t k;
-                uint8_t *part = read_all(f, is_stdin ? "stdin" : argv[i], &k);
-                if (!is_stdin) fclose(f);
-                text = xrealloc(text, n + k + 1);
-                memcpy(text + n, part, k);
-                n += k;
-                free(part);
-            }
-        }
-        if (score(&m, &s, text, n, &generated) < 0) cli_die_last();
-        free(text);
-    } else if (o.lines) {
-        Sampler sp;
-        sampler_init(&sp, m.cfg.vocab, o.temperature, o.top_k, o.top_p, o.seed);
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        while ((len = getline(&line, &cap, stdin)) > 0) {
-            if (line[len - 1] == '\n') len--;
-            generate(&m, &s, &sp, (const uint8_t *)line, (size_t)len, &o, &out, 1, &generated);
-            out_bytes(&out, (const uint8_t *)"\n", 1);
-            out_flush(&out);  /* a line-by-line pipeline (a coprocess) waits for it */
-        }
-        free(line);
-        sampler_free(&sp);
+        score(&m, &s, &o, argv + optind, argc - optind, &st);
     } else {
-        size_t n;
-        uint8_t *prompt;
-        if (o.input) {
-            n = strlen(o.input);
-            prompt = xmalloc(n + 1);
-            memcpy(prompt, o.input, n);
-        } else {
-            prompt = read_all(stdin, "stdin", &n);
-        }
-        if (!o.raw && n && prompt[n - 1] == '\n') n--;
+        if (o.verbose && !seed_set && o.temperature > 0)
+            cli_warn("seed %llu (random; -s %llu gives the same text again)", (unsigned long long)o.seed,
+                     (unsigned long long)o.seed);
         Sampler sp;
         sampler_init(&sp, m.cfg.vocab, o.temperature, o.top_k, o.top_p, o.seed);
-        generate(&m, &s, &sp, prompt, n, &o, &out, 0, &generated);
-        if (out.stream) out_bytes(&out, (const uint8_t *)"\n", 1);
+        sampler_set_min_p(&sp, o.min_p);
+        if (o.repeat_penalty != 1.0f) sampler_set_repeat_penalty(&sp, o.repeat_penalty, o.repeat_last);
+        g.max_tokens = o.n_tokens;
+        g.logprobs = o.logprobs;
+        g.at_newline = o.lines || o.interactive;
+        if (o.lines) generate_lines(&s, &sp, &g, &o, &out, &st);
+        else if (o.interactive) generate_interactive(&s, &sp, &g, &o, &out, &st);
+        else generate_once(&s, &sp, &g, &o, &out, &st);
+        st.tokens = g.generated;
         sampler_free(&sp);
-        free(prompt);
     }
     out_flush(&out);
     if (ferror(stdout) || fflush(stdout) == EOF) cli_die("stdout: write error: %s", strerror(errno));
-    double dt = now_seconds() - t_start;
     if (o.verbose)
         cli_warn("loaded in %.2fs (weights %.1f MB, cache %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
-                 t_load, m.weight_bytes / 1e6, m.cache_bytes / 1e6, (unsigned long long)generated, o.score ? "scored" : "generated", dt,
-                 dt > 0 ? generated / dt : 0.0,
+                 t_load, m.weight_bytes / 1e6, m.cache_bytes / 1e6, (unsigned long long)st.tokens,
+                 o.score ? "scored" : "generated", st.seconds, st.seconds > 0 ? st.tokens / st.seconds : 0.0,
                  (unsigned long long)s.slides);
     cli_profile_report();
+    gen_free(&g);
     session_free(&s);
     infer_free(&m);
     return 0;

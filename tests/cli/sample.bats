@@ -105,3 +105,145 @@ setup() {
     run l1b-sample -m fox.l1b -p 0
     [ "$status" -eq 2 ]
 }
+
+@test "--stop: the text ends right before the first stop string, which is not written" {
+    [ "$(l1b-sample -m fox.l1b --greedy -n 100 -i 'the quick' --stop lazy)" = " brown fox jumps over the " ]
+    # the earliest of several, and of two starting alike the shorter
+    [ "$(l1b-sample -m fox.l1b --greedy -n 100 -i 'the quick' --stop dog --stop jumps)" = " brown fox " ]
+    [ "$(l1b-sample -m fox.l1b --greedy -n 100 -i 'the quick' --stop ow --stop o)" = " br" ]
+    # a stop string that never completes: the bytes held back are written at the end
+    [ "$(l1b-sample -m fox.l1b --greedy -n 60 -i 'the quick' --stop 'lazy cat')" = \
+      "$(l1b-sample -m fox.l1b --greedy -n 60 -i 'the quick')" ]
+    # sampled text keeps its draws up to the stop string
+    a=$(l1b-sample -m fox.l1b -T 1.5 -s 11 -n 80 -i the)
+    b=$(l1b-sample -m fox.l1b -T 1.5 -s 11 -n 80 -i the --stop 'the')
+    [ "$b" = "${a%%the*}" ]
+    [[ "$b" != *the* ]]
+    # it also ends a --lines answer
+    printf 'the quick\nthe lazy\n' | l1b-sample -m fox.l1b --lines --greedy -n 100 --stop over > out.txt
+    [ "$(cat out.txt)" = "$(printf ' brown fox jumps \n dog. the quick brown fox jumps ')" ]
+    run l1b-sample -m fox.l1b --stop '' -i x
+    [ "$status" -eq 2 ]
+}
+
+@test "--repeat-penalty 1 and --min-p 0 change nothing; --min-p 1 is greedy" {
+    base=$(l1b-sample -m fox.l1b -T 1.5 -s 5 -n 60 -i the)
+    [ "$(l1b-sample -m fox.l1b -T 1.5 -s 5 -n 60 -i the --repeat-penalty 1.0)" = "$base" ]
+    [ "$(l1b-sample -m fox.l1b -T 1.5 -s 5 -n 60 -i the --repeat-penalty 1.0 --repeat-last 8)" = "$base" ]
+    [ "$(l1b-sample -m fox.l1b -T 1.5 -s 5 -n 60 -i the --repeat-penalty 3 --repeat-last 0)" = "$base" ]
+    [ "$(l1b-sample -m fox.l1b -T 1.5 -s 5 -n 60 -i the --min-p 0)" = "$base" ]
+    greedy=$(l1b-sample -m fox.l1b --greedy -n 60 -i the)
+    [ "$(l1b-sample -m fox.l1b --greedy -n 60 -i the --repeat-penalty 1)" = "$greedy" ]
+    # a strong penalty on the last 4 tokens breaks the memorised sentence
+    [ "$(l1b-sample -m fox.l1b --greedy -n 60 -i the --repeat-penalty 20 --repeat-last 4)" != "$greedy" ]
+    # only the most likely token is as likely as itself
+    [ "$(l1b-sample -m fox.l1b -T 3 -s 5 -n 60 -i the --min-p 1)" = "$greedy" ]
+    run l1b-sample -m fox.l1b --min-p 1.5 -i x
+    [ "$status" -eq 2 ]
+    run l1b-sample -m fox.l1b --repeat-penalty 0 -i x
+    [ "$status" -eq 2 ]
+}
+
+@test "-v prints a random seed, and -s with it gives the same text" {
+    l1b-sample -m fox.l1b -v -T 1.5 -n 60 -i the > a.txt 2> err.txt
+    seed=$(sed -n 's/^l1b-sample: seed \([0-9]*\) (random.*/\1/p' err.txt)
+    [ -n "$seed" ]
+    [ "$(l1b-sample -m fox.l1b -T 1.5 -n 60 -i the -s "$seed")" = "$(cat a.txt)" ]
+    # a seed given is not printed
+    l1b-sample -m fox.l1b -v -T 1.5 -n 6 -i the -s 3 2> err.txt > /dev/null
+    ! grep -q seed err.txt
+}
+
+@test "-v: the time waiting for the prompt is not counted" {
+    (sleep 1; echo the) | l1b-sample -m fox.l1b -v --greedy -n 5 2> err.txt > /dev/null
+    [[ "$(cat err.txt)" =~ generated\ in\ ([0-9.]+)s ]]
+    awk -v t="${BASH_REMATCH[1]}" 'BEGIN { exit !(t < 0.5) }'
+}
+
+@test "--score --json: one object with the file, counts and metrics" {
+    run l1b-sample -m fox.l1b --score --json tiny.txt
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^\{\"file\":\ \"tiny.txt\",\ \"tokens\":\ 2700,\ \"bytes\":\ 2700,\ \"loss\":\ ([0-9.]+),\ \"ppl\":\ ([0-9.]+),\ \"bpb\":\ ([0-9.]+)\}$ ]]
+    loss=${BASH_REMATCH[1]}
+    # the same loss as the text line (which rounds to 4 decimals)
+    [ "$(printf '%.4f' "$loss")" = "$(l1b-sample -m fox.l1b --score tiny.txt | cut -d' ' -f2)" ]
+    [[ "$(l1b-sample -m fox.l1b --score --json < tiny.txt)" == '{"file": "-", '* ]]
+    printf 'the quick' > a\"b.txt
+    printf ' brown\n' > b.txt
+    run l1b-sample -m fox.l1b --score --json a\"b.txt b.txt
+    [[ "$output" == '{"file": ["a\"b.txt", "b.txt"], "tokens": 16, "bytes": 16, '* ]]
+    if command -v python3 > /dev/null; then
+        python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["file"][0] == "a\"b.txt"' "$output"
+    fi
+    run l1b-sample -m fox.l1b --json -i x
+    [ "$status" -eq 2 ]
+}
+
+@test "--logprobs: a TSV row per token, scored or generated alike" {
+    printf 'the\tfox\n' > lp.txt
+    run l1b-sample -m fox.l1b --score --logprobs lp.txt
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$(printf 'pos\tid\ttoken\tlogprob')" ]
+    [ "${#lines[@]}" -eq 9 ]
+    [[ "${lines[1]}" =~ ^0$'\t'116$'\t't$'\t'-[0-9]+\.[0-9]{6}$ ]]
+    [[ "${lines[4]}" == "3"$'\t'"9"$'\t''\t'$'\t'* ]]
+    [[ "${lines[8]}" == "7"$'\t'"10"$'\t''\n'$'\t'* ]]
+    # they add up to the loss
+    sum=$(printf '%s\n' "${lines[@]}" | awk -F'\t' 'NR > 1 { s -= $4 } END { printf "%.4f", s / 8 }')
+    [ "$sum" = "$(l1b-sample -m fox.l1b --score lp.txt | cut -d' ' -f2)" ]
+    # generated tokens: positions after the prompt's 9 tokens, the numbers --score gives
+    l1b-sample -m fox.l1b --greedy -n 10 -i 'the quick' --logprobs > gen.tsv
+    [ "$(sed -n 2p gen.tsv | cut -f1-3)" = "$(printf '9\t32\t ')" ]
+    printf 'the quick brown fox' | l1b-sample -m fox.l1b --score --logprobs | sed -n '11,$p' > scored.tsv
+    [ "$(sed 1d gen.tsv)" = "$(cat scored.tsv)" ]
+    run l1b-sample -m fox.l1b --lines --logprobs < /dev/null
+    [ "$status" -eq 2 ]
+}
+
+@test "-f FILE: the prompt, or the lines, from a file" {
+    printf 'the quick\n' > prompt.txt
+    [ "$(l1b-sample -m fox.l1b --greedy -n 20 -f prompt.txt)" = "$(l1b-sample -m fox.l1b --greedy -n 20 < prompt.txt)" ]
+    [ "$(echo 'the quick' | l1b-sample -m fox.l1b --greedy -n 20 -f -)" = "$(l1b-sample -m fox.l1b --greedy -n 20 < prompt.txt)" ]
+    printf 'the quick\nthe lazy\n' > prompts.txt
+    [ "$(l1b-sample -m fox.l1b --lines --greedy -n 20 -f prompts.txt)" = \
+      "$(l1b-sample -m fox.l1b --lines --greedy -n 20 < prompts.txt)" ]
+    run l1b-sample -m fox.l1b -f nope.txt
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-sample: nope.txt: No such file or directory" ]
+    run l1b-sample -m fox.l1b -f prompt.txt -i x
+    [ "$status" -eq 2 ]
+}
+
+@test "-I: every line continues one conversation, which keeps the answers" {
+    printf 'the quick b\nr\n' | l1b-sample -m fox.l1b -I --greedy -n 6 > conv.txt
+    [ "$(wc -l < conv.txt)" -eq 2 ]
+    first=$(sed -n 1p conv.txt)
+    [ "$first" = "$(l1b-sample -m fox.l1b --greedy -n 6 -i 'the quick b')" ]
+    # the second answer is the one to the whole conversation: first line,
+    # its answer, the newline that ended it, then the second line
+    [ "$(sed -n 2p conv.txt)" = "$(l1b-sample -m fox.l1b --greedy -n 6 -i "the quick b$first"$'\n'r)" ]
+    [ "$(sed -n 2p conv.txt)" != "$(echo r | l1b-sample -m fox.l1b --lines --greedy -n 6)" ]
+    # a stop string ends an answer and stays in the conversation
+    printf 'the quick\nthe lazy\n' | l1b-sample -m fox.l1b -I --greedy -n 30 --stop fox > conv.txt
+    [ "$(sed -n 1p conv.txt)" = " brown " ]
+    [ "$(sed -n 2p conv.txt)" = "$(l1b-sample -m fox.l1b --greedy -n 30 -i 'the quick brown fox'$'\n''the lazy' --stop fox)" ]
+    # no prompt marker in a pipe; empty input: no answer
+    run l1b-sample -m fox.l1b -I < /dev/null
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+}
+
+@test "typed input: one Ctrl-D ends it (l1b-sample, l1b-tokenize)" {
+    command -v script > /dev/null || skip "no script(1)"
+    for args in "-m fox.l1b --greedy -n 6" "-m fox.l1b --lines --greedy -n 6" "-m fox.l1b --score" \
+                "-m fox.l1b -I --greedy -n 6"; do
+        run bash -c "printf 'the quick\n' | timeout 10 script -qec 'l1b-sample $args' /dev/null"
+        [ "$status" -eq 0 ]
+    done
+    [[ "$output" == *"> "*" brown"* ]]   # -I on a terminal: the prompt marker
+    for args in "--ids" "--bpe --vocab 300 --ids"; do
+        run bash -c "printf 'the quick\n' | timeout 10 script -qec 'l1b-tokenize $args' /dev/null"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"116 104 101 32"* ]]
+    done
+}
