@@ -52,8 +52,11 @@ int kernels_init(const char *want)
     SimdLevel level = cpu_best_level(), asked;
     int rc = 0;
     if (want && *want) {
-        if (simd_parse(want, &asked) < 0 || simd_rank(asked) < 0)
+        if (simd_parse(want, &asked) < 0)
             rc = l1b_error("L1B_SIMD=%s: unknown level (%s); using %s", want, simd_level_names(), simd_name(level));
+        else if (simd_rank(asked) < 0)
+            rc = l1b_error("L1B_SIMD=%s: not a level of this architecture (%s); using %s", want, simd_level_names(),
+                           simd_name(level));
         else if (!cpu_has_level(asked))
             rc = l1b_error("L1B_SIMD=%s: not supported by this %s; using %s", want,
                            simd_rank(cpu_build_level()) < simd_rank(asked) ? "build" : "CPU", simd_name(level));
