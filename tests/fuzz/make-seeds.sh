@@ -23,6 +23,18 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/l1b-seeds.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
+# little-endian words, as the formats store them
+u32() {
+    for v in "$@"; do
+        printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"
+    done
+}
+u16() {
+    for v in "$@"; do
+        printf "$(printf '\\%03o\\%03o' $((v & 255)) $((v >> 8 & 255)))"
+    done
+}
+
 targets="tokstream ckpt packed tokenizer textscan bpe parse"
 for t in $targets; do
     rm -rf "${out:?}/$t"
@@ -59,6 +71,7 @@ $tok -q -o "$work/corpus.tok" "$work/corpus.txt"
 $tok -q -o "$work/big.tok" "$work/big.txt"
 for s in bytes lines nul empty bpe-blank big; do cp "$work/$s.tok" "$out/tokstream/$s.tok"; done
 head -c 600 "$work/bpe.tok" > "$out/tokstream/bpe-head.tok"   # header and the start: truncated
+: > "$out/tokstream/empty-file"
 cp "$work/bpe.tok" "$out/tokstream/bpe.tok"
 
 # ---- tokenizer records, cut from stream headers -----------------------------
@@ -68,6 +81,9 @@ for s in bytes bpe bpe-blank; do
     size=$(($1 + $2 * 256 + $3 * 65536 + $4 * 16777216))
     dd if="$work/$s.tok" bs=1 skip=24 count=$size 2>/dev/null > "$out/tokenizer/$s.rec"
 done
+# merges doubling "a": 64 bytes after six, one too long after seven
+{ u32 2 1 263 1 6; u16 97 97 257 257 258 258 259 259 260 260 261 261; } > "$out/tokenizer/doubling-64.rec"
+{ u32 2 1 264 1 7; u16 97 97 257 257 258 258 259 259 260 260 261 261 262 262; } > "$out/tokenizer/doubling-128.rec"
 
 # ---- models ----------------------------------------------------------------
 train() {  # NAME TOKENS OPTIONS...
@@ -96,7 +112,8 @@ $ck convert --pack "$work/f32.l1b" "$out/packed/f32.l1b"
 $ck convert --unpack "$out/packed/tiny-1.6bit.l1b" "$out/ckpt/tiny-unpacked.l1b"
 
 # ---- text scanner and --ids: a control byte, then the text -------------------
-# modes 0 none, 1 line, 2 blank, 3 nul (+8: two files; +0x80: repeated)
+# modes 0 none, 1 line, 2 blank, 3 nul (+010: two files, cut at bits 4-6;
+# +020 without two files: through a pipe; +0200: repeated)
 seed_text() {  # NAME CONTROL_OCTAL FILE
     { printf "\\$2"; cat "$3"; } > "$out/textscan/$1"
 }
@@ -109,6 +126,9 @@ seed_text nul-nul 003 "$work/nul.txt"
 seed_text line-split 051 "$work/lines.txt"       # line, two files cut at 2/8
 seed_text blank-repeated 202 "$work/lines.txt"   # blank, repeated past 256 KiB
 seed_text empty 001 "$work/empty.txt"
+seed_text none-pipe 020 "$work/prose.txt"
+seed_text line-pipe 021 "$work/lines.txt"
+seed_text nul-pipe 023 "$work/nul.txt"
 # mode 4: --ids with the byte tokenizer, 5: with the target's BPE tokenizer
 $tok -q --ids "$work/prose.txt" > "$work/prose.ids"
 $tok -q --ids --doc line "$work/lines.txt" > "$work/lines.ids"
@@ -135,11 +155,6 @@ for s in 0 7 123 4k 4K 16M 2G 18446744073709551615 18446744073709551616 17179869
     printf '\000%s' "$s" > "$out/parse/string-$n"
     n=$((n + 1))
 done
-u32() {
-    for v in "$@"; do
-        printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"
-    done
-}
 # dim layers heads hidden ctx vocab ffn_act quant
 { printf '\001'; u32 16 1 2 64 16 257 0 1; } > "$out/parse/shape-small"
 { printf '\001'; u32 768 12 12 2048 1024 65536 1 4; } > "$out/parse/shape-large"

@@ -7,6 +7,9 @@
  *             the byte tokenizer, 5 --ids with a small BPE tokenizer
  *             (6, 7: as 0, 1)
  *   bit 3     the text is split over two files (at bits 4-6 eighths)
+ *   bit 4     without bit 3: the text comes through a pipe (Linux, up to
+ *             64 KiB), which the scanner copies to its spool file for the
+ *             second pass
  *   bit 7     the text (its first KiB; in line and nul mode followed by a
  *             terminator) is repeated to past the reader's buffer (256 KiB
  *             for the scanner, 64 KiB for --ids)
@@ -86,7 +89,7 @@ static void scan_files(char **paths, int np, int doc, const uint8_t *text, size_
 {
     TextInput in;
     fuzz_error_reset();
-    FUZZ_CHECK(textin_open(&in, paths, np, 1) == 0, "textin_open on regular files");
+    FUZZ_CHECK(textin_open(&in, paths, np, 1) == 0, "textin_open");
     uint64_t h1 = scan_pass(&in, doc, text, n);
     FUZZ_CHECK(in.bytes == n, "bytes read");
     FUZZ_CHECK(textin_rewind(&in) == 0, "textin_rewind");
@@ -201,6 +204,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int np = (ctl & 8) ? 2 : 1;
     if (mode < 4) {
         static const int docs[] = {DOC_NONE, DOC_LINE, DOC_BLANK, DOC_NUL};
+#ifdef __linux__
+        /* a pipe holds 64 KiB: written whole before the scanner reads */
+        int fds[2];
+        if ((ctl & 0x18) == 0x10 && n <= 65536 && pipe(fds) == 0) {
+            FUZZ_CHECK(write_full(fds[1], text, n, "pipe") == 0, "fill the pipe");
+            close(fds[1]);
+            char pipe_path[64];
+            snprintf(pipe_path, sizeof pipe_path, "/proc/self/fd/%d", fds[0]);
+            char *pp[1] = {pipe_path};
+            scan_files(pp, 1, docs[mode], text, n);
+            close(fds[0]);
+            free(big);
+            return 0;
+        }
+#endif
         scan_files(paths, np, docs[mode], text, n);
     } else {
         const char *whole = np == 1 ? paths[0] : fuzz_file(2, text, n);
