@@ -181,6 +181,14 @@ void model_init_weights(Model *m, Rng *rng)
 
 void model_zero_grads(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
+float *model_swap_grads(Model *m, float *block)
+{
+    float *old = m->grads;
+    m->grads = block;
+    set_pointers(m, block, &m->g);
+    return old;
+}
+
 /* ---- forward ---------------------------------------------------------- */
 
 static const float *layer_w(const Model *m, const Tensors *ts, int t, size_t l)

@@ -123,6 +123,12 @@ float model_forward(Model *m, const int *inputs, const int *targets, size_t B, s
  * accumulated into m->grads (zero them with model_zero_grads first). */
 void model_backward(Model *m, const int *inputs, const int *targets, size_t B, size_t T, float loss_scale);
 void model_zero_grads(Model *m);
+/* Point the gradients (grads and the g tensors) at another block of
+ * n_params floats and return the one they used: the trainer computes each
+ * micro-batch's gradient whole, into a zeroed block, and adds the blocks in
+ * micro-batch order, so a sum is the same to the bit whether one process
+ * makes it or several (train.c, dist.h). */
+float *model_swap_grads(Model *m, float *block);
 
 /* Share of zero weights over all ternary tensors after quantisation. */
 double model_zero_share(const Model *m);
