@@ -361,7 +361,7 @@ int main(int argc, char **argv)
     if (o.lines && o.interactive) cli_usage_error("--lines and -I: one mode or the other");
     if (o.input && o.file) cli_usage_error("-i and -f: one prompt or the other");
     if (o.lines && o.input) cli_usage_error("--lines reads prompts from stdin (or -f FILE); -i gives one prompt");
-    if (o.interactive && o.file && !strcmp(o.file, "-")) cli_usage_error("-I reads the lines typed from stdin; -f - too");
+    if (o.interactive && o.file && !strcmp(o.file, "-")) cli_usage_error("-I reads the lines from stdin; -f - cannot give the conversation's start");
     if (!o.score && optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!seed_set) o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 
