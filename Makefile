@@ -12,6 +12,8 @@
 #                        every ARM kernel level (scalar, neon, dotprod)
 #   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
+#   make MPI=1           l1b-train trains with the ranks mpirun starts (into
+#                        build-mpi/); make check-mpi tests it (see the end)
 #
 # CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
 #
@@ -26,6 +28,11 @@
 CC      ?= cc
 CFLAGS  ?= -O3 -g
 LDFLAGS ?=
+# make MPI=1 builds into a directory of its own, so the two builds never mix
+MPI     ?= 0
+ifeq ($(MPI),1)
+BUILD   ?= build-mpi
+endif
 BUILD   ?= build
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -378,3 +385,35 @@ check-valgrind: $(UNIT_BIN)
 asan-clean:
 	rm -rf $(ASAN_BUILD)
 clean: asan-clean
+
+# ---- MPI (README.md, "Training on several machines"; l1b-train(1), MPI) -----
+#   make MPI=1       l1b-train that trains one model with the processes
+#                    (ranks) mpirun starts, into build-mpi/ (or BUILD=):
+#                    lib/dist.c, the exchange between processes, is compiled
+#                    a second time with L1B_MPI by $(MPICC) and linked into
+#                    l1b-train alone, ahead of the library's single-process
+#                    stand-in; the other programs, and the default build,
+#                    have no MPI symbol. Started without mpirun it is the
+#                    plain l1b-train.
+#   make check-mpi   the default build and the MPI build, then the tests in
+#                    tests/mpi/ with mpirun --oversubscribe (under a minute)
+# Debian: openmpi-bin libopenmpi-dev.
+MPICC     ?= mpicc
+MPI_BUILD  = $(BUILD)-mpi
+ifeq ($(MPI),1)
+$(OBJ)/lib/dist-mpi.o: lib/dist.c lib/*.h | $(OBJ)/lib
+	$(MPICC) $(ALL_CFLAGS) -DL1B_MPI -c $< -o $@
+
+$(BUILD)/l1b-train: $(OBJ)/cmd/l1b-train.o $(OBJ)/lib/dist-mpi.o $(CMDA) $(LIBA)
+	$(MPICC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+endif
+
+.PHONY: check-mpi mpi-clean
+check-mpi: $(BINS)
+	$(MAKE) MPI=1 BUILD=$(MPI_BUILD) all
+	@sh tests/layout/quiet-core.sh $(MPI_BUILD)/obj/lib/dist-mpi.o
+	L1B_BIN=$(abspath $(MPI_BUILD)) L1B_PLAIN_BIN=$(abspath $(BUILD)) bats tests/mpi
+
+mpi-clean:
+	rm -rf $(MPI_BUILD)
+clean: mpi-clean

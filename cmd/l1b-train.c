@@ -1,13 +1,16 @@
 /* l1b-train: token stream in, checkpoint out. See l1b-train(1). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dataset.h"
+#include "dist.h"
 #include "profile.h"
 #include "progress.h"
 #include "threads.h"
@@ -45,6 +48,10 @@ static int started(void *ctx, const TrainStart *s)
         if (bucket)
             cli_warn("bucket batching: %llu batches per epoch, %.1f%% padding",
                      (unsigned long long)s->bucket_batches, 100.0 * s->pad_share);
+        if (s->ranks > 1)
+            cli_warn("mpi: %d ranks, %u micro-batches of %u a step in all (%u sequences); each rank sends about "
+                     "%.2f MB a step (gradients reduce-scattered, weights all-gathered)",
+                     s->ranks, s->st->accum, s->st->batch, s->st->accum * s->st->batch, s->exchange_bytes / 1e6);
     }
     if (!v->log_path) return 0;
     v->log = fopen(v->log_path, "a");
@@ -139,15 +146,57 @@ static void usage(const TrainOptions *d)
            "  -v, --verbose    describe the model and data first\n"
            "      --profile    time per kernel category at exit (as L1B_PROFILE=1)\n"
            "  -h, --help       this help\n"
-           "  -V, --version    version and SIMD level\n",
+           "  -V, --version    version, SIMD level and whether MPI is built in\n"
+           "\n"
+           "Under mpirun (an l1b-train built with make MPI=1), the ranks train one model:\n"
+           "--batch and --accum are per rank; see l1b-train(1), MPI.\n",
            d->cfg.dim, d->cfg.n_layers, d->cfg.n_heads, d->cfg.ctx, (unsigned long long)d->steps, d->batch,
            d->accum, d->lr, d->min_lr, d->warmup, d->wd, d->clip, (unsigned long long)d->seed, d->val_frac,
            d->eval_every, d->eval_batches, d->save_every);
 }
 
+/* Started by mpirun as one of several processes? Open MPI says how many in
+ * OMPI_COMM_WORLD_SIZE, MPICH's launcher in PMI_SIZE; a PMIx launcher
+ * that says neither sets PMIX_RANK. */
+static int launched_as_ranks(void)
+{
+    const char *sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const char *v = getenv(sizes[i]);
+        if (v) return atoi(v) > 1;
+    }
+    return getenv("PMIX_RANK") != NULL;
+}
+
+static void version(void)
+{
+    char lib[256];
+    cli_version();
+    if (dist_built_in())
+        printf("mpi: built in (%s); under mpirun the ranks train one model\n", dist_library(lib, sizeof lib));
+    else
+        printf("mpi: not built in (make MPI=1)\n");
+}
+
 int main(int argc, char **argv)
 {
     cli_start(argv[0]);
+    /* MPI only under mpirun: started alone, no MPI call at all */
+    int launched = launched_as_ranks(), saved_stderr = -1;
+    if (launched && dist_built_in()) {
+        if (dist_init(&argc, &argv) < 0) cli_die_last();
+        if (dist_rank() != 0) {
+            /* rank 0 says what is wrong with the options, and prints help
+             * and version; the others write nothing but fatal errors */
+            int null = open("/dev/null", O_WRONLY);
+            saved_stderr = dup(STDERR_FILENO);
+            if (null >= 0) {
+                dup2(null, STDOUT_FILENO);
+                dup2(null, STDERR_FILENO);
+                close(null);
+            }
+        }
+    }
     TrainOptions o, d;
     View view = {0};
     int profile = 0;
@@ -224,7 +273,7 @@ int main(int argc, char **argv)
         case 'q': view.quiet = 1; break;
         case 'v': view.verbose = 1; break;
         case 'h': usage(&d); return 0;
-        case 'V': cli_version(); return 0;
+        case 'V': version(); return 0;
         default: fprintf(stderr, "Try '%s --help'.\n", cli_progname()); return 2;
         }
     }
@@ -232,15 +281,28 @@ int main(int argc, char **argv)
     if (argc - optind > 1) cli_usage_error("one token stream at most (got %d)", argc - optind);
     if (o.val_path && o.val_frac_set) cli_usage_error("--val and --val-frac exclude each other");
     o.data_path = optind < argc ? argv[optind] : "-";
-    progress_init(&view.pg, view.verbose, view.quiet);
+    if (launched && !dist_built_in())
+        cli_usage_error("started by mpirun as one of several processes, but built without MPI (make MPI=1)");
+    if (saved_stderr >= 0) {
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
+    }
+    int rank = dist_rank();
+    /* ranks sharing a machine share its cores */
+    if (!o.threads && dist_local_size() > 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = cpus > dist_local_size() ? (int)(cpus / dist_local_size()) : 1;
+    }
+    progress_init(&view.pg, view.verbose, view.quiet || rank != 0);
     cli_profile_start(profile);
     TrainReport report = {&view, started, tick, row, note};
     int rc = train_run(&o, &report);
     progress_clear(&view.pg);
-    cli_profile_report();
+    if (rank == 0) cli_profile_report();
     if (view.log && fclose(view.log) != 0 && rc >= 0) rc = log_failed(&view);
+    dist_finalize();
     if (rc < 0) {
-        cli_warn("%s", l1b_last_error());
+        if (rank == 0) cli_warn("%s", l1b_last_error());  /* names the rank that failed */
         return 1;
     }
     return rc ? 128 + rc : 0;

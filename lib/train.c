@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "crc32.h"
 #include "dataset.h"
+#include "dist.h"
+#include "kernels.h"
 #include "optim.h"
 #include "profile.h"
 #include "threads.h"
@@ -57,6 +60,21 @@ typedef struct {
     const TrainReport *rep;
     int report_failed;   /* a callback stopped the run: save all the same */
     int lock_fd;
+    /* one process, more than one micro-batch a step: a micro-batch's
+     * gradient, computed whole, then added to grads in order */
+    float *scratch;
+    /* Data parallel (dist.h): this process is rank `rank` of `ranks`. Each
+     * rank owns a shard of the parameters, [shard_off[r], +shard_len[r]),
+     * cut at grad_norm's blocks (block_off, block_len), and keeps only its
+     * shard's summed gradient (acc) and AdamW moments (mom: m, then v): ZeRO
+     * stage 1. */
+    int rank, ranks;
+    size_t *shard_off, *shard_len, *block_off, *block_len;
+    float *acc, *mom;
+    int *skip_inputs, *skip_targets;  /* the other ranks' micro-batches, drawn and dropped */
+    /* the session's end and cadence: rank 0's options, so that every rank
+     * stops, evaluates and saves at the same steps */
+    uint64_t until, eval_every, save_every;
 } Trainer;
 
 static volatile sig_atomic_t stop_signal;
@@ -93,7 +111,12 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
                          name_of(quant_names, (int)c->quant));
     const TrainState *s = &ck->st;
     CONFLICT(o->batch_set, o->batch, s->batch, "batch");
-    CONFLICT(o->accum_set, o->accum, s->accum, "accum");
+    /* --accum counts each rank's micro-batches; the file, a step's */
+    if (tr->ranks > 1 && o->accum_set && (uint64_t)o->accum * (uint64_t)tr->ranks != s->accum)
+        return l1b_error("%s: --accum %u on %d ranks (%llu micro-batches a step) differs from the model being "
+                         "resumed (%u a step there)", o->model_path, o->accum, tr->ranks,
+                         (unsigned long long)o->accum * (unsigned long long)tr->ranks, s->accum);
+    if (tr->ranks == 1) CONFLICT(o->accum_set, o->accum, s->accum, "accum");
     CONFLICT(o->warmup_set, o->warmup, s->warmup, "warmup");
     if (o->batching_set && o->batching != s->batching)
         return l1b_error("%s: --batching differs from the model being resumed (%s there)", o->model_path,
@@ -149,14 +172,173 @@ static int start_fresh(Trainer *tr)
     c.vocab = tr->data.tok.n_vocab;
     if (!o->hidden_set) c.hidden = model_default_hidden(c.dim, c.ffn_act);
     if (model_config_check(&c) < 0) return -1;
+    if ((uint64_t)o->accum * (uint64_t)tr->ranks > 65536)
+        return l1b_error("--accum %u on %d ranks makes %llu micro-batches a step (at most 65536)", o->accum,
+                         tr->ranks, (unsigned long long)o->accum * (unsigned long long)tr->ranks);
     train_state_from_options(&tr->st, o);
+    tr->st.accum = o->accum * (uint32_t)tr->ranks;  /* a step's micro-batches, all ranks' */
     model_init(&tr->m, &c, o->batch);
     tr->rng.s = tr->st.rng_state;
     model_init_weights(&tr->m, &tr->rng);
     return 0;
 }
 
-static int setup(Trainer *tr)
+/* ---- ranks (dist.h) --------------------------------------------------- */
+
+/* Whether every rank got through a stage: -1 on every rank when one failed
+ * (rank 0 then holds the lowest failing rank's message). One process: rc. */
+static int agree(const Trainer *tr, int rc)
+{
+    if (tr->ranks == 1) return rc < 0 ? -1 : 0;
+    int64_t failed = rc < 0;
+    dist_max_i64(&failed, 1);
+    if (!failed) return 0;
+    dist_share_error(rc < 0);
+    return -1;
+}
+
+/* every rank must train on the same token stream: its size, checksum and
+ * tokenizer; the SIMD levels may differ (a note: the weights depend on them) */
+static int same_data(Trainer *tr)
+{
+    uint64_t mine[4] = {tr->data.n_tokens, tr->data.crc, crc32_update(0, tr->data.tok_record, tr->data.tok_record_size),
+                        (uint64_t)kern.level};
+    uint64_t *all = xmalloc((size_t)tr->ranks * sizeof mine);
+    dist_allgather(mine, all, sizeof mine);
+    int bad = 0, other_level = -1;
+    for (int r = 1; r < tr->ranks && !bad; r++) {
+        const uint64_t *x = all + 4 * (size_t)r;
+        if (x[0] != all[0] || x[1] != all[1] || x[2] != all[2]) {
+            bad = 1;
+            if (x[2] != all[2])
+                l1b_error("%s: rank %d reads a token stream with another tokenizer than rank 0's: every rank must "
+                          "read the same data", tr->data.path, r);
+            else
+                l1b_error("%s: rank %d reads another token stream than rank 0 (%llu tokens, checksum %08llx; rank 0: "
+                          "%llu tokens, checksum %08llx): every rank must read the same data", tr->data.path, r,
+                          (unsigned long long)x[0], (unsigned long long)x[1], (unsigned long long)all[0],
+                          (unsigned long long)all[1]);
+        } else if (x[3] != all[3] && other_level < 0) {
+            other_level = r;
+        }
+    }
+    if (!bad && other_level > 0 && tr->rep->note) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "rank %d computes with SIMD level %s, rank 0 with %s: the weights depend on the "
+                 "levels (L1B_SIMD sets one)", other_level, simd_name((SimdLevel)all[4 * (size_t)other_level + 3]),
+                 simd_name((SimdLevel)all[3]));
+        tr->rep->note(tr->rep->ctx, msg);
+    }
+    free(all);
+    if (bad && tr->rank != 0) l1b_error("rank %d: data differ from rank 0's", tr->rank);
+    return bad ? -1 : 0;
+}
+
+/* the shape and training state, from rank 0 to the others, as numbers (the
+ * machines may differ in word size) */
+enum { SHARE_WORDS = 28 };
+
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static double double_of(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static void pack_state(const Trainer *tr, uint64_t w[SHARE_WORDS])
+{
+    const ModelConfig *c = &tr->m.cfg;
+    const TrainState *s = &tr->st;
+    uint64_t v[SHARE_WORDS] = {
+        c->dim, c->n_layers, c->n_heads, c->hidden, c->ctx, c->vocab, c->ffn_act, c->quant,
+        s->step, s->tokens_seen, s->batch_index, s->rng_state, bits_of(s->elapsed), s->total_steps, s->seed,
+        bits_of(s->lr), bits_of(s->min_lr), bits_of(s->wd), bits_of(s->clip), s->warmup, s->batch, s->accum,
+        s->batching, bits_of(s->val_frac), s->data_tokens, s->data_crc, tr->rng.s, 0,
+    };
+    memcpy(w, v, sizeof v);
+}
+
+static void unpack_state(Trainer *tr, const uint64_t w[SHARE_WORDS], ModelConfig *c)
+{
+    TrainState *s = &tr->st;
+    uint32_t *cf[] = {&c->dim, &c->n_layers, &c->n_heads, &c->hidden, &c->ctx, &c->vocab, &c->ffn_act, &c->quant};
+    for (int i = 0; i < 8; i++) *cf[i] = (uint32_t)w[i];
+    s->step = w[8];
+    s->tokens_seen = w[9];
+    s->batch_index = w[10];
+    s->rng_state = w[11];
+    s->elapsed = double_of(w[12]);
+    s->total_steps = w[13];
+    s->seed = w[14];
+    s->lr = (float)double_of(w[15]);
+    s->min_lr = (float)double_of(w[16]);
+    s->wd = (float)double_of(w[17]);
+    s->clip = (float)double_of(w[18]);
+    s->warmup = (uint32_t)w[19];
+    s->batch = (uint32_t)w[20];
+    s->accum = (uint32_t)w[21];
+    s->batching = (uint32_t)w[22];
+    s->val_frac = (float)double_of(w[23]);
+    s->data_tokens = w[24];
+    s->data_crc = (uint32_t)w[25];
+    tr->rng.s = w[26];
+}
+
+/* Rank 0's model (fresh or resumed) to every rank: shape, state and
+ * weights whole, the moments shard by shard; then each rank keeps its
+ * shard's moments only. */
+static int share_model(Trainer *tr)
+{
+    uint64_t w[SHARE_WORDS];
+    if (tr->rank == 0) pack_state(tr, w);
+    dist_bcast(w, sizeof w, 0);
+    if (tr->rank != 0) {
+        ModelConfig c;
+        unpack_state(tr, w, &c);
+        model_init(&tr->m, &c, tr->st.batch);
+    }
+    Model *m = &tr->m;
+    size_t P = m->n_params, N = (size_t)tr->ranks;
+    if (P > (size_t)INT32_MAX) return l1b_error("%zu parameters are too many for one MPI exchange (2^31 at most)", P);
+    dist_bcast(m->params, P * sizeof(float), 0);
+    /* shards at grad_norm's blocks, as even as the blocks allow */
+    size_t blocks = (P + PARALLEL_BLOCK - 1) / PARALLEL_BLOCK;
+    tr->shard_off = xmalloc(4 * N * sizeof(size_t));
+    tr->shard_len = tr->shard_off + N;
+    tr->block_off = tr->shard_len + N;
+    tr->block_len = tr->block_off + N;
+    for (size_t r = 0; r < N; r++) {
+        size_t b0 = blocks * r / N, b1 = blocks * (r + 1) / N;
+        size_t e0 = b0 * PARALLEL_BLOCK < P ? b0 * PARALLEL_BLOCK : P, e1 = b1 * PARALLEL_BLOCK < P ? b1 * PARALLEL_BLOCK : P;
+        tr->block_off[r] = b0;
+        tr->block_len[r] = b1 - b0;
+        tr->shard_off[r] = e0;
+        tr->shard_len[r] = e1 - e0;
+    }
+    size_t mine = tr->shard_len[tr->rank];
+    tr->acc = xcalloc(mine + 1, sizeof(float));
+    tr->mom = xcalloc(2 * mine + 1, sizeof(float));
+    dist_scatter_f32(m->m, tr->mom, tr->shard_off, tr->shard_len, 0);
+    dist_scatter_f32(m->v, tr->mom + mine, tr->shard_off, tr->shard_len, 0);
+    free(m->m);  /* v lives in the same block */
+    m->m = m->v = NULL;
+    size_t bt = (size_t)tr->st.batch * m->cfg.ctx;
+    tr->skip_inputs = xmalloc(bt * sizeof *tr->skip_inputs);
+    tr->skip_targets = xmalloc(bt * sizeof *tr->skip_targets);
+    return 0;
+}
+
+/* ---- the run's set-up, on every rank ------------------------------------ */
+
+/* rank 0: the output checked and locked, the model read when resuming */
+static int open_output(Trainer *tr, Checkpoint *ck, int *exists)
 {
     const TrainOptions *o = tr->o;
     /* the output is checked and locked before any work */
@@ -170,16 +352,37 @@ static int setup(Trainer *tr)
                          o->model_path);
     if (model_lock(o->model_path, 1, &tr->lock_fd) < 0) return -1;
     struct stat st;
-    int exists = stat(o->model_path, &st) == 0;
+    *exists = stat(o->model_path, &st) == 0;
+    if (o->resume && *exists && ckpt_read(o->model_path, ck, 0) < 0) return -1;
+    return 0;
+}
+
+static int setup(Trainer *tr)
+{
+    const TrainOptions *o = tr->o;
     Checkpoint ck;
     memset(&ck, 0, sizeof ck);
-    if (o->resume && exists && ckpt_read(o->model_path, &ck, 0) < 0) return -1;
-    int batching = o->resume && exists ? (int)ck.st.batching : (int)o->batching;
+    int exists = 0, rc = 0;
+    if (tr->ranks > 1 && (!o->data_path || !strcmp(o->data_path, "-")))
+        rc = l1b_error("under mpirun every rank reads the token stream by name: give TOKENS, not standard input");
+    if (rc == 0 && tr->rank == 0) rc = open_output(tr, &ck, &exists);
+    if (agree(tr, rc) < 0) goto fail;
+    int64_t batching = o->resume && exists ? (int64_t)ck.st.batching : (int64_t)o->batching;
+    dist_bcast(&batching, sizeof batching, 0);
     double t0 = prof_begin();
-    if (tokfile_open(&tr->data, o->data_path, batching == BATCH_BUCKET) < 0) goto fail;
+    rc = tokfile_open(&tr->data, o->data_path, batching == BATCH_BUCKET);
     prof_end(PROF_IO, t0);
-    if (o->resume && exists ? resume_from(tr, &ck) < 0 : start_fresh(tr) < 0) goto fail;
+    if (agree(tr, rc) < 0) goto fail;
+    if (tr->ranks > 1 && same_data(tr) < 0) goto fail;
+    if (tr->rank == 0) rc = o->resume && exists ? resume_from(tr, &ck) : start_fresh(tr);
     ckpt_free(&ck);
+    if (agree(tr, rc) < 0) return -1;
+    if (tr->ranks > 1 && agree(tr, share_model(tr)) < 0) return -1;
+    uint64_t session[3] = {o->until, o->eval_every, o->save_every};
+    dist_bcast(session, sizeof session, 0);
+    tr->until = session[0];
+    tr->eval_every = session[1];
+    tr->save_every = session[2];
 
     const ModelConfig *c = &tr->m.cfg;
     TrainState *s = &tr->st;
@@ -187,11 +390,13 @@ static int setup(Trainer *tr)
     s->data_crc = tr->data.crc;
     tr->train_begin = 0;
     tr->train_end = tr->data.n_tokens;
+    rc = 0;
     if (o->val_path) {
-        if (tokfile_open(&tr->valdata, o->val_path, 0) < 0) return -1;
-        if (!same_tokenizer(&tr->valdata, tr->data.tok_record, tr->data.tok_record_size))
-            return l1b_error("%s: tokenizer differs from the training data's (tokenize it with --tokenizer %s)",
-                             o->val_path, tr->data.path);
+        /* validation is rank 0's alone */
+        if (tr->rank == 0 && tokfile_open(&tr->valdata, o->val_path, 0) < 0) rc = -1;
+        else if (tr->rank == 0 && !same_tokenizer(&tr->valdata, tr->data.tok_record, tr->data.tok_record_size))
+            rc = l1b_error("%s: tokenizer differs from the training data's (tokenize it with --tokenizer %s)",
+                           o->val_path, tr->data.path);
         tr->valf = &tr->valdata;
         tr->val_begin = 0;
         tr->val_end = tr->valdata.n_tokens;
@@ -202,8 +407,10 @@ static int setup(Trainer *tr)
         tr->val_begin = tr->train_end;
         tr->val_end = tr->data.n_tokens;
     }
+    if (agree(tr, rc) < 0) return -1;
     uint64_t nb = eval_batches(tr->val_begin, tr->val_end, s->batch, c->ctx);
     tr->n_eval = nb < o->eval_batches ? nb : o->eval_batches;
+    if (tr->rank != 0) tr->n_eval = 0;
     if (!tr->n_eval && o->eval_batches && tr->rep->note) {
         char msg[512];
         if (tr->val_end == tr->val_begin)
@@ -213,18 +420,31 @@ static int setup(Trainer *tr)
                      o->val_path ? o->val_path : tr->data.path, s->batch, c->ctx);
         tr->rep->note(tr->rep->ctx, msg);
     }
-    if (batcher_init(&tr->batcher, &tr->data, tr->train_begin, tr->train_end, (int)s->batching, s->batch,
-                     c->ctx, s->seed) < 0)
-        return -1;
+    rc = batcher_init(&tr->batcher, &tr->data, tr->train_begin, tr->train_end, (int)s->batching, s->batch, c->ctx,
+                      s->seed);
+    if (agree(tr, rc) < 0) return -1;
     tr->oc = (OptimConfig){s->lr, s->min_lr, s->warmup, s->total_steps, 0.9f, 0.95f, 1e-8f, s->wd, s->clip};
     tr->inputs = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->inputs);
     tr->targets = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->targets);
-    if (tr->rep->started) {
-        TrainStart ts = {c, tr->m.n_params, s, tr->train_end - tr->train_begin, tr->n_eval,
-                         tr->batcher.n_batches, tr->batcher.pad_share, threads_count()};
-        return tr->rep->started(tr->rep->ctx, &ts);
+    if (tr->ranks == 1 && s->accum > 1) tr->scratch = xmalloc(tr->m.n_params * sizeof *tr->scratch);
+    if (tr->ranks > 1 && s->accum % (uint32_t)tr->ranks && tr->rep->note) {
+        uint32_t last = s->accum % (uint32_t)tr->ranks;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%d ranks share %u micro-batches a step: %u of them idle in each step's last "
+                 "round (a rank count that divides %u uses them all)", tr->ranks, s->accum,
+                 (uint32_t)tr->ranks - last, s->accum);
+        tr->rep->note(tr->rep->ctx, msg);
     }
-    return 0;
+    rc = 0;
+    if (tr->rep->started) {
+        uint32_t rounds = (s->accum + (uint32_t)tr->ranks - 1) / (uint32_t)tr->ranks;
+        double per = 4.0 * (double)tr->m.n_params * (double)(tr->ranks - 1) / (double)tr->ranks;
+        TrainStart ts = {c, tr->m.n_params, s, tr->train_end - tr->train_begin, tr->n_eval,
+                         tr->batcher.n_batches, tr->batcher.pad_share, threads_count(),
+                         tr->ranks, tr->ranks > 1 ? (double)(rounds + 1) * per : 0.0};
+        rc = tr->rep->started(tr->rep->ctx, &ts);
+    }
+    return agree(tr, rc);
 fail:
     ckpt_free(&ck);
     return -1;
@@ -280,6 +500,8 @@ static int add_row(Trainer *tr, const HistRow *row)
     return 0;
 }
 
+/* Every rank calls it: with ranks, rank 0 gathers the moments' shards and
+ * writes the one file, in the format one process writes. */
 static int save(Trainer *tr)
 {
     double t0 = prof_begin();
@@ -288,12 +510,182 @@ static int save(Trainer *tr)
     ck.st.rng_state = tr->rng.s;
     ck.hist = tr->hist;
     ck.n_hist = tr->n_hist;
-    int rc = ckpt_write(tr->o->model_path, &ck);
+    float *moments = NULL;
+    int rc = 0;
+    if (tr->ranks > 1) {
+        size_t P = tr->m.n_params;
+        if (tr->rank == 0) moments = xmalloc(2 * P * sizeof *moments);
+        dist_gather_f32(tr->mom, moments, tr->shard_off, tr->shard_len, 0);
+        dist_gather_f32(tr->mom + tr->shard_len[tr->rank], moments ? moments + P : NULL, tr->shard_off,
+                        tr->shard_len, 0);
+        ck.adam_m = moments;
+        ck.adam_v = moments ? moments + P : NULL;
+    }
+    if (tr->rank == 0) rc = ckpt_write(tr->o->model_path, &ck);
+    free(moments);
+    if (tr->ranks > 1) {
+        int64_t failed = rc < 0;
+        dist_bcast(&failed, sizeof failed, 0);
+        if (failed && tr->rank != 0) rc = l1b_error("rank 0 could not save %s", tr->o->model_path);
+    }
     prof_end(PROF_IO, t0);
     return rc;
 }
 
 /* ---- the loop --------------------------------------------------------- */
+
+typedef struct {
+    double loss;      /* mean of the micro-batches' losses */
+    double norm;      /* of the whole gradient, before clipping */
+    uint64_t tokens;  /* targets trained on, every rank's */
+} StepResult;
+
+/* stochastic rounding draws from (seed, micro-batch): resumable; the
+ * micro-batch is counted from 1 */
+static uint64_t noise_for(const Trainer *tr, uint64_t micro_batch)
+{
+    return tr->m.cfg.quant == QUANT_STOCHASTIC ? (tr->st.seed ^ (micro_batch << 20)) | 1 : 0;
+}
+
+typedef struct {
+    float *g;
+    const float *add;
+} AddGrads;
+
+static void add_range(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const AddGrads *a = ctx;
+    for (size_t i = i0; i < i1; i++) a->g[i] += a->add[i];
+}
+
+/* One process: the step's micro-batches one after another. The first
+ * one's gradient is computed in grads, each later one's whole in scratch
+ * and then added: the sum of whole gradients in micro-batch order, which
+ * ranks reproduce to the bit (step_ranks). */
+static int step_alone(Trainer *tr, float lr, StepResult *r)
+{
+    TrainState *s = &tr->st;
+    Model *m = &tr->m;
+    double loss = 0;
+    r->tokens = 0;
+    for (uint32_t a = 0; a < s->accum; a++) {
+        size_t n_targets;
+        double t0 = prof_begin();
+        int T = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, tr->inputs, tr->targets, &n_targets);
+        prof_end(PROF_DATA, t0);
+        if (T < 0) return -1;
+        m->quant_noise = noise_for(tr, s->batch_index);
+        loss += model_forward(m, tr->inputs, tr->targets, s->batch, (size_t)T);
+        m->quant_noise = 0;  /* evaluation rounds deterministically, as inference does */
+        if (a == 0) {
+            model_zero_grads(m);
+            model_backward(m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
+        } else {
+            memset(tr->scratch, 0, m->n_params * sizeof *tr->scratch);
+            float *grads = model_swap_grads(m, tr->scratch);
+            model_backward(m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
+            model_swap_grads(m, grads);
+            AddGrads ag = {grads, tr->scratch};
+            parallel_elements(m->n_params, add_range, &ag);
+        }
+        r->tokens += n_targets;
+    }
+    r->loss = loss / s->accum;
+    double t0 = prof_begin();
+    r->norm = grad_norm(m);
+    float scale = s->clip > 0 && r->norm > s->clip ? (float)(s->clip / r->norm) : 1.0f;
+    adamw_update(m, &tr->oc, lr, scale, s->step + 1);
+    prof_end(PROF_OPTIMIZER, t0);
+    return 0;
+}
+
+/* Ranks: the step's micro-batches k = 0..accum-1 in rounds of `ranks`,
+ * rank r computing k = round*ranks + r (every rank draws every micro-batch
+ * from the random number generator, as one process does, and keeps its
+ * own). After each round the gradients are reduce-scattered, added in rank
+ * order (dist_reduce_scatter_ordered), so each shard's sum is one process's
+ * sum to the bit; each rank updates its shard (AdamW, its moments only),
+ * and the weights are all-gathered. Losses and the gradient norm's block
+ * sums are gathered and added in one process's order. A rank that fails
+ * (a read error) goes on through the exchanges with what it has and says so
+ * when the step ends (failed). */
+static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
+{
+    TrainState *s = &tr->st;
+    Model *m = &tr->m;
+    uint32_t N = (uint32_t)tr->ranks, M = s->accum, rounds = (M + N - 1) / N, me = (uint32_t)tr->rank;
+    uint64_t base = s->batch_index;
+    double *losses = xmalloc(2 * (size_t)rounds * N * sizeof *losses), *all = losses + rounds;
+    r->tokens = 0;
+    for (uint32_t a = 0; a < rounds; a++) {
+        uint32_t active = M - a * N < N ? M - a * N : N;
+        int T = 0;
+        double t0 = prof_begin();
+        for (uint32_t k = 0; k < active; k++) {
+            size_t n_targets = 0;
+            int mine = k == me;
+            int t = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, mine ? tr->inputs : tr->skip_inputs,
+                                 mine ? tr->targets : tr->skip_targets, &n_targets);
+            if (t < 0) *failed = 1;
+            if (mine) T = t;
+            r->tokens += n_targets;
+        }
+        prof_end(PROF_DATA, t0);
+        losses[a] = 0;
+        if (me < active && !*failed) {
+            m->quant_noise = noise_for(tr, base + a * N + me + 1);
+            losses[a] = model_forward(m, tr->inputs, tr->targets, s->batch, (size_t)T);
+            m->quant_noise = 0;
+            model_zero_grads(m);
+            model_backward(m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)M);
+        }
+        dist_reduce_scatter_ordered(m->grads, tr->acc, tr->shard_off, tr->shard_len, (int)active, a == 0);
+    }
+    /* the mean loss, in micro-batch order */
+    dist_allgather(losses, all, rounds * sizeof *losses);
+    double loss = 0;
+    for (uint32_t a = 0; a < rounds; a++)
+        for (uint32_t k = 0; k < N && a * N + k < M; k++) loss += all[(size_t)k * rounds + a];
+    r->loss = loss / M;
+    free(losses);
+
+    double t0 = prof_begin();
+    size_t nb = 0;
+    for (int k = 0; k < tr->ranks; k++) nb += tr->block_len[k];
+    double *sums = xmalloc((nb + tr->block_len[me] + 1) * sizeof *sums), *own = sums + nb;
+    grad_square_sums(tr->acc, tr->shard_len[me], own);
+    dist_allgather_f64(own, sums, tr->block_off, tr->block_len);
+    double total = 0;
+    for (size_t b = 0; b < nb; b++) total += sums[b];
+    free(sums);
+    r->norm = sqrt(total);
+    float scale = s->clip > 0 && r->norm > s->clip ? (float)(s->clip / r->norm) : 1.0f;
+    size_t lo = tr->shard_off[me], n = tr->shard_len[me];
+    adamw_update_range(m, m->params, tr->acc, tr->mom, tr->mom + n, lo, lo + n, &tr->oc, lr, scale, s->step + 1);
+    prof_end(PROF_OPTIMIZER, t0);
+    dist_allgather_f32(m->params, tr->shard_off, tr->shard_len);
+}
+
+/* The end of a step, the same on every rank: the signal that stops the
+ * run (the largest any rank caught), whether rank 0's clock says the
+ * budget is spent, and whether any rank failed (then -1 everywhere). */
+static int step_end(Trainer *tr, int failed, int *signal, int *budget_spent)
+{
+    if (tr->ranks == 1) {
+        *signal = stop_signal;
+        return failed ? -1 : 0;
+    }
+    int64_t v[3] = {stop_signal, tr->rank == 0 ? *budget_spent : 0, failed};
+    dist_max_i64(v, 3);
+    if (v[2]) {
+        dist_share_error(failed);
+        return -1;
+    }
+    *signal = (int)v[0];
+    *budget_spent = (int)v[1];
+    return 0;
+}
 
 static int run_loop(Trainer *tr, int *stopped_by)
 {
@@ -302,75 +694,73 @@ static int run_loop(Trainer *tr, int *stopped_by)
     double t_session = now_seconds(), t_mark = t_session, elapsed0 = s->elapsed;
     double loss_sum = 0, norm_last = 0;
     uint64_t steps_since = 0, tokens_since = 0;
-    while (s->step < s->total_steps && !(o->until && s->step >= o->until)) {
+    while (s->step < s->total_steps && !(tr->until && s->step >= tr->until)) {
         float lr = lr_at(&tr->oc, s->step);
-        model_zero_grads(&tr->m);
-        double loss = 0;
-        for (uint32_t a = 0; a < s->accum; a++) {
-            size_t n_targets;
-            double t0 = prof_begin();
-            int T = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, tr->inputs, tr->targets, &n_targets);
-            prof_end(PROF_DATA, t0);
-            if (T < 0) return -1;
-            /* stochastic rounding draws from (seed, micro-batch): resumable */
-            tr->m.quant_noise = tr->m.cfg.quant == QUANT_STOCHASTIC ? (s->seed ^ (s->batch_index << 20)) | 1 : 0;
-            loss += model_forward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T);
-            tr->m.quant_noise = 0;  /* evaluation rounds deterministically, as inference does */
-            model_backward(&tr->m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
-            tokens_since += n_targets;
-            s->tokens_seen += n_targets;
+        StepResult r;
+        int failed = 0;
+        if (tr->ranks == 1) {
+            if (step_alone(tr, lr, &r) < 0) return -1;
+        } else {
+            step_ranks(tr, lr, &r, &failed);
         }
-        loss /= s->accum;
-        double t0 = prof_begin();
-        double norm = grad_norm(&tr->m);
-        float scale = s->clip > 0 && norm > s->clip ? (float)(s->clip / norm) : 1.0f;
-        adamw_update(&tr->m, &tr->oc, lr, scale, s->step + 1);
-        prof_end(PROF_OPTIMIZER, t0);
+        tokens_since += r.tokens;
+        s->tokens_seen += r.tokens;
         s->step++;
-        if (!isfinite(loss)) return l1b_error("step %llu: loss is not finite; try a lower --lr",
-                                              (unsigned long long)s->step);
-        loss_sum += loss;
-        norm_last = norm;
-        steps_since++;
         double now = now_seconds();
         s->elapsed = elapsed0 + (now - t_session);
-
-        int last = s->step == s->total_steps;
+        int last = s->step == s->total_steps, signal = 0;
         int budget_spent = (o->time_budget > 0 && now - t_session >= o->time_budget) ||
-                           (o->until && s->step >= o->until);
-        if (s->step % o->eval_every == 0 || last || budget_spent || stop_signal) {
-            HistRow row;
-            double dt = now - t_mark;
-            row.v[H_STEP] = (double)s->step;
-            row.v[H_TOKENS] = (double)s->tokens_seen;
-            row.v[H_TRAIN_LOSS] = loss_sum / (double)steps_since;
-            row.v[H_LR] = lr;
-            row.v[H_GRAD_NORM] = norm_last;
-            row.v[H_ZERO_SHARE] = model_zero_share(&tr->m);
-            row.v[H_TOK_PER_S] = dt > 0 ? (double)tokens_since / dt : 0;
-            row.v[H_MS_PER_STEP] = 1000.0 * dt / (double)steps_since;
-            row.v[H_ELAPSED] = s->elapsed;
-            EvalResult er = {NAN, NAN, NAN, NAN};
-            if (tr->n_eval && evaluate(tr, &er) < 0) return -1;
-            row.v[H_VAL_LOSS] = er.loss;
-            row.v[H_VAL_PPL] = er.ppl;
-            row.v[H_VAL_BPB] = er.bpb;
-            row.v[H_VAL_ACC] = er.acc;
-            if (add_row(tr, &row) < 0) return -1;
+                           (tr->until && s->step >= tr->until);
+        if (step_end(tr, failed, &signal, &budget_spent) < 0) return -1;
+        if (!isfinite(r.loss)) return l1b_error("step %llu: loss is not finite; try a lower --lr",
+                                                (unsigned long long)s->step);
+        loss_sum += r.loss;
+        norm_last = r.norm;
+        steps_since++;
+
+        if (s->step % tr->eval_every == 0 || last || budget_spent || signal) {
+            int rc = 0;
+            if (tr->rank == 0) {
+                HistRow row;
+                double dt = now - t_mark;
+                row.v[H_STEP] = (double)s->step;
+                row.v[H_TOKENS] = (double)s->tokens_seen;
+                row.v[H_TRAIN_LOSS] = loss_sum / (double)steps_since;
+                row.v[H_LR] = lr;
+                row.v[H_GRAD_NORM] = norm_last;
+                row.v[H_ZERO_SHARE] = model_zero_share(&tr->m);
+                row.v[H_TOK_PER_S] = dt > 0 ? (double)tokens_since / dt : 0;
+                row.v[H_MS_PER_STEP] = 1000.0 * dt / (double)steps_since;
+                row.v[H_ELAPSED] = s->elapsed;
+                EvalResult er = {NAN, NAN, NAN, NAN};
+                if (tr->n_eval && evaluate(tr, &er) < 0) rc = -1;
+                row.v[H_VAL_LOSS] = er.loss;
+                row.v[H_VAL_PPL] = er.ppl;
+                row.v[H_VAL_BPB] = er.bpb;
+                row.v[H_VAL_ACC] = er.acc;
+                if (rc == 0) rc = add_row(tr, &row);
+            }
+            if (tr->ranks > 1) {  /* rank 0's evaluation and report, for all */
+                int64_t v[2] = {rc < 0, tr->report_failed};
+                dist_bcast(v, sizeof v, 0);
+                tr->report_failed = (int)v[1];
+                if (v[0] && tr->rank != 0) rc = l1b_error("rank 0 failed");
+            }
+            if (rc < 0) return -1;
             t_mark = now_seconds();
             loss_sum = 0;
             steps_since = tokens_since = 0;
         } else if (tr->rep->tick) {
             double ms = 1000.0 * (now - t_mark) / (double)steps_since;
-            TrainTick tk = {s->step, s->total_steps, loss, ms, ms * (double)(s->total_steps - s->step) / 1000.0};
+            TrainTick tk = {s->step, s->total_steps, r.loss, ms, ms * (double)(s->total_steps - s->step) / 1000.0};
             tr->rep->tick(tr->rep->ctx, &tk);
         }
-        if (stop_signal) {
-            *stopped_by = stop_signal;
+        if (signal) {
+            *stopped_by = signal;
             return 0;
         }
         if (budget_spent) return 0;
-        if (o->save_every && s->step % o->save_every == 0 && !last && save(tr) < 0) return -1;
+        if (tr->save_every && s->step % tr->save_every == 0 && !last && save(tr) < 0) return -1;
     }
     return 0;
 }
@@ -381,7 +771,9 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     Trainer tr;
     memset(&tr, 0, sizeof tr);
     tr.o = o;
-    tr.rep = report ? report : &silent;
+    tr.rank = dist_rank();
+    tr.ranks = dist_size();
+    tr.rep = report && tr.rank == 0 ? report : &silent;  /* one run, one report: rank 0's */
     tr.lock_fd = -1;
     tr.data.fd = tr.valdata.fd = -1;
     threads_init(o->threads);
@@ -397,6 +789,12 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     }
     free(tr.inputs);
     free(tr.targets);
+    free(tr.scratch);
+    free(tr.shard_off);  /* the other three arrays live in the same block */
+    free(tr.acc);
+    free(tr.mom);
+    free(tr.skip_inputs);
+    free(tr.skip_targets);
     free(tr.hist);
     batcher_free(&tr.batcher);
     model_free(&tr.m);

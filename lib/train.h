@@ -45,7 +45,9 @@ typedef struct {
     uint64_t train_tokens, n_eval; /* validation batches per evaluation */
     uint64_t bucket_batches;       /* per epoch, bucket batching */
     double pad_share;              /* bucket batching's padding */
-    int threads;
+    int threads;                   /* per rank */
+    int ranks;                     /* processes training together (mpirun); 1 alone */
+    double exchange_bytes;         /* sent by each rank per step, about: 0 alone */
 } TrainStart;
 
 /* A step that was not evaluated: for a live progress line. */
@@ -68,7 +70,18 @@ typedef struct {
 
 /* Run. Returns 0 when the schedule, --time or --until is done, the signal
  * number when SIGINT or SIGTERM stopped it (after saving), -1 on error
- * (l1b_error). */
+ * (l1b_error).
+ *
+ * Data parallel: when the program was started as several processes (ranks,
+ * dist.h: mpirun), every rank calls train_run with the same options and
+ * they train one model together. A step is then `accum` micro-batches in
+ * all (--accum times the ranks, for a new run; a resumed run keeps the
+ * file's count, whatever the number of ranks), dealt out in rounds of one
+ * per rank, and the result is the same to the bit as one process training
+ * with that --accum (train.c, step_ranks). Rank 0 alone writes the
+ * checkpoint, validates and reports (the other ranks' report is silent);
+ * every rank returns the same value, and on an error rank 0's message
+ * names the rank that failed. */
 int train_run(const TrainOptions *o, const TrainReport *report);
 
 #endif
