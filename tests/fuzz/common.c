@@ -224,21 +224,6 @@ int fuzz_packed_equal(const PackedModel *a, const PackedModel *b, int compare_sc
     return 1;
 }
 
-/* Known and being fixed elsewhere (lib/inspect.c): model_summary_read
- * converts the last history row's step and token count to integers
- * without a range check, undefined for NaN, infinities, negative or huge
- * values. Such files are left out of model_summary_read unless
- * L1B_FUZZ_KNOWN is set (to check the fix). */
-static int known_summary_ub(const PackedModel *pm, uint32_t kind)
-{
-    static int checked, all;
-    if (!checked) checked = 1, all = getenv("L1B_FUZZ_KNOWN") != NULL;
-    if (all || kind != CKPT_KIND_INFER || pm->n_hist == 0) return 0;
-    const HistRow *h = &pm->hist[pm->n_hist - 1];
-    return !(h->v[H_STEP] > -1.0 && h->v[H_STEP] < 18446744073709551616.0) ||
-           !(h->v[H_TOKENS] > -1.0 && h->v[H_TOKENS] < 18446744073709551616.0);
-}
-
 static int has_model_magic(const char *path)
 {
     uint8_t m[8];
@@ -291,7 +276,6 @@ uint32_t fuzz_model_file(const char *path)
     FUZZ_CHECK(ok_q8 == ok_model, "packed_model_read with and without PACKED_Q8_TABLES disagree");
     if (ok_q8) packed_model_free(&q8);
 
-    int skip_summary = ok_model && known_summary_ub(&pm, kind);
     if (ok_model) {
         const char *out = fuzz_path("infer.l1b");
         FUZZ_CHECK(packed_model_write(out, &pm) == 0, "packed_model_write of a model just read");
@@ -304,17 +288,15 @@ uint32_t fuzz_model_file(const char *path)
         packed_model_free(&pm);
     }
 
-    if (!skip_summary) {
-        ModelSummary s;
-        fuzz_error_reset();
-        int ok_sum = model_summary_read(&s, path) == 0;
-        FUZZ_CHECK(ok_sum == ok_model, "model_summary_read and packed_model_read disagree");
-        if (ok_sum) {
-            FUZZ_CHECK(s.kind == kind, "model_summary_read: kind");
-            model_summary_free(&s);
-        } else {
-            fuzz_expect_message(path);
-        }
+    ModelSummary s;
+    fuzz_error_reset();
+    int ok_sum = model_summary_read(&s, path) == 0;
+    FUZZ_CHECK(ok_sum == ok_model, "model_summary_read and packed_model_read disagree");
+    if (ok_sum) {
+        FUZZ_CHECK(s.kind == kind, "model_summary_read: kind");
+        model_summary_free(&s);
+    } else {
+        fuzz_expect_message(path);
     }
 
     Tokenizer t;
