@@ -149,7 +149,7 @@ static void usage(const TrainOptions *d)
            "  -V, --version    version, SIMD level and whether MPI is built in\n"
            "\n"
            "Under mpirun (an l1b-train built with make MPI=1), the ranks train one model:\n"
-           "--batch and --accum are per rank; see l1b-train(1), MPI.\n",
+           "--batch and --accum are per rank; see l1b-train(1), Several processes (MPI).\n",
            d->cfg.dim, d->cfg.n_layers, d->cfg.n_heads, d->cfg.ctx, (unsigned long long)d->steps, d->batch,
            d->accum, d->lr, d->min_lr, d->warmup, d->wd, d->clip, (unsigned long long)d->seed, d->val_frac,
            d->eval_every, d->eval_batches, d->save_every);
