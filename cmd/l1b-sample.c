@@ -251,9 +251,10 @@ static void generate_interactive(Session *s, Sampler *sp, Gen *g, const Options 
 {
     int marker = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
     const uint8_t *nl = (const uint8_t *)"\n";
-    size_t n = 0;
-    uint8_t *start = o->input ? (uint8_t *)strdup(o->input) : o->file ? read_file(o->file, &n) : NULL;
-    if (o->input) n = strlen(o->input);
+    size_t n = 0;  /* the text the conversation starts with: -i or -f, as it is */
+    uint8_t *start = NULL;
+    if (o->input) start = (uint8_t *)strdup(o->input), n = strlen(o->input);
+    else if (o->file) start = read_file(o->file, &n);
     const float *logits = start_context(s, sp, start, n, NULL);
     free(start);
     char *line = NULL;
