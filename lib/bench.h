@@ -11,7 +11,7 @@
 #include "model.h"
 
 typedef struct {
-    char bench[32];     /* e.g. "ternary_matvec", "train_step", "decode 256 tokens" */
+    char bench[32];     /* e.g. "ternary_matvec", "train_step", "decode per token" */
     char shape[64];
     char simd[8];
     int threads;

@@ -25,7 +25,7 @@
 #          -> "achieved tok/s" (its own timer: 255 tokens after the first);
 #             peak RSS from /usr/bin/time -f %M
 #   l1b    l1b-bench sample -j N --shape dim=..,layers=..,heads=..,hidden=..,ctx=256,vocab=..
-#          -> row "decode 256 tokens" (greedy decode of 256 positions, itself
+#          -> row "decode per token" (greedy decode of 256 positions, itself
 #             the median of 5 repetitions after a warm-up), row "weights+cache"
 #             (packed ternary weights + float embeddings/norms + float K/V
 #             cache), and peak RSS of the whole l1b-bench process.
