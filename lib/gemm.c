@@ -263,7 +263,7 @@ void gemm_codes_nt(float *out, const int8_t *x, const float *xscale, const uint8
     /* Without integer SIMD (plain C, SSE: Pentium II and III) the float
      * tile is the faster way to the same exact sums; the kernel takes k in
      * pairs, so an odd K (never a model's) goes that way too. */
-    if (kern.level < SIMD_SSE2 || K % 2) {
+    if (!kern.int8_simd || K % 2) {
         static Scratch s;
         float *xf = scratch(&s, ((M + N) * K + M * N) * sizeof *xf), *wf = xf + M * K;
         float *sums = wf + N * K;

@@ -16,6 +16,9 @@ typedef struct {
     SimdLevel level;
     /* the widest n gemm_tile_f32 takes: 16; 64 at AVX-512 */
     size_t gemm_tile_cols;
+    /* the int8 products are vector code (SSE2 and up, NEON): the batched
+     * ternary product (codes_panel_4x32) then beats the float tile */
+    int int8_simd;
     /* the slots, one function pointer each: see kernels_slots.h */
 #define KERNEL_SLOT(name, ret, params) ret(*name) params;
 #include "kernels_slots.h"

@@ -728,6 +728,7 @@ static void codes_panel_4x32_neon(int32_t *out, const int8_t *x, size_t ldx, con
 
 void kernels_fill_neon(Kernels *k)
 {
+    k->int8_simd = 1;
     k->dot_f32 = dot_f32_neon;
     k->absmax_f32 = absmax_f32_neon;
     k->dot4_f32 = dot4_f32_neon;

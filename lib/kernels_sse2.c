@@ -216,6 +216,7 @@ static void codes_panel_4x32_sse2(int32_t *out, const int8_t *x, size_t ldx, con
 
 void kernels_fill_sse2(Kernels *k)
 {
+    k->int8_simd = 1;
     k->quantize_i8 = quantize_i8_sse2;
     k->ternary_codes_dot = ternary_codes_dot_sse2;
     k->ternary_codes_dot4 = ternary_codes_dot4_sse2;
