@@ -273,8 +273,9 @@ void dist_reduce_scatter_ordered(const float *g, float *acc, const size_t *off, 
 {
     if (n_active < 1) return;
     const float *p = g + off[0];
-    if (first) memcpy(acc, p, len[0] * sizeof *acc);
-    else
+    if (first) {
+        if (acc != p) memcpy(acc, p, len[0] * sizeof *acc);
+    } else
         for (size_t i = 0; i < len[0]; i++) acc[i] += p[i];
 }
 

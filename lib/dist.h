@@ -76,7 +76,9 @@ void dist_scatter_f32(const float *all, float *mine, const size_t *off, const si
  * and are added here. (MPI_Reduce_scatter and MPI_Reduce_scatter_block leave
  * the order of addition to the library, which may use a tree or a ring and
  * change it with the message size, so they cannot promise the bits.) Ranks
- * from n_active on send nothing (they had no micro-batch in this round). */
+ * from n_active on send nothing (they had no micro-batch in this round).
+ * With first, acc may be this rank's own shard of g (acc == g + off[rank]),
+ * which then ends up holding the sum. */
 void dist_reduce_scatter_ordered(const float *g, float *acc, const size_t *off, const size_t *len, int n_active,
                                  int first);
 

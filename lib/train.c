@@ -66,8 +66,9 @@ typedef struct {
     /* Data parallel (dist.h): this process is rank `rank` of `ranks`. Each
      * rank owns a shard of the parameters, [shard_off[r], +shard_len[r]),
      * cut at grad_norm's blocks (block_off, block_len), and keeps only its
-     * shard's summed gradient (acc) and AdamW moments (mom: m, then v): ZeRO
-     * stage 1. */
+     * shard's AdamW moments (mom: m, then v): ZeRO stage 1. The shard's
+     * summed gradient goes to acc when a step has several rounds of
+     * micro-batches, else into the shard's own place in grads. */
     int rank, ranks;
     size_t *shard_off, *shard_len, *block_off, *block_len;
     float *acc, *mom;
@@ -75,6 +76,7 @@ typedef struct {
     /* the session's end and cadence: rank 0's options, so that every rank
      * stops, evaluates and saves at the same steps */
     uint64_t until, eval_every, save_every;
+    float *file_m, *file_v;  /* rank 0, resuming: the moments read, until dealt out */
 } Trainer;
 
 static volatile sig_atomic_t stop_signal;
@@ -137,8 +139,14 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
     if (o->steps_set) tr->st.total_steps = o->steps;
     model_init(&tr->m, c, s->batch);
     memcpy(tr->m.params, ck->params, tr->m.n_params * sizeof(float));
-    memcpy(tr->m.m, ck->adam_m, tr->m.n_params * sizeof(float));
-    memcpy(tr->m.v, ck->adam_v, tr->m.n_params * sizeof(float));
+    if (tr->ranks == 1) {
+        memcpy(tr->m.m, ck->adam_m, tr->m.n_params * sizeof(float));
+        memcpy(tr->m.v, ck->adam_v, tr->m.n_params * sizeof(float));
+    } else {  /* share_model deals them out from the file's copy */
+        tr->file_m = ck->adam_m;
+        tr->file_v = ck->adam_v;
+        ck->adam_m = ck->adam_v = NULL;
+    }
     tr->rng.s = s->rng_state;
     tr->n_hist = tr->cap_hist = ck->n_hist;
     tr->hist = ck->hist;
@@ -323,12 +331,21 @@ static int share_model(Trainer *tr)
         tr->shard_len[r] = e1 - e0;
     }
     size_t mine = tr->shard_len[tr->rank];
-    tr->acc = xcalloc(mine + 1, sizeof(float));
+    /* one round a step: the sum goes into the shard's own place in grads;
+     * more: it has to outlive the next round's backward */
+    if (tr->st.accum > (uint32_t)tr->ranks) tr->acc = xcalloc(mine + 1, sizeof(float));
     tr->mom = xcalloc(2 * mine + 1, sizeof(float));
-    dist_scatter_f32(m->m, tr->mom, tr->shard_off, tr->shard_len, 0);
-    dist_scatter_f32(m->v, tr->mom + mine, tr->shard_off, tr->shard_len, 0);
+    dist_scatter_f32(tr->file_m ? tr->file_m : m->m, tr->mom, tr->shard_off, tr->shard_len, 0);
+    dist_scatter_f32(tr->file_v ? tr->file_v : m->v, tr->mom + mine, tr->shard_off, tr->shard_len, 0);
+    free(tr->file_m);
+    free(tr->file_v);
+    tr->file_m = tr->file_v = NULL;
     free(m->m);  /* v lives in the same block */
     m->m = m->v = NULL;
+    /* rank 0 saves the moments gathered into the gradients' block, free
+     * between steps, made twice as long: one block, as ckpt_write wants
+     * (the second half is touched at the first save only) */
+    if (tr->rank == 0) free(model_swap_grads(m, xcalloc(2 * P, sizeof(float))));
     size_t bt = (size_t)tr->st.batch * m->cfg.ctx;
     tr->skip_inputs = xmalloc(bt * sizeof *tr->skip_inputs);
     tr->skip_targets = xmalloc(bt * sizeof *tr->skip_targets);
@@ -510,19 +527,17 @@ static int save(Trainer *tr)
     ck.st.rng_state = tr->rng.s;
     ck.hist = tr->hist;
     ck.n_hist = tr->n_hist;
-    float *moments = NULL;
     int rc = 0;
     if (tr->ranks > 1) {
-        size_t P = tr->m.n_params;
-        if (tr->rank == 0) moments = xmalloc(2 * P * sizeof *moments);
-        dist_gather_f32(tr->mom, moments, tr->shard_off, tr->shard_len, 0);
-        dist_gather_f32(tr->mom + tr->shard_len[tr->rank], moments ? moments + P : NULL, tr->shard_off,
-                        tr->shard_len, 0);
-        ck.adam_m = moments;
-        ck.adam_v = moments ? moments + P : NULL;
+        /* into rank 0's gradient block, twice as long (share_model) and
+         * free between steps: each step computes the gradients from zero */
+        float *g = tr->m.grads, *v = tr->rank == 0 ? g + tr->m.n_params : NULL;
+        dist_gather_f32(tr->mom, g, tr->shard_off, tr->shard_len, 0);
+        dist_gather_f32(tr->mom + tr->shard_len[tr->rank], v, tr->shard_off, tr->shard_len, 0);
+        ck.adam_m = g;
+        ck.adam_v = v;
     }
     if (tr->rank == 0) rc = ckpt_write(tr->o->model_path, &ck);
-    free(moments);
     if (tr->ranks > 1) {
         int64_t failed = rc < 0;
         dist_bcast(&failed, sizeof failed, 0);
@@ -616,6 +631,8 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
     Model *m = &tr->m;
     uint32_t N = (uint32_t)tr->ranks, M = s->accum, rounds = (M + N - 1) / N, me = (uint32_t)tr->rank;
     uint64_t base = s->batch_index;
+    size_t lo = tr->shard_off[me], n = tr->shard_len[me];
+    float *acc = tr->acc ? tr->acc : m->grads + lo;  /* see share_model */
     double *losses = xmalloc(2 * (size_t)rounds * N * sizeof *losses), *all = losses + rounds;
     r->tokens = 0;
     for (uint32_t a = 0; a < rounds; a++) {
@@ -640,7 +657,7 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
             model_zero_grads(m);
             model_backward(m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)M);
         }
-        dist_reduce_scatter_ordered(m->grads, tr->acc, tr->shard_off, tr->shard_len, (int)active, a == 0);
+        dist_reduce_scatter_ordered(m->grads, acc, tr->shard_off, tr->shard_len, (int)active, a == 0);
     }
     /* the mean loss, in micro-batch order */
     dist_allgather(losses, all, rounds * sizeof *losses);
@@ -654,15 +671,14 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
     size_t nb = 0;
     for (int k = 0; k < tr->ranks; k++) nb += tr->block_len[k];
     double *sums = xmalloc((nb + tr->block_len[me] + 1) * sizeof *sums), *own = sums + nb;
-    grad_square_sums(tr->acc, tr->shard_len[me], own);
+    grad_square_sums(acc, n, own);
     dist_allgather_f64(own, sums, tr->block_off, tr->block_len);
     double total = 0;
     for (size_t b = 0; b < nb; b++) total += sums[b];
     free(sums);
     r->norm = sqrt(total);
     float scale = s->clip > 0 && r->norm > s->clip ? (float)(s->clip / r->norm) : 1.0f;
-    size_t lo = tr->shard_off[me], n = tr->shard_len[me];
-    adamw_update_range(m, m->params, tr->acc, tr->mom, tr->mom + n, lo, lo + n, &tr->oc, lr, scale, s->step + 1);
+    adamw_update_range(m, m->params, acc, tr->mom, tr->mom + n, lo, lo + n, &tr->oc, lr, scale, s->step + 1);
     prof_end(PROF_OPTIMIZER, t0);
     dist_allgather_f32(m->params, tr->shard_off, tr->shard_len);
 }
@@ -795,6 +811,8 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     free(tr.mom);
     free(tr.skip_inputs);
     free(tr.skip_targets);
+    free(tr.file_m);
+    free(tr.file_v);
     free(tr.hist);
     batcher_free(&tr.batcher);
     model_free(&tr.m);
