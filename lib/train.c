@@ -620,12 +620,15 @@ static int step_alone(Trainer *tr, float lr, StepResult *r)
  * from the random number generator, as one process does, and keeps its
  * own). After each round the gradients are reduce-scattered, added in rank
  * order (dist_reduce_scatter_ordered), so each shard's sum is one process's
- * sum to the bit; each rank updates its shard (AdamW, its moments only),
- * and the weights are all-gathered. Losses and the gradient norm's block
- * sums are gathered and added in one process's order. A rank that fails
- * (a read error) goes on through the exchanges with what it has and says so
- * when the step ends (failed). */
-static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
+ * sum to the bit. Then one gather brings every rank the block sums of its
+ * shard's squares (the norm, added in grad_norm's order), the losses (added
+ * in micro-batch order) and what ends the run — the signal any rank
+ * caught, rank 0's clock against --time, a failure (a read error: the rank
+ * goes on through the exchanges with what it has until then) — so every
+ * rank decides the same. Each rank updates its shard (AdamW, its moments
+ * only) and the weights are all-gathered. Returns -1 on every rank when
+ * one failed. */
+static int step_ranks(Trainer *tr, float lr, double t_session, StepResult *r, int *signal, int *clock_spent)
 {
     TrainState *s = &tr->st;
     Model *m = &tr->m;
@@ -633,7 +636,16 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
     uint64_t base = s->batch_index;
     size_t lo = tr->shard_off[me], n = tr->shard_len[me];
     float *acc = tr->acc ? tr->acc : m->grads + lo;  /* see share_model */
-    double *losses = xmalloc(2 * (size_t)rounds * N * sizeof *losses), *all = losses + rounds;
+    /* what each rank adds to the gather: its blocks, rounds losses, 3 flags */
+    size_t extra = (size_t)rounds + 3, *cnt = xmalloc(2 * N * sizeof *cnt), *off = cnt + N, total_n = 0;
+    for (uint32_t k = 0; k < N; k++) {
+        cnt[k] = tr->block_len[k] + extra;
+        off[k] = total_n;
+        total_n += cnt[k];
+    }
+    double *all = xmalloc((total_n + cnt[me]) * sizeof *all), *mine = all + total_n;
+    double *losses = mine + tr->block_len[me], *flags = losses + rounds;
+    int failed = 0;
     r->tokens = 0;
     for (uint32_t a = 0; a < rounds; a++) {
         uint32_t active = M - a * N < N ? M - a * N : N;
@@ -641,16 +653,16 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
         double t0 = prof_begin();
         for (uint32_t k = 0; k < active; k++) {
             size_t n_targets = 0;
-            int mine = k == me;
-            int t = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, mine ? tr->inputs : tr->skip_inputs,
-                                 mine ? tr->targets : tr->skip_targets, &n_targets);
-            if (t < 0) *failed = 1;
-            if (mine) T = t;
+            int own = k == me;
+            int t = batcher_fill(&tr->batcher, s->batch_index++, &tr->rng, own ? tr->inputs : tr->skip_inputs,
+                                 own ? tr->targets : tr->skip_targets, &n_targets);
+            if (t < 0) failed = 1;
+            if (own) T = t;
             r->tokens += n_targets;
         }
         prof_end(PROF_DATA, t0);
         losses[a] = 0;
-        if (me < active && !*failed) {
+        if (me < active && !failed) {
             m->quant_noise = noise_for(tr, base + a * N + me + 1);
             losses[a] = model_forward(m, tr->inputs, tr->targets, s->batch, (size_t)T);
             m->quant_noise = 0;
@@ -659,47 +671,37 @@ static void step_ranks(Trainer *tr, float lr, StepResult *r, int *failed)
         }
         dist_reduce_scatter_ordered(m->grads, acc, tr->shard_off, tr->shard_len, (int)active, a == 0);
     }
-    /* the mean loss, in micro-batch order */
-    dist_allgather(losses, all, rounds * sizeof *losses);
-    double loss = 0;
-    for (uint32_t a = 0; a < rounds; a++)
-        for (uint32_t k = 0; k < N && a * N + k < M; k++) loss += all[(size_t)k * rounds + a];
-    r->loss = loss / M;
-    free(losses);
-
     double t0 = prof_begin();
-    size_t nb = 0;
-    for (int k = 0; k < tr->ranks; k++) nb += tr->block_len[k];
-    double *sums = xmalloc((nb + tr->block_len[me] + 1) * sizeof *sums), *own = sums + nb;
-    grad_square_sums(acc, n, own);
-    dist_allgather_f64(own, sums, tr->block_off, tr->block_len);
-    double total = 0;
-    for (size_t b = 0; b < nb; b++) total += sums[b];
-    free(sums);
-    r->norm = sqrt(total);
+    grad_square_sums(acc, n, mine);
+    flags[0] = stop_signal;
+    flags[1] = me == 0 && tr->o->time_budget > 0 && now_seconds() - t_session >= tr->o->time_budget;
+    flags[2] = failed;
+    dist_allgather_f64(mine, all, off, cnt);
+    double sq = 0, loss = 0;
+    int any_failed = 0;
+    *signal = 0;
+    for (uint32_t k = 0; k < N; k++) {  /* blocks in rank order: grad_norm's order */
+        const double *x = all + off[k], *f = x + tr->block_len[k] + rounds;
+        for (size_t b = 0; b < tr->block_len[k]; b++) sq += x[b];
+        if ((int)f[0] > *signal) *signal = (int)f[0];
+        any_failed |= f[2] != 0;
+    }
+    *clock_spent = all[off[0] + tr->block_len[0] + rounds + 1] != 0;
+    for (uint32_t a = 0; a < rounds; a++)  /* micro-batch a*N + k */
+        for (uint32_t k = 0; k < N && a * N + k < M; k++) loss += all[off[k] + tr->block_len[k] + a];
+    free(all);
+    free(cnt);
+    if (any_failed) {
+        prof_end(PROF_OPTIMIZER, t0);
+        dist_share_error(failed);
+        return -1;
+    }
+    r->loss = loss / M;
+    r->norm = sqrt(sq);
     float scale = s->clip > 0 && r->norm > s->clip ? (float)(s->clip / r->norm) : 1.0f;
     adamw_update_range(m, m->params, acc, tr->mom, tr->mom + n, lo, lo + n, &tr->oc, lr, scale, s->step + 1);
     prof_end(PROF_OPTIMIZER, t0);
     dist_allgather_f32(m->params, tr->shard_off, tr->shard_len);
-}
-
-/* The end of a step, the same on every rank: the signal that stops the
- * run (the largest any rank caught), whether rank 0's clock says the
- * budget is spent, and whether any rank failed (then -1 everywhere). */
-static int step_end(Trainer *tr, int failed, int *signal, int *budget_spent)
-{
-    if (tr->ranks == 1) {
-        *signal = stop_signal;
-        return failed ? -1 : 0;
-    }
-    int64_t v[3] = {stop_signal, tr->rank == 0 ? *budget_spent : 0, failed};
-    dist_max_i64(v, 3);
-    if (v[2]) {
-        dist_share_error(failed);
-        return -1;
-    }
-    *signal = (int)v[0];
-    *budget_spent = (int)v[1];
     return 0;
 }
 
@@ -713,21 +715,23 @@ static int run_loop(Trainer *tr, int *stopped_by)
     while (s->step < s->total_steps && !(tr->until && s->step >= tr->until)) {
         float lr = lr_at(&tr->oc, s->step);
         StepResult r;
-        int failed = 0;
+        int signal = 0, clock_spent = 0;
         if (tr->ranks == 1) {
             if (step_alone(tr, lr, &r) < 0) return -1;
-        } else {
-            step_ranks(tr, lr, &r, &failed);
+        } else if (step_ranks(tr, lr, t_session, &r, &signal, &clock_spent) < 0) {
+            return -1;
         }
         tokens_since += r.tokens;
         s->tokens_seen += r.tokens;
         s->step++;
         double now = now_seconds();
         s->elapsed = elapsed0 + (now - t_session);
-        int last = s->step == s->total_steps, signal = 0;
-        int budget_spent = (o->time_budget > 0 && now - t_session >= o->time_budget) ||
-                           (tr->until && s->step >= tr->until);
-        if (step_end(tr, failed, &signal, &budget_spent) < 0) return -1;
+        int last = s->step == s->total_steps;
+        if (tr->ranks == 1) {
+            signal = stop_signal;
+            clock_spent = o->time_budget > 0 && now - t_session >= o->time_budget;
+        }
+        int budget_spent = clock_spent || (tr->until && s->step >= tr->until);
         if (!isfinite(r.loss)) return l1b_error("step %llu: loss is not finite; try a lower --lr",
                                                 (unsigned long long)s->step);
         loss_sum += r.loss;

@@ -37,9 +37,11 @@ step_of() {
     l1b-train -q -o one.l1b $TINY --steps 12 tiny.tok
     ranks 1 -q -o r1.l1b $TINY --steps 12 tiny.tok
     [ "$(section_sum one.l1b PARM ADAM)" = "$(section_sum r1.l1b PARM ADAM)" ]
-    l1b-train -q -o a2.l1b $TINY --steps 12 --accum 2 -j 2 tiny.tok
-    ranks 2 -q -o r2.l1b $TINY --steps 12 -j 1 tiny.tok
+    l1b-train -q -o a2.l1b $TINY --steps 12 --accum 2 -j 2 --eval-every 4 --log a2.tsv tiny.tok
+    ranks 2 -q -o r2.l1b $TINY --steps 12 -j 1 --eval-every 4 --log r2.tsv tiny.tok
     [ "$(section_sum a2.l1b PARM ADAM)" = "$(section_sum r2.l1b PARM ADAM)" ]
+    # and the metrics: losses, gradient norm, tokens (not the timings)
+    [ "$(cut -f 1-10 a2.tsv)" = "$(cut -f 1-10 r2.tsv)" ]
     l1b-train -q -o a3.l1b $TINY --steps 12 --accum 3 -j 1 tiny.tok
     ranks 3 -q -o r3.l1b $TINY --steps 12 -j 2 tiny.tok
     [ "$(section_sum a3.l1b PARM ADAM)" = "$(section_sum r3.l1b PARM ADAM)" ]
