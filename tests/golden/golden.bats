@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# Golden files: token streams and model files an x86 build wrote
+# (tests/golden/make-golden.sh), and what every target must answer about
+# them: verify, info --json, --score, greedy text (at every SIMD level this
+# CPU has), history, vocabulary, and the same bytes from the converters.
+# Run with the programs of any target: L1B_BIN=DIR (make check-golden,
+# make check-bigendian run it under qemu through wrapper scripts).
+load helper
+
+MODELS="model.l1b model-2bit.l1b model-1.6bit.l1b sign-1bit.l1b"
+
+# the SIMD levels this CPU runs (L1B_SIMD=x falls back, with a warning,
+# where it cannot)
+simd_levels() {
+    for lv in scalar sse sse2 ssse3 avx2 avx512 neon dotprod; do
+        case "$(L1B_SIMD=$lv l1b-sample --version 2>/dev/null)" in *"(simd $lv;"*) echo "$lv" ;; esac
+    done
+}
+
+# the prompt of a model's greedy check
+prompt_of() {
+    if [ "$1" = sign-1bit.l1b ]; then echo "$SIGN_PROMPT"; else echo "$GREEDY_PROMPT"; fi
+}
+
+@test "golden: every model file and token stream verifies" {
+    (cd "$G" && l1b-ckpt verify $MODELS bytes.tok bpe.tok) > out.txt
+    diff "$E/verify.txt" out.txt
+}
+
+@test "golden: info --json of every model file" {
+    for m in $MODELS; do
+        (cd "$G" && l1b-ckpt info --json "$m") > out.json
+        diff "$E/info-${m%.l1b}.json" out.json
+    done
+}
+
+@test "golden: history and vocabulary" {
+    (cd "$G" && l1b-ckpt history model.l1b) > history.txt
+    diff "$E/history.txt" history.txt
+    (cd "$G" && l1b-ckpt vocab bpe.tok) > vocab.txt
+    diff "$E/vocab-bpe.txt" vocab.txt
+}
+
+@test "golden: token streams decode to the text, and the text encodes to the same bytes" {
+    l1b-tokenize --decode "$G/bytes.tok" | cmp - "$G/corpus.txt"
+    l1b-tokenize --decode "$G/bpe.tok" | cmp - "$G/corpus.txt"
+    l1b-tokenize -o bytes.tok "$G/corpus.txt"
+    cmp bytes.tok "$G/bytes.tok"
+    l1b-tokenize --tokenizer "$G/bpe.tok" -o again.tok "$G/corpus.txt"
+    cmp again.tok "$G/bpe.tok"
+    # the BPE learner too: the same merges from the same text
+    l1b-tokenize --bpe --vocab 320 -o learnt.tok "$G/corpus.txt"
+    cmp learnt.tok "$G/bpe.tok"
+}
+
+@test "golden: --score figures of every model file, int8 and exact" {
+    head -c "$SCORE_BYTES" "$G/corpus.txt" > text
+    for m in $MODELS; do
+        printf '%s int8: %s\n' "$m" "$(l1b-sample -m "$G/$m" --score text)"
+        printf '%s exact: %s\n' "$m" "$(l1b-sample -m "$G/$m" --exact --score text)"
+    done > score.txt
+    # to 4 decimals, give or take the last (helper.bash says why)
+    same_figures "$E/score.txt" score.txt
+}
+
+@test "golden: greedy text at every SIMD level, exact and int8" {
+    # the smallest gap between the two largest logits of each step, on x86:
+    # the texts cannot flip on rounding differences (about 1e-6)
+    echo "margins: $GREEDY_MARGIN, sign $SIGN_MARGIN"
+    levels=$(simd_levels)
+    [ -n "$levels" ]
+    for lv in $levels; do
+        for m in $MODELS; do
+            for mode in exact int8; do
+                opt=
+                [ $mode = exact ] && opt=--exact
+                L1B_SIMD=$lv l1b-sample -m "$G/$m" --greedy $opt -n "$GREEDY_TOKENS" -i "$(prompt_of $m)" > out.txt
+                cmp out.txt "$E/greedy-$mode-${m%.l1b}.txt" || {
+                    echo "L1B_SIMD=$lv $m $mode: '$(cat out.txt)'"
+                    return 1
+                }
+            done
+        done
+    done
+}
+
+@test "golden: the converters write the same bytes here" {
+    l1b-ckpt convert --pack "$G/model.l1b" p2.l1b
+    cmp p2.l1b "$G/model-2bit.l1b"
+    l1b-ckpt convert --pack --bits 1.6 "$G/model.l1b" p16.l1b
+    cmp p16.l1b "$G/model-1.6bit.l1b"
+    l1b-ckpt convert --pack --bits 1.6 "$G/model-2bit.l1b" r16.l1b
+    cmp r16.l1b "$G/model-1.6bit.l1b"
+    l1b-ckpt convert --pack "$G/model-1.6bit.l1b" r2.l1b
+    cmp r2.l1b "$G/model-2bit.l1b"
+    # an inference file back to a checkpoint and packed again
+    for m in model-2bit.l1b sign-1bit.l1b; do
+        l1b-ckpt convert --unpack "$G/$m" u.l1b
+        l1b-ckpt verify u.l1b
+        l1b-ckpt convert --pack u.l1b again.l1b
+        cmp again.l1b "$G/$m"
+    done
+}
+
+@test "golden: the llama2.c export has the same bytes here" {
+    l1b-ckpt export --format llama2c --tokenizer-out tok.bin "$G/model-2bit.l1b" model.bin
+    cksum model.bin tok.bin > export.txt
+    diff "$E/export.txt" export.txt
+}
