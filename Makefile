@@ -10,6 +10,10 @@
 #   make check-aarch64   the same, spelt out
 #   make check-arm       aarch64 and armv7 builds, unit tests under qemu at
 #                        every ARM kernel level (scalar, neon, dotprod)
+#   make check-golden    the golden files (tests/golden/) natively, on i686
+#                        and on aarch64 under qemu
+#   make check-bigendian s390x and 32-bit PowerPC builds, unit, round-trip,
+#                        golden-file and cross-endian tests under qemu
 #   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
 #   make MPI=1           l1b-train trains with the ranks mpirun starts (into
@@ -224,6 +228,91 @@ check-arm:
 	  echo "== $$arch, qemu -cpu $$cpu, L1B_SIMD=$$lv"; \
 	  L1B_EXPECT_CPU=$$cpu L1B_SIMD=$$lv qemu-$$arch -L /usr/$$l -cpu $$cpu $$b/unit-tests; \
 	done
+
+# ---- golden files and big-endian hosts (tests/golden/) ----------------------
+#   make check-golden     the golden files an x86 build wrote
+#                         (tests/golden/make-golden.sh) read the same by the
+#                         native programs, the i686 build under qemu-i386
+#                         as a Core 2 Duo (x87 plain C, SSE, SSE2, SSSE3) and
+#                         the aarch64 build under qemu-aarch64 as max (plain
+#                         C, NEON, dot products); golden.bats runs its greedy
+#                         checks at every level the CPU has. One alone: make
+#                         check-golden-native (-i686, -aarch64)
+#   make check-bigendian  s390x (64-bit) and 32-bit PowerPC as a G4, under
+#                         qemu-user: the unit tests, tests/cli/roundtrip.bats,
+#                         golden.bats, and crossendian.bats (files written
+#                         there read natively and the reverse); one target
+#                         alone: make check-bigendian-s390x (or -powerpc)
+# Each is a few independent runs under qemu: make -j2 runs two at a time
+# (CI: make -j2 check-golden check-bigendian, about 3 minutes on 2 cores).
+# Builds use clang --target with GNU ld from binutils-<triple> (lld has no
+# s390x; 32-bit powerpc needs GNU ld and clang shown its C library).
+# qemu 7.2 rejects, on every 32-bit PowerPC model, the POWER9 forms of mffs
+# that glibc's libm runs on any PowerPC (sin, cos, rounding modes; older
+# CPUs execute them as mffs): the PowerPC programs run with
+# tests/golden/qemu-ppc-mffs.c preloaded, which does what a G4 does.
+# Debian: clang lld qemu-user gcc-multilib libc6-dev-arm64-cross
+# libgcc-12-dev-arm64-cross (check-golden); clang qemu-user
+# libc6-dev-s390x-cross libgcc-12-dev-s390x-cross binutils-s390x-linux-gnu
+# libc6-dev-powerpc-cross libgcc-12-dev-powerpc-cross
+# binutils-powerpc-linux-gnu (check-bigendian).
+.PHONY: check-golden check-golden-native check-golden-i686 check-golden-aarch64 check-bigendian \
+        check-bigendian-s390x check-bigendian-powerpc bigendian-clean
+GOLDEN_TESTS       = tests/golden/golden.bats
+GOLDEN_I686_BUILD  = $(BUILD)-i686
+GOLDEN_I686_CPU    = core2duo
+GOLDEN_ARM64_BUILD = $(BUILD)-aarch64
+GOLDEN_ARM64_CC    = clang --target=aarch64-linux-gnu
+GOLDEN_ARM64_CPU   = max
+BE_TARGETS         = s390x powerpc
+BE_CC_s390x        = clang --target=s390x-linux-gnu
+BE_LDFLAGS_s390x   =
+BE_QEMU_s390x      = qemu-s390x -L /usr/s390x-linux-gnu
+BE_CC_powerpc      = clang --target=powerpc-linux-gnu -msecure-plt
+BE_LDFLAGS_powerpc = -B/usr/powerpc-linux-gnu/lib -L/usr/powerpc-linux-gnu/lib
+BE_QEMU_powerpc    = qemu-ppc -L /usr/powerpc-linux-gnu -cpu g4 -E LD_PRELOAD=$(abspath $(BUILD)-powerpc)/qemu-ppc-mffs.so
+# wrappers DIR 'COMMAND' BUILDDIR: DIR/l1b-* run BUILDDIR's programs through
+# COMMAND (a qemu command line), for the bats tests' L1B_BIN
+WRAPPERS = wrappers() { mkdir -p $$1; for p in $(PROGRAMS); do \
+             printf '\#!/bin/sh\nexec %s %s/%s "$$@"\n' "$$2" "$$3" $$p > $$1/$$p; chmod +x $$1/$$p; done; }
+
+check-golden: check-golden-native check-golden-i686 check-golden-aarch64
+
+check-golden-native: $(BINS)
+	@echo "== golden files: native"
+	L1B_BIN=$(abspath $(BUILD)) bats $(GOLDEN_TESTS)
+
+check-golden-i686: $(BINS)
+	$(MAKE) BUILD=$(GOLDEN_I686_BUILD) CC="$(CC) -m32 -march=i686" all
+	@set -e; $(WRAPPERS); b=$(abspath $(GOLDEN_I686_BUILD)); \
+	wrappers $$b/wrap-golden "qemu-i386 -cpu $(GOLDEN_I686_CPU)" $$b; \
+	echo "== golden files: i686, qemu-i386 -cpu $(GOLDEN_I686_CPU)"; \
+	L1B_BIN=$$b/wrap-golden bats $(GOLDEN_TESTS)
+
+check-golden-aarch64: $(BINS)
+	$(MAKE) BUILD=$(GOLDEN_ARM64_BUILD) CC="$(GOLDEN_ARM64_CC)" LDFLAGS="-fuse-ld=lld $(LDFLAGS)" all
+	@set -e; $(WRAPPERS); b=$(abspath $(GOLDEN_ARM64_BUILD)); \
+	wrappers $$b/wrap-golden "qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $(GOLDEN_ARM64_CPU)" $$b; \
+	echo "== golden files: aarch64, qemu-aarch64 -cpu $(GOLDEN_ARM64_CPU)"; \
+	L1B_BIN=$$b/wrap-golden bats $(GOLDEN_TESTS)
+
+check-bigendian: $(BE_TARGETS:%=check-bigendian-%)
+
+$(BE_TARGETS:%=check-bigendian-%): check-bigendian-%: $(BINS)
+	$(MAKE) BUILD=$(BUILD)-$* CC="$(BE_CC_$*)" LDFLAGS="$(BE_LDFLAGS_$*) $(LDFLAGS)" all unit-tests
+	$(if $(filter powerpc,$*),$(BE_CC_powerpc) $(BE_LDFLAGS_powerpc) -O2 -shared -fPIC \
+	    -o $(BUILD)-powerpc/qemu-ppc-mffs.so tests/golden/qemu-ppc-mffs.c)
+	@set -e; $(WRAPPERS); \
+	b=$(abspath $(BUILD)-$*); wrappers $$b/wrap "$(BE_QEMU_$*)" $$b; \
+	echo "== $*: unit tests ($(BE_QEMU_$*))"; \
+	$(BE_QEMU_$*) $$b/unit-tests; \
+	echo "== $*: round trips, golden files, files to and from $(BUILD)/"; \
+	L1B_BIN=$$b/wrap L1B_NATIVE_BIN=$(abspath $(BUILD)) \
+	  bats tests/cli/roundtrip.bats $(GOLDEN_TESTS) tests/golden/crossendian.bats
+
+bigendian-clean:
+	rm -rf $(BE_TARGETS:%=$(BUILD)-%)
+clean: bigendian-clean
 
 install: $(BINS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
