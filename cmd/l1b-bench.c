@@ -37,6 +37,7 @@ static void usage(void)
            "  --quick          small shapes and few repetitions: seconds, not minutes\n"
            "  -h, --help       this help\n"
            "  -V, --version    version and SIMD level\n");
+    cli_help_footer();
 }
 
 /* The rows as a table for people, TSV or JSON. */

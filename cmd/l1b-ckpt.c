@@ -81,11 +81,13 @@ static void usage(void)
            "\n"
            "  -h, --help     this help; 'l1b-ckpt help COMMAND' for one command\n"
            "  -V, --version  version and SIMD level\n");
+    cli_help_footer();
 }
 
 static void command_usage(const Command *c)
 {
     printf("usage: l1b-ckpt %s\n\n%s", c->synopsis, c->help);
+    cli_help_footer();
 }
 
 /* An unknown option or a missing value: getopt has said which; exit 2. */

@@ -63,6 +63,7 @@ static void usage(void)
            "      --profile         time per kernel category at exit (as L1B_PROFILE=1)\n"
            "  -h, --help            this help\n"
            "  -V, --version         version and SIMD level\n");
+    cli_help_footer();
 }
 
 typedef struct {

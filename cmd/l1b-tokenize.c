@@ -43,6 +43,7 @@ static void usage(void)
            "  -q, --quiet       no progress display\n"
            "  -h, --help        this help\n"
            "  -V, --version     version and SIMD level\n");
+    cli_help_footer();
 }
 
 typedef struct {

@@ -153,6 +153,7 @@ static void usage(const TrainOptions *d)
            d->cfg.dim, d->cfg.n_layers, d->cfg.n_heads, d->cfg.ctx, (unsigned long long)d->steps, d->batch,
            d->accum, d->lr, d->min_lr, d->warmup, d->wd, d->clip, (unsigned long long)d->seed, d->val_frac,
            d->eval_every, d->eval_batches, d->save_every);
+    cli_help_footer();
 }
 
 /* Started by mpirun as one of several processes? Open MPI says how many in

@@ -13,7 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The version, in one place: --version, --help, the Makefile (l1b.pc,
+ * VERSION) and the man pages' footers read it from here. */
 #define L1B_VERSION "0.1.0"
+/* Where --help sends bug reports. */
+#define L1B_BUGREPORT "the l1b issue tracker, with the output of --version"
 
 /* Record a printf-style message as the current error; returns -1. */
 int l1b_error(const char *fmt, ...)

@@ -89,6 +89,12 @@ void cli_version(void)
     printf("%s %s (simd %s; cpu %s)\n", progname, L1B_VERSION, simd_name(kern.level), cpu_feature_string());
 }
 
+void cli_help_footer(void)
+{
+    printf("\nl1b %s: tiny ternary language models for the shell; overview: man l1b\n"
+           "Report bugs to %s\n", L1B_VERSION, L1B_BUGREPORT);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
     char line[512];

@@ -31,6 +31,9 @@ void cli_die_last(void) L1B_NORETURN;
 
 /* Print "prog VERSION (simd LEVEL; cpu FEATURES)" to stdout. */
 void cli_version(void);
+/* The last lines of every --help: the version, where to read more and
+ * where to report bugs (L1B_VERSION, L1B_BUGREPORT in lib/util.h). */
+void cli_help_footer(void);
 /* Print "prog: message" and "Try 'prog --help'." to stderr, exit 2. */
 void cli_usage_error(const char *fmt, ...) L1B_PRINTF(1, 2) L1B_NORETURN;
 /* Parse an unsigned option value within [min, max], or exit 2 naming opt. */
