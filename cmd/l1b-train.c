@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,15 @@
 #include "train.h"
 #include "util.h"
 
-/* What a run shows: a live line on a terminal, a metric line per
- * evaluation (unless -q), the model and data first (-v), a TSV row per
- * evaluation in --log. */
+/* What a run shows: a status line on a terminal (progress.h), a metric
+ * line per evaluation and a summary line at the end (unless -q), the model
+ * and data first (-v), a TSV row per evaluation in --log. */
 typedef struct {
     const char *log_path;
     FILE *log;
     int quiet, verbose;
+    const char *time_arg;  /* --time as given */
+    uint64_t until;        /* --until, 0: none */
     Progress pg;
 } View;
 
@@ -32,9 +35,42 @@ static int log_failed(View *v)
     return l1b_error("%s: cannot write the log: %s", v->log_path, strerror(errno));
 }
 
+/* A duration the way the status line shows it: 45s, 12m05s, 3h20m. */
+static const char *duration(char *out, size_t n, double seconds)
+{
+    long long t = seconds > 0 ? (long long)(seconds + 0.5) : 0;
+    if (t < 60) snprintf(out, n, "%llds", t);
+    else if (t < 3600) snprintf(out, n, "%lldm%02llds", t / 60, t % 60);
+    else snprintf(out, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
+    return out;
+}
+
+/* Schedules that do not do what they seem to: warnings, not errors. */
+static void warn_schedule(const View *v, const TrainStart *s)
+{
+    const TrainState *st = s->st;
+    if (v->quiet) return;
+    if (st->step >= st->total_steps) {
+        cli_warn("warning: schedule complete at step %llu; extend with --steps (above %llu)",
+                 (unsigned long long)st->step, (unsigned long long)st->step);
+        return;
+    }
+    if (v->until && st->step >= v->until) {
+        cli_warn("warning: --until %llu: step %llu already reached; nothing to do", (unsigned long long)v->until,
+                 (unsigned long long)st->step);
+        return;
+    }
+    if (st->warmup > st->total_steps)
+        cli_warn("warning: --warmup %u is longer than the schedule (%llu steps): the learning rate rises to %.3g "
+                 "of its peak %g and never decays; give a --warmup below %llu",
+                 st->warmup, (unsigned long long)st->total_steps, (double)st->total_steps / st->warmup,
+                 (double)st->lr, (unsigned long long)st->total_steps);
+}
+
 static int started(void *ctx, const TrainStart *s)
 {
     View *v = ctx;
+    warn_schedule(v, s);
     if (v->verbose) {
         const ModelConfig *c = s->cfg;
         int bucket = s->st->batching == BATCH_BUCKET;
@@ -63,15 +99,25 @@ static int started(void *ctx, const TrainStart *s)
     return 0;
 }
 
+/* The status line: step, loss, ETA, bar, ms/step, dropped in the reverse
+ * order when the terminal is narrow. The bar and ETA follow whichever end
+ * comes first: the schedule, --until or --time. */
 static void tick(void *ctx, const TrainTick *t)
 {
     View *v = ctx;
-    int width = 20, filled = (int)(width * t->step / t->total_steps);
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : ' ';
-    bar[width] = 0;
-    progress_update(&v->pg, "step %llu/%llu [%s] loss %.4f  %.1f ms/step  ETA %.0fs", (unsigned long long)t->step,
-                    (unsigned long long)t->total_steps, bar, t->loss, t->ms_per_step, t->eta_seconds);
+    if (!v->pg.tty) return;
+    int width = 20, filled = (int)(width * (t->done < 0 ? 0 : t->done > 1 ? 1 : t->done));
+    char step[64], bar[32], loss[32], eta[48], ms[32], left[24];
+    snprintf(step, sizeof step, "step %llu/%llu", (unsigned long long)t->step, (unsigned long long)t->end_step);
+    bar[0] = '[';
+    for (int i = 0; i < width; i++) bar[1 + i] = i < filled ? '=' : ' ';
+    snprintf(bar + 1 + width, sizeof bar - 1 - (size_t)width, "]");
+    snprintf(loss, sizeof loss, "loss %.4f", t->loss);
+    snprintf(eta, sizeof eta, "ETA %s%s", duration(left, sizeof left, t->eta_seconds),
+             t->ends_by == TRAIN_STOP_TIME ? " (--time)" : t->ends_by == TRAIN_STOP_UNTIL ? " (--until)" : "");
+    snprintf(ms, sizeof ms, "%.1f ms/step", t->ms_per_step);
+    ProgressField f[] = {{step, 5}, {bar, 2}, {loss, 4}, {ms, 1}, {eta, 3}};
+    progress_status(&v->pg, f, (int)(sizeof f / sizeof f[0]));
 }
 
 static int row(void *ctx, const HistRow *r, uint64_t total_steps)
@@ -79,24 +125,98 @@ static int row(void *ctx, const HistRow *r, uint64_t total_steps)
     View *v = ctx;
     const double *x = r->v;
     if (v->log) {
-        for (int i = 0; i < H_COLS; i++) fprintf(v->log, "%.6g%c", x[i], i + 1 < H_COLS ? '\t' : '\n');
+        for (int i = 0; i < H_COLS; i++) {
+            /* counts as integers, the rest to 6 significant digits */
+            const char *f = i == H_STEP || i == H_TOKENS || i == H_TOK_PER_S ? "%.0f%c"
+                            : i == H_ELAPSED                                 ? "%.3f%c"
+                                                                             : "%.6g%c";
+            fprintf(v->log, f, x[i], i + 1 < H_COLS ? '\t' : '\n');
+        }
         if (fflush(v->log) != 0) return log_failed(v);
     }
     if (v->quiet) return 0;
-    progress_clear(&v->pg);
-    char val[96] = "";
-    if (!isnan(x[H_VAL_LOSS]))
-        snprintf(val, sizeof val, "  val %.4f  bpb %.3f  acc %.3f", x[H_VAL_LOSS], x[H_VAL_BPB], x[H_VAL_ACC]);
-    fprintf(stderr, "%s: step %.0f/%llu  loss %.4f%s  lr %.2e  |g| %.3f  zero %.2f  %.0f tok/s  %.1f ms/step  %.0fs\n",
-            cli_progname(), x[H_STEP], (unsigned long long)total_steps, x[H_TRAIN_LOSS], val, x[H_LR],
-            x[H_GRAD_NORM], x[H_ZERO_SHARE], x[H_TOK_PER_S], x[H_MS_PER_STEP], x[H_ELAPSED]);
+    /* one line, wrapped between fields on a narrow terminal */
+    char f[11][48];
+    const char *fields[11];
+    int n = 0;
+    snprintf(f[n++], sizeof f[0], "step %.0f/%llu", x[H_STEP], (unsigned long long)total_steps);
+    snprintf(f[n++], sizeof f[0], "loss %.4f", x[H_TRAIN_LOSS]);
+    if (!isnan(x[H_VAL_LOSS])) {
+        snprintf(f[n++], sizeof f[0], "val %.4f", x[H_VAL_LOSS]);
+        snprintf(f[n++], sizeof f[0], "bpb %.3f", x[H_VAL_BPB]);
+        snprintf(f[n++], sizeof f[0], "acc %.3f", x[H_VAL_ACC]);
+    }
+    snprintf(f[n++], sizeof f[0], "lr %.2e", x[H_LR]);
+    snprintf(f[n++], sizeof f[0], "|g| %.3f", x[H_GRAD_NORM]);
+    snprintf(f[n++], sizeof f[0], "zero %.2f", x[H_ZERO_SHARE]);
+    snprintf(f[n++], sizeof f[0], "%.0f tok/s", x[H_TOK_PER_S]);
+    snprintf(f[n++], sizeof f[0], "%.1f ms/step", x[H_MS_PER_STEP]);
+    snprintf(f[n++], sizeof f[0], "%.0fs", x[H_ELAPSED]);
+    for (int i = 0; i < n; i++) fields[i] = f[i];
+    progress_print(&v->pg, fields, n);
     return 0;
+}
+
+static const char *signal_name(int sig)
+{
+    static char other[24];
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: snprintf(other, sizeof other, "signal %d", sig); return other;
+    }
+}
+
+/* "val 2.1234 bpb 3.063 at 340" */
+static void evaluation(char *out, size_t n, const char *what, const HistRow *r)
+{
+    int k = snprintf(out, n, "%s %.4f", what, r->v[H_VAL_LOSS]);
+    if (k > 0 && (size_t)k < n && !isnan(r->v[H_VAL_BPB])) k += snprintf(out + k, n - (size_t)k, " bpb %.3f", r->v[H_VAL_BPB]);
+    if (k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, " at %.0f", r->v[H_STEP]);
+}
+
+/* The summary line (man l1b-train, SUMMARY LINE):
+ * why: step S/T (N this run); saved FILE; val L bpb B at S (best)[; best ...]; W; R tok/s */
+static void finished(void *ctx, const TrainEnd *e)
+{
+    View *v = ctx;
+    if (v->quiet) return;
+    progress_clear(&v->pg);
+    char why[96], vals[160], best[80], wall[24];
+    switch (e->stop) {
+    case TRAIN_STOP_SCHEDULE: snprintf(why, sizeof why, "schedule done"); break;
+    case TRAIN_STOP_UNTIL: snprintf(why, sizeof why, "stopped at --until %llu", (unsigned long long)v->until); break;
+    case TRAIN_STOP_TIME: snprintf(why, sizeof why, "stopped by --time %s", v->time_arg ? v->time_arg : ""); break;
+    case TRAIN_STOP_SIGNAL: snprintf(why, sizeof why, "stopped by %s", signal_name(e->signal)); break;
+    default: snprintf(why, sizeof why, "nothing to do"); break;
+    }
+    if (!e->last_val) {
+        snprintf(vals, sizeof vals, "no validation");
+    } else {
+        evaluation(vals, sizeof vals, "val", e->last_val);
+        if (e->best_val == e->last_val) {
+            strcat(vals, " (best)");
+        } else {
+            evaluation(best, sizeof best, "best", e->best_val);
+            size_t k = strlen(vals);
+            snprintf(vals + k, sizeof vals - k, "; %s", best);
+        }
+    }
+    snprintf(wall, sizeof wall, "%.1fs", e->seconds);
+    char run[48] = "";  /* a resumed run's own steps */
+    if (e->steps_run != e->step) snprintf(run, sizeof run, " (%llu this run)", (unsigned long long)e->steps_run);
+    cli_warn("%s: step %llu/%llu%s; %s%s; %s; %s; %.0f tok/s", why, (unsigned long long)e->step,
+             (unsigned long long)e->total_steps, run, e->saved ? "saved " : "nothing saved", e->saved ? e->saved : "",
+             vals, wall, e->seconds > 0 ? (double)e->tokens_run / e->seconds : 0.0);
 }
 
 static void note(void *ctx, const char *message)
 {
     View *v = ctx;
-    if (!v->quiet) cli_warn("%s", message);
+    if (v->quiet) return;
+    progress_clear(&v->pg);
+    cli_warn("%s", message);
 }
 
 static void usage(const TrainOptions *d)
@@ -247,6 +367,7 @@ int main(int argc, char **argv)
         case O_TIME:
             if (parse_duration(optarg, &o.time_budget) < 0)
                 cli_usage_error("--time: '%s' is not a duration like 90s, 30m or 2h", optarg);
+            view.time_arg = optarg;
             break;
         case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); o.batch_set = 1; break;
         case O_ACCUM: o.accum = (uint32_t)cli_uint("--accum", optarg, 1, 65536); o.accum_set = 1; break;
@@ -268,7 +389,7 @@ int main(int argc, char **argv)
         case O_RESUME: o.resume = 1; break;
         case O_LOG: view.log_path = optarg; break;
         case O_PROFILE: profile = 1; break;
-        case O_UNTIL: o.until = cli_uint("--until", optarg, 1, 1000000000000ull); break;
+        case O_UNTIL: o.until = view.until = cli_uint("--until", optarg, 1, 1000000000000ull); break;
         case 'o': o.model_path = optarg; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
         case 'q': view.quiet = 1; break;
@@ -296,7 +417,7 @@ int main(int argc, char **argv)
     }
     progress_init(&view.pg, view.verbose, view.quiet || rank != 0);
     cli_profile_start(profile);
-    TrainReport report = {&view, started, tick, row, note};
+    TrainReport report = {&view, started, tick, row, note, finished};
     int rc = train_run(&o, &report);
     progress_clear(&view.pg);
     if (rank == 0) cli_profile_report();

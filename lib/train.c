@@ -77,6 +77,9 @@ typedef struct {
      * stops, evaluates and saves at the same steps */
     uint64_t until, eval_every, save_every;
     float *file_m, *file_v;  /* rank 0, resuming: the moments read, until dealt out */
+    int resumed;             /* from the file's state */
+    TrainStop stop;          /* why the loop ended */
+    uint64_t steps_run, tokens_run;  /* in this session */
 } Trainer;
 
 static volatile sig_atomic_t stop_signal;
@@ -136,6 +139,7 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
         return l1b_error("%s: --steps %llu is below the step already reached (%llu)", o->model_path,
                          (unsigned long long)o->steps, (unsigned long long)s->step);
     tr->st = *s;
+    tr->resumed = 1;
     if (o->steps_set) tr->st.total_steps = o->steps;
     model_init(&tr->m, c, s->batch);
     memcpy(tr->m.params, ck->params, tr->m.n_params * sizeof(float));
@@ -430,7 +434,10 @@ static int setup(Trainer *tr)
     if (tr->rank != 0) tr->n_eval = 0;
     if (!tr->n_eval && o->eval_batches && tr->rep->note) {
         char msg[512];
-        if (tr->val_end == tr->val_begin)
+        if (tr->val_end == tr->val_begin && tr->resumed)  /* its --val-frac is fixed: the split is the data's */
+            snprintf(msg, sizeof msg, "no validation data (%s holds out none of its training data: give --val "
+                     "FILE); no validation", o->model_path);
+        else if (tr->val_end == tr->val_begin)
             snprintf(msg, sizeof msg, "no validation data (give --val FILE or --val-frac F); no validation");
         else
             snprintf(msg, sizeof msg, "%s: too little validation data for one batch of %u x %u; no validation",
@@ -712,6 +719,8 @@ static int run_loop(Trainer *tr, int *stopped_by)
     double t_session = now_seconds(), t_mark = t_session, elapsed0 = s->elapsed;
     double loss_sum = 0, norm_last = 0;
     uint64_t steps_since = 0, tokens_since = 0;
+    uint64_t end_step = tr->until && tr->until < s->total_steps ? tr->until : s->total_steps;
+    tr->stop = TRAIN_STOP_NOTHING;
     while (s->step < s->total_steps && !(tr->until && s->step >= tr->until)) {
         float lr = lr_at(&tr->oc, s->step);
         StepResult r;
@@ -724,6 +733,8 @@ static int run_loop(Trainer *tr, int *stopped_by)
         tokens_since += r.tokens;
         s->tokens_seen += r.tokens;
         s->step++;
+        tr->steps_run++;
+        tr->tokens_run += r.tokens;
         double now = now_seconds();
         s->elapsed = elapsed0 + (now - t_session);
         int last = s->step == s->total_steps;
@@ -772,16 +783,32 @@ static int run_loop(Trainer *tr, int *stopped_by)
             steps_since = tokens_since = 0;
         } else if (tr->rep->tick) {
             double ms = 1000.0 * (now - t_mark) / (double)steps_since;
-            TrainTick tk = {s->step, s->total_steps, r.loss, ms, ms * (double)(s->total_steps - s->step) / 1000.0};
+            TrainTick tk = {s->step, s->total_steps, end_step, r.loss, ms,
+                            ms * (double)(end_step - s->step) / 1000.0, (double)s->step / (double)end_step,
+                            end_step < s->total_steps ? TRAIN_STOP_UNTIL : TRAIN_STOP_SCHEDULE};
+            if (o->time_budget > 0) {  /* rank 0's clock decides for all */
+                double spent = now - t_session, left = o->time_budget - spent;
+                if (left < tk.eta_seconds) {
+                    tk.eta_seconds = left > 0 ? left : 0;
+                    tk.done = spent < o->time_budget ? spent / o->time_budget : 1;
+                    tk.ends_by = TRAIN_STOP_TIME;
+                }
+            }
             tr->rep->tick(tr->rep->ctx, &tk);
         }
         if (signal) {
+            tr->stop = TRAIN_STOP_SIGNAL;
             *stopped_by = signal;
             return 0;
         }
-        if (budget_spent) return 0;
+        if (budget_spent) {  /* the schedule's end first, then --until, then --time */
+            tr->stop = last ? TRAIN_STOP_SCHEDULE : tr->until && s->step >= tr->until ? TRAIN_STOP_UNTIL
+                                                                                     : TRAIN_STOP_TIME;
+            return 0;
+        }
         if (tr->save_every && s->step % tr->save_every == 0 && !last && save(tr) < 0) return -1;
     }
+    if (tr->steps_run) tr->stop = TRAIN_STOP_SCHEDULE;
     return 0;
 }
 
@@ -798,14 +825,28 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     tr.data.fd = tr.valdata.fd = -1;
     threads_init(o->threads);
     signals_defer(&stop_signal);
+    double t0 = now_seconds();
     int stopped_by = 0, rc = setup(&tr);
     if (rc == 0) rc = run_loop(&tr, &stopped_by);
     /* save what was trained, also when a report failed (its error stays) */
+    int saved = 0;
     if (tr.st.step > 0 && (rc == 0 || tr.report_failed)) {
         char err[512];
         snprintf(err, sizeof err, "%s", l1b_last_error());
         if (save(&tr) < 0) rc = -1;
         else if (rc < 0) l1b_error("%s", err);
+        else saved = 1;
+    }
+    if (rc == 0 && tr.rep->finished) {
+        TrainEnd e = {tr.stop, stopped_by, tr.st.step, tr.st.total_steps, tr.steps_run, tr.tokens_run,
+                      now_seconds() - t0, saved ? o->model_path : NULL, NULL, NULL};
+        for (size_t i = 0; i < tr.n_hist; i++) {
+            const HistRow *h = &tr.hist[i];
+            if (isnan(h->v[H_VAL_LOSS])) continue;
+            e.last_val = h;
+            if (!e.best_val || h->v[H_VAL_LOSS] < e.best_val->v[H_VAL_LOSS]) e.best_val = h;
+        }
+        tr.rep->finished(tr.rep->ctx, &e);
     }
     free(tr.inputs);
     free(tr.targets);

@@ -50,11 +50,40 @@ typedef struct {
     double exchange_bytes;         /* sent by each rank per step, about: 0 alone */
 } TrainStart;
 
-/* A step that was not evaluated: for a live progress line. */
+/* Why a run ended (TrainEnd), or which end a running one heads for
+ * (TrainTick). */
+typedef enum {
+    TRAIN_STOP_SCHEDULE,  /* the schedule's last step (--steps) */
+    TRAIN_STOP_UNTIL,     /* the step given by --until */
+    TRAIN_STOP_TIME,      /* --time spent */
+    TRAIN_STOP_SIGNAL,    /* SIGINT or SIGTERM (TrainEnd.signal) */
+    TRAIN_STOP_NOTHING    /* resumed at or past the end (schedule or --until): no step to do */
+} TrainStop;
+
+/* A step that was not evaluated: for a live progress line. The run ends at
+ * whichever of end_step (the schedule's end or --until) and --time comes
+ * first; ends_by says which, eta_seconds is the time left till then and
+ * done the share of the way there (of the schedule for steps, of this
+ * session's --time for time). */
 typedef struct {
-    uint64_t step, total_steps;
-    double loss, ms_per_step, eta_seconds;
+    uint64_t step, total_steps, end_step;
+    double loss, ms_per_step, eta_seconds, done;
+    TrainStop ends_by;
 } TrainTick;
+
+/* How a run ended, when it did not fail. */
+typedef struct {
+    TrainStop stop;
+    int signal;                   /* TRAIN_STOP_SIGNAL: its number */
+    uint64_t step, total_steps;   /* reached; the schedule's length */
+    uint64_t steps_run;           /* in this session */
+    uint64_t tokens_run;          /* trained on in this session, every rank's */
+    double seconds;               /* this session's wall time, set-up and the last save included */
+    const char *saved;            /* the checkpoint written at the end; NULL: nothing to save (step 0) */
+    /* the model's last and best (lowest validation loss, earliest on a
+     * tie) evaluations over its whole history; NULL: never validated */
+    const HistRow *last_val, *best_val;
+} TrainEnd;
 
 /* Callbacks; any may be NULL. started and row may return -1 after
  * l1b_error() to stop the run (a log that cannot be written, say): the run
@@ -66,6 +95,8 @@ typedef struct {
     int (*row)(void *ctx, const HistRow *row, uint64_t total_steps);
     /* no validation after all (no data, or too little for one batch) */
     void (*note)(void *ctx, const char *message);
+    /* the run is over and saved (not called when it fails) */
+    void (*finished)(void *ctx, const TrainEnd *e);
 } TrainReport;
 
 /* Run. Returns 0 when the schedule, --time or --until is done, the signal

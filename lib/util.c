@@ -507,13 +507,13 @@ int parse_u64(const char *s, uint64_t *out)
         if (v > (UINT64_MAX - d) / 10) return -1;
         v = v * 10 + d;
     }
-    unsigned shift = 0;
-    if (*s == 'k' || *s == 'K') shift = 10, s++;
-    else if (*s == 'M') shift = 20, s++;
-    else if (*s == 'G') shift = 30, s++;
+    uint64_t unit = 1;
+    if (*s == 'k' || *s == 'K') unit = 1000, s++;
+    else if (*s == 'M') unit = 1000000, s++;
+    else if (*s == 'G') unit = 1000000000, s++;
     if (*s) return -1;
-    if (shift && v > (UINT64_MAX >> shift)) return -1;
-    *out = v << shift;
+    if (v > UINT64_MAX / unit) return -1;
+    *out = v * unit;
     return 0;
 }
 

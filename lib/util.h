@@ -165,8 +165,8 @@ int name_value(const NameValue *t, const char *name, int *value);
 /* The names as a list for messages, "a, b or c", in out (n bytes). */
 const char *name_choices(const NameValue *t, char *out, size_t n);
 
-/* Parse a non-negative integer with an optional k/M/G suffix (powers of
- * 1024 for sizes, plain multiples of 1000 never). -1 on junk or overflow. */
+/* Parse a non-negative integer with an optional decimal suffix: k (or K)
+ * 1000, M 10^6, G 10^9 ("10k" is 10000). -1 on junk or overflow. */
 int parse_u64(const char *s, uint64_t *out);
 
 /* Parse a duration: a number with an optional unit s, m, h or d ("90s",

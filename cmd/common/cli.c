@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "kernels.h"
@@ -14,6 +15,8 @@
 
 static const char *progname = "l1b";
 static int failing;  /* exiting on an error already reported */
+static int env_columns;  /* $COLUMNS, 0: unset or not a number */
+static int env_redraws;  /* $TERM set and not "dumb" */
 
 const char *cli_progname(void) { return progname; }
 
@@ -81,6 +84,10 @@ void cli_start(const char *argv0)
     progname = s ? s + 1 : argv0;
     alloc_on_failure(out_of_memory);
     tmpfile_set_dir(getenv("TMPDIR"));
+    const char *cols = getenv("COLUMNS"), *term = getenv("TERM");
+    uint64_t n;
+    env_columns = cols && parse_u64(cols, &n) == 0 && n > 0 && n < 100000 ? (int)n : 0;
+    env_redraws = term && *term && strcmp(term, "dumb") != 0;
     if (kernels_init(getenv("L1B_SIMD")) < 0) cli_warn("%s", l1b_last_error());
 }
 
@@ -133,6 +140,15 @@ int cli_choice(const char *opt, const char *value, const NameValue *names)
         cli_usage_error("%s: '%s' is not %s", opt, value, name_choices(names, list, sizeof list));
     return v;
 }
+
+int cli_term_columns(int fd)
+{
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    return env_columns ? env_columns : 80;
+}
+
+int cli_term_redraws(void) { return env_redraws; }
 
 void cli_profile_start(int asked)
 {

@@ -44,6 +44,12 @@ float cli_float(const char *opt, const char *value, float min, float max);
  * names: "--ffn-act: 'x' is not swiglu or relu2". */
 int cli_choice(const char *opt, const char *value, const NameValue *names);
 
+/* The terminal on descriptor fd: its width in columns (TIOCGWINSZ, else
+ * $COLUMNS as read at start-up, else 80), and whether it redraws a line in
+ * place (\r and ESC [K): $TERM set and not "dumb". */
+int cli_term_columns(int fd);
+int cli_term_redraws(void);
+
 /* Profiling (lib/profile.h): on when asked (--profile) or L1B_PROFILE is
  * set to anything but "0"; cli_profile_report prints the table, if on. */
 void cli_profile_start(int asked);

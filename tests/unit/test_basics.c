@@ -22,8 +22,11 @@ TEST(parse_u64_accepts_numbers_and_suffixes)
     uint64_t v;
     CHECK_EQ(parse_u64("0", &v), 0); CHECK_EQ(v, 0);
     CHECK_EQ(parse_u64("1024", &v), 0); CHECK_EQ(v, 1024);
-    CHECK_EQ(parse_u64("4k", &v), 0); CHECK_EQ(v, 4096);
-    CHECK_EQ(parse_u64("2M", &v), 0); CHECK_EQ(v, 2u << 20);
+    CHECK_EQ(parse_u64("4k", &v), 0); CHECK_EQ(v, 4000);
+    CHECK_EQ(parse_u64("10K", &v), 0); CHECK_EQ(v, 10000);
+    CHECK_EQ(parse_u64("2M", &v), 0); CHECK_EQ(v, 2000000);
+    CHECK_EQ(parse_u64("3G", &v), 0); CHECK(v == 3000000000ull);
+    CHECK_EQ(parse_u64("18446744073G", &v), 0); CHECK(v == 18446744073000000000ull);
     CHECK_EQ(parse_u64("18446744073709551615", &v), 0); CHECK(v == UINT64_MAX);
 }
 
@@ -36,6 +39,8 @@ TEST(parse_u64_rejects_junk)
     CHECK_EQ(parse_u64("1.5", &v), -1);
     CHECK_EQ(parse_u64("18446744073709551616", &v), -1);
     CHECK_EQ(parse_u64("99999999999999G", &v), -1);
+    CHECK_EQ(parse_u64("18446744074G", &v), -1);
+    CHECK_EQ(parse_u64("10kk", &v), -1);
 }
 
 TEST(outfile_commit_replaces_abort_keeps_old)
