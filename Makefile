@@ -14,7 +14,12 @@
 #                        and on aarch64 under qemu
 #   make check-bigendian s390x and 32-bit PowerPC builds, unit, round-trip,
 #                        golden-file and cross-endian tests under qemu
-#   make install         PREFIX=/usr/local DESTDIR= (binaries and man pages)
+#   make install         PREFIX=/usr/local DESTDIR=: programs, man pages,
+#                        bash and zsh completions, and for C programs
+#                        libl1b.a, the headers (include/l1b/) and l1b.pc
+#   make install-strip   the same with the programs stripped
+#                        (tests/cli/install.bats installs into a temporary
+#                        PREFIX and builds l1b(7)'s C example with pkg-config)
 #   make SIMD=0          no SIMD code at all (plain C kernels only)
 #   make MPI=1           l1b-train trains with the ranks mpirun starts (into
 #                        build-mpi/); make check-mpi tests it (see the end)
@@ -41,6 +46,15 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
+LIBDIR   = $(PREFIX)/lib
+INCLUDEDIR = $(PREFIX)/include
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(PREFIX)/share/zsh/site-functions
+# The version is defined once, in lib/util.h (L1B_VERSION).
+VERSION := $(shell sed -n 's/^\#define L1B_VERSION "\(.*\)"/\1/p' lib/util.h)
+INSTALL ?= install
+STRIP   ?= strip
 
 SIMD    ?= 1
 
@@ -314,16 +328,39 @@ bigendian-clean:
 	rm -rf $(BE_TARGETS:%=$(BUILD)-%)
 clean: bigendian-clean
 
-install: $(BINS)
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
-	for p in $(PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p; done
-	for m in man/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
-	for m in man/*.5; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+# Installed for C programs: the core's library and headers (the headers
+# include each other as "x.h", so they stay together in include/l1b/) and a
+# pkg-config file. The API is not yet stable (README.md, "Using the library
+# from C").
+install: $(BINS) $(LIBA)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/l1b $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	for p in $(PROGRAMS); do $(INSTALL) -m 755 $(INSTALL_STRIP) $(BUILD)/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	for m in man/*.1; do $(INSTALL) -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in man/*.5; do $(INSTALL) -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in man/*.7; do $(INSTALL) -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done
+	for p in $(PROGRAMS); do $(INSTALL) -m 644 completions/l1b.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+	$(INSTALL) -m 644 completions/_l1b $(DESTDIR)$(ZSHCOMPDIR)/_l1b
+	$(INSTALL) -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libl1b.a
+	for h in lib/*.h; do $(INSTALL) -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/l1b/; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' l1b.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/l1b.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/l1b.pc
+
+# strip the programs while installing (install -s, with $(STRIP))
+install-strip:
+	$(MAKE) install INSTALL_STRIP="-s --strip-program=$(STRIP)"
 
 uninstall:
-	for p in $(PROGRAMS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(PROGRAMS); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 	for m in man/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$${m#man/}; done
 	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
+	for m in man/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_l1b $(DESTDIR)$(LIBDIR)/libl1b.a $(DESTDIR)$(PKGCONFIGDIR)/l1b.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/l1b
+
+.PHONY: install-strip
 
 clean:
 	rm -rf $(BUILD) $(LEGACY_BUILD) $(PLAIN_I686_BUILD) $(CROSS_BUILD) $(ARM64_BUILD) $(ARMV7_BUILD)
