@@ -202,3 +202,106 @@ last_col() {  # last_col FILE COLUMN: the column's value in the log's last row
     run l1b-train -q -o b.l1b --resume --quant twn tiny.tok
     [ "$output" = "l1b-train: b.l1b: --quant differs from the model being resumed (absmean there)" ]
 }
+
+# The summary line (man l1b-train, SUMMARY LINE) takes its evaluations from
+# the metric lines printed at the same steps (same formatting), the best
+# from the log's val_loss column (lowest, earliest on a tie).
+# expect_vals ERR LOG: "val L bpb B at S (best)" or "val ... at S; best ... at S2"
+expect_vals() {
+    local last best
+    last=$(awk -F'\t' 'NR > 1 && $4 != "nan" { s = $1 } END { print s }' "$2")
+    best=$(awk -F'\t' 'NR > 1 && $4 != "nan" && (b == "" || $4 + 0 < v) { b = $1; v = $4 + 0 } END { print b }' "$2")
+    evaluation() {  # the metric line of step $2: "$1 L bpb B at $2"
+        grep -E "^l1b-train: step $2/[0-9]+ " "$3" |
+            sed -E "s/.*  val ([0-9.]+)  bpb ([0-9.]+)  .*/$1 \\1 bpb \\2 at $2/"
+    }
+    if [ "$last" = "$best" ]; then
+        echo "$(evaluation val "$last" "$1") (best)"
+    else
+        echo "$(evaluation val "$last" "$1"); $(evaluation best "$best" "$1")"
+    fi
+}
+
+@test "summary line: a --steps run says schedule done, the step, the file, last and best validation, time, tok/s" {
+    tiny_corpus
+    l1b-train -o m.l1b $TINY --steps 30 --eval-every 10 --log log.tsv tiny.tok 2> err.txt
+    [ "$(grep -c '^l1b-train: step [0-9]*/30 ' err.txt)" -eq 3 ]
+    summary=$(tail -n 1 err.txt)
+    vals=$(expect_vals err.txt log.tsv)
+    [[ "$vals" == "val "*" bpb "*" at 30"* ]]
+    [[ "$summary" == "l1b-train: schedule done: step 30/30; saved m.l1b; $vals; "* ]]
+    [[ "$summary" =~ \;\ [0-9]+\.[0-9]s\;\ [0-9]+\ tok/s$ ]]
+    # resumed: the steps of this run, the best over the model's history
+    l1b-train -o m.l1b --resume --steps 50 --eval-every 10 --log log.tsv tiny.tok 2> err2.txt
+    cat err.txt err2.txt > all.txt
+    vals=$(expect_vals all.txt log.tsv)
+    [[ "$(tail -n 1 err2.txt)" == "l1b-train: schedule done: step 50/50 (20 this run); saved m.l1b; $vals; "* ]]
+    # -q: nothing at all
+    run l1b-train -q -o m.l1b --resume --steps 60 tiny.tok
+    [ -z "$output" ]
+    # no validation
+    l1b-train -o n.l1b $TINY --steps 5 --eval-batches 0 tiny.tok 2> err.txt
+    [[ "$(tail -n 1 err.txt)" == "l1b-train: schedule done: step 5/5; saved n.l1b; no validation; "* ]]
+}
+
+@test "summary line: --time, --until and SIGTERM say so; --steps 10k is 10000" {
+    tiny_corpus
+    l1b-train -o t.l1b $TINY --steps 100000 --time 1s --eval-every 100 --log t.tsv tiny.tok 2> err.txt
+    n=$(last_col t.tsv step)
+    [ "$n" -gt 10 ] && [ "$n" -lt 100000 ]
+    vals=$(expect_vals err.txt t.tsv)
+    [[ "$(tail -n 1 err.txt)" == "l1b-train: stopped by --time 1s: step $n/100000; saved t.l1b; $vals; "* ]]
+    l1b-train -o u.l1b $TINY --steps 10k --until 7 --eval-every 5 tiny.tok 2> err.txt
+    [[ "$(tail -n 1 err.txt)" == "l1b-train: stopped at --until 7: step 7/10000; saved u.l1b; val "*" at 7 "* ]]
+    l1b-train -o s.l1b $TINY --steps 100000000 --save-every 0 --eval-every 100000 --log s.tsv tiny.tok 2> err.txt &
+    pid=$!
+    sleep 1
+    kill -TERM $pid
+    status=0
+    wait $pid || status=$?
+    [ "$status" -eq 143 ]
+    n=$(last_col s.tsv step)
+    [[ "$(tail -n 1 err.txt)" == "l1b-train: stopped by SIGTERM: step $n/100000000; saved s.l1b; val "*" at $n (best); "* ]]
+}
+
+@test "warnings: a --warmup longer than the schedule; --resume with nothing to do" {
+    tiny_corpus
+    l1b-train -o m.l1b --dim 32 --layers 1 --heads 2 --ctx 16 --batch 8 --steps 20 tiny.tok 2> err.txt
+    [ "$(head -n 1 err.txt)" = "l1b-train: warning: --warmup 100 is longer than the schedule (20 steps): the learning rate rises to 0.2 of its peak 0.001 and never decays; give a --warmup below 20" ]
+    [ "$(grep -c warning err.txt)" -eq 1 ]
+    run l1b-train -o m.l1b --resume tiny.tok
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "l1b-train: warning: schedule complete at step 20; extend with --steps (above 20)" ]
+    [[ "${lines[1]}" == "l1b-train: nothing to do: step 20/20 (0 this run); saved m.l1b; val "* ]]
+    [ "${#lines[@]}" -eq 2 ]
+    run l1b-train -o m.l1b --resume --steps 40 --until 10 tiny.tok
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "l1b-train: warning: --until 10: step 20 already reached; nothing to do" ]
+    # the default schedule and a warmup that fits: no warning
+    l1b-train -o w.l1b $TINY --steps 20 tiny.tok 2> err.txt
+    ! grep -q warning err.txt
+}
+
+@test "resuming a model trained with --val and no --val: the hint names --val, not --val-frac" {
+    tiny_corpus
+    cp tiny.tok val.tok
+    l1b-train -q -o m.l1b $TINY --steps 5 --val val.tok tiny.tok
+    run l1b-train -o m.l1b --resume --steps 10 tiny.tok
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "l1b-train: no validation data (m.l1b holds out none of its training data: give --val FILE); no validation" ]
+    run l1b-train -q -o m.l1b --resume --steps 15 --val val.tok tiny.tok
+    [ "$status" -eq 0 ]
+}
+
+@test "--log writes counts as integers, never 1.0752e+06" {
+    tiny_corpus
+    l1b-train -q -o m.l1b $TINY --steps 10 --log log.tsv tiny.tok
+    # a model that has seen a million tokens in two weeks: 10 steps more
+    perl "$BATS_TEST_DIRNAME/forge.pl" m.l1b big.l1b STAT 8 u64 1000000 STAT 32 f64 1234567.5
+    l1b-train -q -o big.l1b --resume --steps 20 --log log.tsv tiny.tok
+    [ "$(last_col log.tsv step)" = 20 ]
+    [ "$(last_col log.tsv tokens)" = 1001280 ]   # 10 steps of 8 x 16 more
+    [[ "$(last_col log.tsv tok_per_s)" =~ ^[0-9]+$ ]]
+    [[ "$(last_col log.tsv elapsed_s)" =~ ^12345[6-9][0-9]\.[0-9]{3}$ ]]
+    ! grep -q 'e+' log.tsv
+}
