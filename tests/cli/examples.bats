@@ -117,3 +117,12 @@ man_session() {
     [ -s licenses.l1bi ]
     [[ "$output" == *"This program is free software"* ]]
 }
+
+@test "every man page formats without a warning" {
+    command -v groff > /dev/null || skip "no groff"
+    for m in "$(top)"/man/*.[157]; do
+        run groff -man -ww -z -Tutf8 "$m"
+        [ -z "$output" ] || { echo "${m##*/}: $output"; false; }
+        [ "$status" -eq 0 ]
+    done
+}
