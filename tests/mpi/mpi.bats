@@ -85,8 +85,9 @@ step_of() {
     [ "$status" -eq 0 ]
     [ "$(grep -c 'model: dim 32' <<< "$output")" -eq 1 ]
     [ "$(grep -c 'mpi: 2 ranks, 2 micro-batches of 8 a step in all (16 sequences); each rank sends about 0.1' <<< "$output")" -eq 1 ]
-    [ "$(grep -c 'step 4/4' <<< "$output")" -eq 1 ]
-    [ "$(grep -c 'step 2/4' <<< "$output")" -eq 1 ]
+    [ "$(grep -c '^l1b-train: step 4/4 ' <<< "$output")" -eq 1 ]
+    [ "$(grep -c '^l1b-train: step 2/4 ' <<< "$output")" -eq 1 ]
+    [ "$(grep -c '^l1b-train: schedule done: step 4/4; saved m.l1b; val ' <<< "$output")" -eq 1 ]
     [ "$(wc -l < train.tsv)" -eq 3 ]
     # tokens count every rank's: 2 micro-batches x 8 x 16 a step
     [ "$(awk -F '\t' 'NR == 3 { print $2 }' train.tsv)" = 1024 ]
