@@ -1,10 +1,17 @@
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "threads.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -16,28 +23,38 @@
 #define L1B_SPIN_US 50
 #endif
 
-/* One job at a time. The caller publishes it by bumping gen; each worker
- * runs its chunk and decrements pending; the caller returns at pending == 0.
+/* One job at a time, cut into chunks that the threads claim.
+ *
+ * ticket = gen << 32 | next chunk. The caller writes the job's fields, then
+ * publishes it by storing a new gen with next = 0; a thread claims chunk i
+ * by moving next from i to i + 1 with a compare-and-swap that also checks
+ * gen. The fields are read between loading the ticket and the swap: if the
+ * swap succeeds, the job was still unfinished when they were read, so they
+ * were this job's (the next job's fields are written only after every chunk
+ * of this one is done). A late worker therefore either claims a chunk of
+ * the current job or finds nothing, never a stale mixture.
+ * done counts finished chunks; the caller returns when it reaches n_chunks.
  * The counters that different sides write sit on separate cache lines. */
 static struct {
-    _Alignas(64) atomic_int gen;    /* written by the caller; wraps */
-    atomic_int stop;                /* with gen: workers exit */
-    ParallelFn fn;                  /* the job, valid from a gen bump until */
-    void *ctx;                      /* pending reaches 0 */
-    size_t n_items;
+    _Alignas(64) _Atomic uint64_t ticket;
+    _Atomic(ParallelFn) fn;
+    _Atomic(void *) ctx;
+    _Atomic size_t n_items;
+    _Atomic uint32_t n_chunks;
+    atomic_int stop;                /* with a gen bump: workers exit */
     int n_threads;                  /* T of this pool */
     int spin;                       /* spin before sleeping */
-    _Alignas(64) atomic_int pending;       /* written by the workers */
+    _Alignas(64) _Atomic uint32_t done;    /* chunks finished */
     _Alignas(64) atomic_int n_sleeping;    /* workers blocked on wake */
     atomic_int caller_waiting;             /* caller blocked on done */
     pthread_mutex_t lock;           /* guards sleeping on wake and done */
-    pthread_cond_t wake, done;
+    pthread_cond_t wake, done_cond;
     pthread_t workers[L1B_MAX_THREADS];
 } pool = {
     .n_threads = 1,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
-    .done = PTHREAD_COND_INITIALIZER,
+    .done_cond = PTHREAD_COND_INITIALIZER,
 };
 
 /* Serialises top-level parallel_for calls and pool (re)creation. */
@@ -47,11 +64,19 @@ static atomic_int count = 1;
 /* Index of this thread inside a running job, -1 outside one. */
 static _Thread_local int self_thread = -1;
 
-/* t*n/T without forming t*n, which can overflow size_t for large n. */
-static size_t chunk_begin(size_t n, int t, int T)
+static uint32_t gen_of(uint64_t ticket) { return (uint32_t)(ticket >> 32); }
+
+size_t parallel_chunks(size_t n_items, int n_threads)
 {
-    size_t q = n / (size_t)T, r = n % (size_t)T;
-    return (size_t)t * q + (size_t)t * r / (size_t)T;
+    size_t k = (size_t)(n_threads < 1 ? 1 : n_threads) * PARALLEL_CHUNKS_PER_THREAD;
+    return n_items < k ? n_items : k;
+}
+
+size_t parallel_chunk_begin(size_t n, size_t c, size_t k)
+{
+    /* c*n/k without forming c*n, which can overflow size_t for large n */
+    size_t q = n / k, r = n % k;
+    return c * q + c * r / k;
 }
 
 /* One round of waiting for another thread; call with i = 0, 1, 2, ...;
@@ -69,22 +94,51 @@ static int spin_round(unsigned i, double *deadline)
     return now > *deadline;
 }
 
+/* Claim and run chunks of job gen until none is left (or another job has
+ * begun); thread is the index passed to fn. */
+static void run_chunks(uint32_t gen, int thread)
+{
+    uint64_t t = atomic_load(&pool.ticket);
+    for (;;) {
+        if (gen_of(t) != gen) return;
+        ParallelFn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+        size_t n = atomic_load_explicit(&pool.n_items, memory_order_relaxed);
+        uint32_t k = atomic_load_explicit(&pool.n_chunks, memory_order_relaxed);
+        uint32_t c = (uint32_t)t;
+        if (c >= k) return;
+        /* on failure t is reloaded and the fields are read again */
+        if (!atomic_compare_exchange_weak(&pool.ticket, &t, t + 1)) continue;
+        size_t begin = parallel_chunk_begin(n, c, k), end = parallel_chunk_begin(n, c + 1, k);
+        fn(ctx, begin, end, thread);
+        /* The last chunk wakes the caller only if it went to sleep:
+         * caller_waiting is set before its final check of done, and done
+         * is bumped before caller_waiting is read, so one sees the other. */
+        if (atomic_fetch_add(&pool.done, 1) + 1 == k && atomic_load(&pool.caller_waiting)) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done_cond);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        t = atomic_load(&pool.ticket);
+    }
+}
+
 /* Wait for gen to move past seen; returns the new gen. Sleeping registers
  * in n_sleeping before the final check of gen, and the caller bumps gen
  * before reading n_sleeping (both sequentially consistent), so either the
  * worker sees the new gen or the caller sees the sleeper and broadcasts. */
-static int wait_for_job(int seen)
+static uint32_t wait_for_job(uint32_t seen)
 {
-    int g;
+    uint32_t g;
     if (pool.spin) {
         double deadline = 0;
-        for (unsigned i = 0; (g = atomic_load(&pool.gen)) == seen; i++)
+        for (unsigned i = 0; (g = gen_of(atomic_load(&pool.ticket))) == seen; i++)
             if (spin_round(i, &deadline)) break;
         if (g != seen) return g;
     }
     pthread_mutex_lock(&pool.lock);
     atomic_fetch_add(&pool.n_sleeping, 1);
-    while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    while ((g = gen_of(atomic_load(&pool.ticket))) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
     atomic_fetch_sub(&pool.n_sleeping, 1);
     pthread_mutex_unlock(&pool.lock);
     return g;
@@ -93,23 +147,83 @@ static int wait_for_job(int seen)
 static void *worker_main(void *arg)
 {
     int t = (int)(intptr_t)arg;
-    int seen = 0;  /* gen is 0 when the pool starts */
+    uint32_t seen = 0;  /* gen is 0 when the pool starts */
     self_thread = t;
     for (;;) {
         seen = wait_for_job(seen);
         if (atomic_load(&pool.stop)) break;
-        size_t n = pool.n_items;
-        size_t begin = chunk_begin(n, t, pool.n_threads), end = chunk_begin(n, t + 1, pool.n_threads);
-        if (begin < end) pool.fn(pool.ctx, begin, end, t);
-        /* The last worker wakes the caller only if it went to sleep: the
-         * mirror image of wait_for_job's handshake. */
-        if (atomic_fetch_sub(&pool.pending, 1) == 1 && atomic_load(&pool.caller_waiting)) {
-            pthread_mutex_lock(&pool.lock);
-            pthread_cond_signal(&pool.done);
-            pthread_mutex_unlock(&pool.lock);
-        }
+        run_chunks(seen, t);
     }
     return NULL;
+}
+
+/* Read a small text file into buf, NUL-terminated; -1 if unreadable. */
+static int read_small_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t got = 0;
+    while (got + 1 < size) {
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    return 0;
+}
+
+/* A CPU quota as a count of CPUs, rounded up; 0 when there is none.
+ * cgroup v2 writes "max 100000" or "QUOTA PERIOD" in cpu.max. */
+static int quota_cpus_v2(const char *path)
+{
+    char buf[64];
+    long long quota, period;
+    if (read_small_file(path, buf, sizeof buf) < 0) return 0;
+    if (sscanf(buf, "%lld %lld", &quota, &period) != 2 || quota <= 0 || period <= 0) return 0;
+    return (int)((quota + period - 1) / period);
+}
+
+/* The smallest quota on the way from this process's cgroup (v2: the line
+ * "0::/path" of /proc/self/cgroup) up to the root: a limit set on a parent
+ * holds for its children. */
+static int cgroup_cpus(void)
+{
+    char buf[4096];
+    if (read_small_file("/proc/self/cgroup", buf, sizeof buf) < 0) return 0;
+    char *line = strstr(buf, "0::/");
+    if (!line || (line != buf && line[-1] != '\n')) return 0;
+    char path[4200];
+    int n = snprintf(path, sizeof path, "/sys/fs/cgroup%s", line + 3);
+    if (n < 0 || (size_t)n >= sizeof path) return 0;
+    char *nl = strchr(path, '\n');
+    if (nl) *nl = 0;
+    int best = 0;
+    for (;;) {
+        size_t len = strlen(path);
+        if (len > 0 && path[len - 1] == '/') path[--len] = 0;
+        char file[4300];
+        snprintf(file, sizeof file, "%s/cpu.max", path);
+        int q = quota_cpus_v2(file);
+        if (q > 0 && (best == 0 || q < best)) best = q;
+        char *slash = strrchr(path, '/');
+        if (!slash || len <= strlen("/sys/fs/cgroup")) break;
+        *slash = 0;
+    }
+    return best;
+}
+
+int threads_available(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+#endif
+    int quota = cgroup_cpus();
+    if (quota > 0 && quota < n) n = quota;
+    return n < 1 ? 1 : n > L1B_MAX_THREADS ? L1B_MAX_THREADS : (int)n;
 }
 
 static void stop_workers(void)
@@ -117,7 +231,8 @@ static void stop_workers(void)
     if (pool.n_threads == 1) return;
     pthread_mutex_lock(&pool.lock);
     atomic_store(&pool.stop, 1);
-    atomic_fetch_add(&pool.gen, 1);
+    atomic_store(&pool.n_chunks, 0);
+    atomic_store(&pool.ticket, (uint64_t)(gen_of(atomic_load(&pool.ticket)) + 1) << 32);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     for (int t = 1; t < pool.n_threads; t++) pthread_join(pool.workers[t], NULL);
@@ -125,20 +240,15 @@ static void stop_workers(void)
     atomic_store(&count, 1);
 }
 
-static int online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > L1B_MAX_THREADS ? L1B_MAX_THREADS : (int)n;
-}
-
 static void start_workers(int n)
 {
-    atomic_store(&pool.gen, 0);
+    atomic_store(&pool.ticket, 0);
+    atomic_store(&pool.n_chunks, 0);
     atomic_store(&pool.stop, 0);
-    atomic_store(&pool.pending, 0);
+    atomic_store(&pool.done, 0);
     atomic_store(&pool.n_sleeping, 0);
     atomic_store(&pool.caller_waiting, 0);
-    pool.spin = n <= online_cpus();
+    pool.spin = n <= threads_available();
     /* Workers block the asynchronous signals, so handlers (temporary-file
      * clean-up) run on the main thread as they would without the pool. */
     sigset_t all, old;
@@ -155,7 +265,7 @@ static void start_workers(int n)
 int threads_init(int n)
 {
     if (self_thread >= 0) return threads_count();  /* inside a job */
-    if (n <= 0) n = online_cpus();
+    if (n <= 0) n = threads_available();
     if (n > L1B_MAX_THREADS) n = L1B_MAX_THREADS;
     pthread_mutex_lock(&call_lock);
     if (n != pool.n_threads) {
@@ -191,35 +301,35 @@ static void run_inline(size_t n_items, ParallelFn fn, void *ctx)
 /* Run one job on the workers and this thread; call_lock is held. */
 static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
 {
-    int T = pool.n_threads;
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.n_items = n_items;
-    atomic_store(&pool.pending, T - 1);
-    atomic_fetch_add(&pool.gen, 1);
+    uint32_t k = (uint32_t)parallel_chunks(n_items, pool.n_threads);
+    uint32_t gen = gen_of(atomic_load(&pool.ticket)) + 1;
+    atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pool.n_items, n_items, memory_order_relaxed);
+    atomic_store_explicit(&pool.n_chunks, k, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store(&pool.ticket, (uint64_t)gen << 32);  /* publishes the fields above */
     if (atomic_load(&pool.n_sleeping)) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
 
-    size_t end0 = chunk_begin(n_items, 1, T);
     self_thread = 0;
-    if (end0 > 0) fn(ctx, 0, end0, 0);
+    run_chunks(gen, 0);
     self_thread = -1;
 
-    /* Wait for the workers: spin, then sleep on done. caller_waiting is
-     * set before the final check of pending, and the last worker decrements
-     * pending before reading caller_waiting, so one sees the other. */
+    /* Every chunk is claimed; wait for the ones still running elsewhere:
+     * spin, then sleep on done_cond (see run_chunks for the handshake). */
     if (pool.spin) {
         double deadline = 0;
-        for (unsigned i = 0; atomic_load(&pool.pending); i++)
+        for (unsigned i = 0; atomic_load(&pool.done) != k; i++)
             if (spin_round(i, &deadline)) break;
     }
-    if (atomic_load(&pool.pending)) {
+    if (atomic_load(&pool.done) != k) {
         pthread_mutex_lock(&pool.lock);
         atomic_store(&pool.caller_waiting, 1);
-        while (atomic_load(&pool.pending)) pthread_cond_wait(&pool.done, &pool.lock);
+        while (atomic_load(&pool.done) != k) pthread_cond_wait(&pool.done_cond, &pool.lock);
         atomic_store(&pool.caller_waiting, 0);
         pthread_mutex_unlock(&pool.lock);
     }

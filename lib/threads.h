@@ -1,25 +1,28 @@
 /* threads: a persistent pool of worker threads for the heavy loops of
  * training and sampling.
  *
- * parallel_for(n, fn, ctx) splits the items [0, n) into T = threads_count()
- * contiguous chunks, fixed by n and T alone:
+ * parallel_for(n, fn, ctx) cuts the items [0, n) into K contiguous chunks,
+ * K = parallel_chunks(n, T) (a few per thread, at most n):
  *
- *     chunk t = [t*n/T, (t+1)*n/T)      (exact, without overflow)
+ *     chunk c = [c*n/K, (c+1)*n/K)      (exact, without overflow)
  *
- * The calling thread runs chunk 0 itself, worker t runs chunk t, and
- * parallel_for returns when every chunk is done (everything fn wrote is then
- * visible to the caller). Empty chunks are not called, so n < T is fine and
- * n == 0 calls nothing. With T == 1 it is the plain call fn(ctx, 0, n, 0).
+ * and the T = threads_count() threads (the caller and T-1 workers) claim
+ * chunks one at a time from a shared counter until none is left. What each
+ * chunk computes is fixed; which thread runs it is not: a thread that the
+ * system has descheduled (another program busy on its core) simply claims
+ * fewer, and the others finish the job without waiting for it, except for
+ * a chunk it has already begun. parallel_for returns when every chunk is
+ * done (everything fn wrote is then visible to the caller). n == 0 calls
+ * nothing. With T == 1 it is the plain call fn(ctx, 0, n, 0).
  *
- * Determinism: results are identical whatever the thread count, as long as
- * every output element is computed by exactly one chunk, in the same order a
- * serial loop would use, and no value is reduced across chunks. Per-thread
- * partial sums added afterwards in thread order are reproducible for one T
- * but change with T (float addition is not associative), so l1b does not
- * do that: each chunk owns whole rows, columns or tokens of the output and
- * the pool never reduces anything.
- * `thread` is for per-thread scratch (an index into T buffers), never for
- * deciding what to compute.
+ * Determinism: results are identical whatever the thread count and however
+ * the chunks fall to threads, as long as every output element is computed
+ * by exactly one chunk, the same way wherever the chunk boundaries lie, and
+ * no value is reduced across chunks or threads. A sum over items must be
+ * cut into pieces fixed by n alone (e.g. PARALLEL_BLOCK, or NORM_ROWS in
+ * layers.c), each summed into its own slot, the slots added in order
+ * afterwards. `thread` (0..T-1, distinct among chunks running at the same
+ * time) is for per-thread scratch, never for deciding what to compute.
  *
  * Nesting: parallel_for called from inside fn runs serially in that thread,
  * as fn(ctx, 0, n, thread) with the enclosing chunk's thread index, so it
@@ -27,8 +30,9 @@
  *
  * Workers are created once (threads_init) and sleep on a condition variable
  * between calls, after a short bounded spin (50 us of sched_yield, only when
- * there are no more threads than online CPUs) that catches the back-to-back
- * calls of a training step without a wake-up.
+ * there are no more threads than usable CPUs) that catches the back-to-back
+ * calls of a training step without a wake-up. The caller waits for chunks
+ * still running elsewhere the same way.
  *
  * Callers: l1b drives the pool from its main thread. Calls from several
  * threads at once are safe, as jobs and re-creation of the pool are
@@ -46,13 +50,24 @@
  * pool thread running the chunk (0: the caller of parallel_for). */
 typedef void (*ParallelFn)(void *ctx, size_t begin, size_t end, int thread);
 
-/* Use n threads in all (the caller plus n-1 workers); n <= 0 means the
- * number of online CPUs. Capped at L1B_MAX_THREADS. A different n than the
+/* Use n threads in all (the caller plus n-1 workers); n <= 0 means
+ * threads_available(). Capped at L1B_MAX_THREADS. A different n than the
  * current one re-creates the pool. Returns the thread count, which is
  * smaller than asked only if the system refused to create threads. */
 int threads_init(int n);
+/* The CPUs this process may use: those of its affinity mask (taskset,
+ * sched_getaffinity), fewer under a cgroup CPU quota (cpu.max, rounded
+ * up), else the online CPUs; 1..L1B_MAX_THREADS. */
+int threads_available(void);
 /* Current thread count: 1 before threads_init and after threads_shutdown. */
 int threads_count(void);
+/* Chunks per thread: enough that a descheduled thread's share is small,
+ * few enough that claiming one (an atomic compare-and-swap) costs
+ * nothing next to running it. */
+#define PARALLEL_CHUNKS_PER_THREAD 8
+/* K for n items on T threads, and chunk c's first item of K. */
+size_t parallel_chunks(size_t n_items, int n_threads);
+size_t parallel_chunk_begin(size_t n_items, size_t c, size_t k);
 /* Run fn over the chunks of [0, n_items) as described above. */
 void parallel_for(size_t n_items, ParallelFn fn, void *ctx);
 /* The same, unless the whole job is smaller than min_work (work and

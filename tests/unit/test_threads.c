@@ -1,25 +1,33 @@
-/* thread pool: the fixed chunking, which thread runs what, nesting,
- * re-creating the pool, and a per-chunk sum that does not depend on timing.
+/* thread pool: the chunking, chunks claimed by whichever thread is free,
+ * nesting, re-creating the pool, sums that do not depend on timing, the
+ * default thread count.
  * Every test ends with threads_init(1) so the others run single-threaded. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  /* sched_setaffinity */
+#endif
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
 #include "threads.h"
 
-static const size_t sizes[] = {0, 1, 2, 3, 7, 1000};
+static const size_t sizes[] = {0, 1, 2, 3, 7, 17, 1000};
 
-/* What one parallel_for saw. Each chunk writes only its own slot and its
- * own items, so none of this needs locking (ThreadSanitizer checks that). */
+/* What one parallel_for saw: each chunk call appends its range to the list
+ * under an atomic index, and counts the items it visited. */
 typedef struct {
-    int *visits;                  /* (n) times each item was processed */
-    int *owner;                   /* (n) thread index that processed it */
-    int calls[L1B_MAX_THREADS];   /* chunk calls per thread index */
-    size_t begin[L1B_MAX_THREADS], end[L1B_MAX_THREADS];
-    pthread_t self[L1B_MAX_THREADS];
-    atomic_int bad_thread;        /* calls with thread outside 0..T-1 */
+    atomic_int *visits;           /* (n) times each item was processed */
+    size_t begin[256], end[256];  /* the chunk calls, in completion order */
+    int thread[256];
+    atomic_int n_calls;
+    atomic_int calls_by[L1B_MAX_THREADS];
+    atomic_int busy[L1B_MAX_THREADS];  /* a chunk is running on this index */
+    atomic_int overlap;                /* two chunks ran on one index at once */
+    atomic_int bad_thread;             /* calls with thread outside 0..T-1 */
     int n_threads;
 } Record;
 
@@ -30,88 +38,106 @@ static void record_chunk(void *ctx, size_t begin, size_t end, int thread)
         atomic_fetch_add(&r->bad_thread, 1);
         return;
     }
-    r->calls[thread]++;
-    r->begin[thread] = begin;
-    r->end[thread] = end;
-    r->self[thread] = pthread_self();
-    for (size_t i = begin; i < end; i++) {
-        r->visits[i]++;
-        r->owner[i] = thread;
+    if (atomic_exchange(&r->busy[thread], 1)) atomic_fetch_add(&r->overlap, 1);
+    int k = atomic_fetch_add(&r->n_calls, 1);
+    if (k < 256) {
+        r->begin[k] = begin;
+        r->end[k] = end;
+        r->thread[k] = thread;
     }
+    atomic_fetch_add(&r->calls_by[thread], 1);
+    for (size_t i = begin; i < end; i++) atomic_fetch_add(&r->visits[i], 1);
+    sched_yield();  /* give the other threads a chance to overlap */
+    atomic_store(&r->busy[thread], 0);
 }
 
-static size_t formula(size_t n, int t, int T) { return (size_t)t * n / (size_t)T; }
-
-/* the chunk that holds item i */
-static int chunk_of(size_t i, size_t n, int T)
-{
-    int t = 0;
-    while (formula(n, t + 1, T) <= i) t++;
-    return t;
-}
+static size_t formula(size_t n, size_t c, size_t k) { return c * n / k; }
 
 TEST(threads_visit_each_item_once_in_formula_chunks)
 {
-    pthread_t caller = pthread_self();
     for (int T = 1; T <= 4; T++) {
         CHECK_EQ(threads_init(T), T);
         CHECK_EQ(threads_count(), T);
-        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            size_t n = sizes[si];
-            Record r = {.n_threads = T};
-            r.visits = calloc(n + 1, sizeof *r.visits);
-            r.owner = calloc(n + 1, sizeof *r.owner);
-            parallel_for(n, record_chunk, &r);
-            CHECK_EQ(atomic_load(&r.bad_thread), 0);
-            for (size_t i = 0; i < n; i++) CHECK_EQ(r.visits[i], 1);
-            for (int t = 0; t < T; t++) {
-                size_t b = formula(n, t, T), e = formula(n, t + 1, T);
-                if (b == e) {  /* empty chunks are not called */
-                    CHECK_EQ(r.calls[t], 0);
-                    continue;
+        for (int rep = 0; rep < 10; rep++)
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                size_t n = sizes[si];
+                Record *r = calloc(1, sizeof *r);
+                r->n_threads = T;
+                r->visits = calloc(n + 1, sizeof *r->visits);
+                parallel_for(n, record_chunk, r);
+                CHECK_EQ(atomic_load(&r->bad_thread), 0);
+                CHECK_EQ(atomic_load(&r->overlap), 0);
+                for (size_t i = 0; i < n; i++) CHECK_EQ(atomic_load(&r->visits[i]), 1);
+                /* one call over everything on one thread; else the chunks
+                 * of the formula, each called once, whoever ran it */
+                size_t k = T == 1 ? (n > 0) : parallel_chunks(n, T);
+                CHECK_EQ((size_t)atomic_load(&r->n_calls), k);
+                for (int c = 0; c < atomic_load(&r->n_calls); c++) {
+                    size_t b = r->begin[c];
+                    size_t idx = 0;
+                    while (idx < k && formula(n, idx, k) != b) idx++;
+                    CHECK(idx < k);
+                    CHECK_EQ(r->end[c], T == 1 ? n : formula(n, idx + 1, k));
                 }
-                CHECK_EQ(r.calls[t], 1);
-                CHECK_EQ(r.begin[t], b);
-                CHECK_EQ(r.end[t], e);
-                for (size_t i = b; i < e; i++) CHECK_EQ(r.owner[i], t);
-                /* chunk 0 on the caller, every other on a worker of its own */
-                CHECK(pthread_equal(r.self[t], caller) == (t == 0));
-                for (int u = 1; u < t; u++)
-                    if (r.calls[u]) CHECK(!pthread_equal(r.self[t], r.self[u]));
+                free(r->visits);
+                free(r);
             }
-            free(r.visits);
-            free(r.owner);
-        }
     }
     threads_init(1);
 }
 
 TEST(threads_chunks_of_1000_items_on_3_threads)
 {
-    /* the partition spelled out: 1000/3 splits as 333, 333, 334 */
-    CHECK_EQ(threads_init(3), 3);
-    Record r = {.n_threads = 3};
-    r.visits = calloc(1000, sizeof *r.visits);
-    r.owner = calloc(1000, sizeof *r.owner);
-    parallel_for(1000, record_chunk, &r);
-    CHECK_EQ(r.begin[0], 0);
-    CHECK_EQ(r.end[0], 333);
-    CHECK_EQ(r.begin[1], 333);
-    CHECK_EQ(r.end[1], 666);
-    CHECK_EQ(r.begin[2], 666);
-    CHECK_EQ(r.end[2], 1000);
-    /* 2 items on 3 threads: chunk 0 is [0, 0) and is skipped */
-    Record s = {.n_threads = 3};
-    s.visits = r.visits;
-    s.owner = r.owner;
-    parallel_for(2, record_chunk, &s);
-    CHECK_EQ(s.calls[0], 0);
-    CHECK_EQ(s.calls[1], 1);
-    CHECK_EQ(s.calls[2], 1);
-    CHECK_EQ(s.end[1], 1);
-    CHECK_EQ(s.end[2], 2);
-    free(r.visits);
-    free(r.owner);
+    /* the partition spelled out: 8 chunks a thread, 24 of 41 or 42 items */
+    CHECK_EQ(parallel_chunks(1000, 3), 24);
+    CHECK_EQ(parallel_chunk_begin(1000, 1, 24), 41);
+    CHECK_EQ(parallel_chunk_begin(1000, 2, 24), 83);
+    CHECK_EQ(parallel_chunk_begin(1000, 23, 24), 958);
+    CHECK_EQ(parallel_chunk_begin(1000, 24, 24), 1000);
+    /* fewer items than chunks: one item each */
+    CHECK_EQ(parallel_chunks(5, 3), 5);
+    CHECK_EQ(parallel_chunks(0, 3), 0);
+    CHECK_EQ(parallel_chunks(100, 1), 8);
+    /* no overflow where c*n would not fit */
+    size_t big = (size_t)-1 / 2;
+    CHECK_EQ(parallel_chunk_begin(big, 7, 8), big / 8 * 7 + (big % 8) * 7 / 8);
+}
+
+/* A worker stalls inside its first chunk until thread 0 has run all the
+ * others: the job finishes only if the caller claims the stalled worker's
+ * share instead of waiting for it (a fixed split would wait forever; the
+ * stall gives up after 10 s, and the check then fails). */
+typedef struct {
+    atomic_int by_caller, by_workers, gave_up;
+    size_t k;
+} Stall;
+
+static void stall_chunk(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)begin, (void)end;
+    Stall *s = ctx;
+    if (thread == 0) {
+        atomic_fetch_add(&s->by_caller, 1);
+        return;
+    }
+    if (atomic_fetch_add(&s->by_workers, 1) == 0) {
+        struct timespec pause = {0, 1000000};
+        for (int i = 0; i < 10000 && (size_t)atomic_load(&s->by_caller) < s->k - 1; i++) nanosleep(&pause, NULL);
+        if ((size_t)atomic_load(&s->by_caller) < s->k - 1) atomic_store(&s->gave_up, 1);
+    }
+}
+
+TEST(threads_caller_takes_over_a_stalled_workers_share)
+{
+    for (int T = 2; T <= 3; T++) {
+        threads_init(T);
+        for (int rep = 0; rep < 5; rep++) {
+            Stall s = {.k = parallel_chunks(1000, T)};
+            parallel_for(1000, stall_chunk, &s);
+            CHECK_EQ(atomic_load(&s.gave_up), 0);
+            CHECK_EQ((size_t)(atomic_load(&s.by_caller) + atomic_load(&s.by_workers)), s.k);
+        }
+    }
     threads_init(1);
 }
 
@@ -156,7 +182,7 @@ TEST(threads_nested_parallel_for_runs_inline)
             /* one serial call over the whole inner range, same thread index */
             CHECK_EQ(s.inner_calls[i], 1);
             CHECK_EQ(s.inner_end[i], 10);
-            CHECK_EQ(s.outer_thread[i], chunk_of((size_t)i, 5, T));
+            CHECK(s.outer_thread[i] >= 0 && s.outer_thread[i] < T);
             CHECK_EQ(s.inner_thread[i], s.outer_thread[i]);
         }
     }
@@ -191,7 +217,8 @@ TEST(threads_reinit_to_other_counts)
     CHECK(all_visited_once(1000));
 
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = online < 1 ? 1 : online > L1B_MAX_THREADS ? L1B_MAX_THREADS : (int)online;
+    int want = threads_available();
+    CHECK(want >= 1 && want <= online && want <= L1B_MAX_THREADS);
     CHECK_EQ(threads_init(0), want);
     CHECK_EQ(threads_init(-1), want);
     CHECK(all_visited_once(1000));
@@ -210,42 +237,40 @@ TEST(threads_reinit_to_other_counts)
     CHECK_EQ(threads_count(), 1);
 }
 
-/* Sums of i and of 1/(i+1) over items, one partial per thread slot. */
+/* Sums the way l1b's reductions are written: items in blocks fixed by n
+ * (16 here), each block summed in order into its own slot, the slots added
+ * in order afterwards: the same bits on any thread count and any timing. */
 typedef struct {
-    long long isum[L1B_MAX_THREADS];
-    float fsum[L1B_MAX_THREADS];
+    float block[64];
 } Sums;
 
-static void partial_sums(void *ctx, size_t begin, size_t end, int thread)
+static void block_sums(void *ctx, size_t b0, size_t b1, int thread)
 {
+    (void)thread;
     Sums *s = ctx;
-    for (size_t i = begin; i < end; i++) {
-        s->isum[thread] += (long long)i;
-        s->fsum[thread] += 1.0f / (float)(i + 1);
+    for (size_t b = b0; b < b1; b++) {
+        float sum = 0;
+        for (size_t i = 16 * b; i < 16 * b + 16; i++) sum += 1.0f / (float)(i + 1);
+        s->block[b] = sum;
     }
 }
 
-TEST(threads_per_chunk_sums_added_in_thread_order)
+TEST(threads_block_sums_added_in_order)
 {
-    const size_t n = 1000;
+    float want = 0;
+    for (size_t b = 0; b < 64; b++) {
+        float part = 0;
+        for (size_t i = 16 * b; i < 16 * b + 16; i++) part += 1.0f / (float)(i + 1);
+        want += part;
+    }
     for (int T = 1; T <= 4; T++) {
         threads_init(T);
-        for (int rep = 0; rep < 20; rep++) {  /* same bits whatever the timing */
-            Sums s = {{0}, {0}};
-            parallel_for(n, partial_sums, &s);
-            long long itotal = 0;
-            float ftotal = 0, want = 0;
-            for (int t = 0; t < T; t++) {
-                itotal += s.isum[t];
-                ftotal += s.fsum[t];
-                /* the same chunk sums, serially */
-                float part = 0;
-                for (size_t i = formula(n, t, T); i < formula(n, t + 1, T); i++)
-                    part += 1.0f / (float)(i + 1);
-                want += part;
-            }
-            CHECK_EQ(itotal, 499500);  /* 0 + 1 + ... + 999 */
-            CHECK(ftotal == want);
+        for (int rep = 0; rep < 20; rep++) {
+            Sums s = {{0}};
+            parallel_for(64, block_sums, &s);
+            float total = 0;
+            for (size_t b = 0; b < 64; b++) total += s.block[b];
+            CHECK(total == want);
         }
     }
     threads_init(1);
@@ -266,3 +291,22 @@ TEST(threads_init_inside_a_job_changes_nothing)
     CHECK_EQ(threads_count(), 2);
     threads_init(1);
 }
+
+#ifdef __linux__
+/* The default thread count follows the affinity mask (taskset -c 0 ...). */
+TEST(threads_available_follows_the_affinity_mask)
+{
+    cpu_set_t old, one;
+    CHECK_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+    CHECK(threads_available() <= CPU_COUNT(&old));
+    int first = 0;
+    while (!CPU_ISSET(first, &old)) first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CHECK_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    CHECK_EQ(threads_available(), 1);
+    CHECK_EQ(threads_init(0), 1);
+    CHECK_EQ(sched_setaffinity(0, sizeof old, &old), 0);
+    threads_init(1);
+}
+#endif
