@@ -261,7 +261,7 @@ static void usage(const TrainOptions *d)
            "  --save-every N   also save every N steps; 0: only at the end (default %u)\n"
            "  --resume         continue MODEL if it exists (else start fresh)\n"
            "  --log FILE       append a TSV row of metrics at every evaluation\n"
-           "  -j, --threads N  threads (default: all cores)\n"
+           "  -j, --threads N  threads (default: the CPUs it may use)\n"
            "  -q, --quiet      no progress on stderr\n"
            "  -v, --verbose    describe the model and data first\n"
            "      --profile    time per kernel category at exit (as L1B_PROFILE=1)\n"
@@ -412,8 +412,8 @@ int main(int argc, char **argv)
     int rank = dist_rank();
     /* ranks sharing a machine share its cores */
     if (!o.threads && dist_local_size() > 1) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = cpus > dist_local_size() ? (int)(cpus / dist_local_size()) : 1;
+        int cpus = threads_available();
+        o.threads = cpus > dist_local_size() ? cpus / dist_local_size() : 1;
     }
     progress_init(&view.pg, view.verbose, view.quiet || rank != 0);
     cli_profile_start(profile);
