@@ -377,11 +377,13 @@ demo: $(BINS)
 	$(BUILD)/l1b-tokenize --bpe --vocab 512 -v -o $(DEMO_DIR)/corpus.tok $(DEMO_DIR)/corpus.txt
 	@echo "== 3. the round trip is byte-exact"
 	$(BUILD)/l1b-tokenize --decode $(DEMO_DIR)/corpus.tok | cmp - $(DEMO_DIR)/corpus.txt && echo "identical"
-	@echo "== 4. train a ternary model: 3000 steps or 75 seconds, whichever comes first (validation: the last 10%)"
+	@echo "== 4. train a ternary model: 1500 steps or 75 seconds, whichever comes first (validation: the last 10%)"
+	@echo "   (1500 steps, about 15 passes over the corpus, end at the best validation loss; 3000 end higher: overfit)"
 	$(BUILD)/l1b-train -o $(DEMO_DIR)/model.l1b --dim 96 --layers 3 --heads 4 --ctx 64 --batch 12 \
-	    --steps 3000 --eval-every 500 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
-	@echo "== 5. sample: continue a prompt"
-	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" -n 200 -s 1 -T 0.7 -k 40 -v; echo
+	    --steps 1500 --eval-every 250 --eval-batches 10 --time 75s -v $(DEMO_DIR)/corpus.tok
+	@echo "== 5. sample: continue a prompt (the prompt printed too; the speed on the line after the text)"
+	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b -i "The model" --echo -n 200 -s 1 -T 0.7 -k 40 -v 2> $(DEMO_DIR)/sample.err; \
+	    status=$$?; echo; cat $(DEMO_DIR)/sample.err; exit $$status
 	@echo "== 6. score: bits per byte on the README versus on random text"
 	$(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score README.md
 	head -c 2000 /dev/urandom | $(BUILD)/l1b-sample -m $(DEMO_DIR)/model.l1b --score
