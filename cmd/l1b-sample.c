@@ -14,6 +14,7 @@
 #include "profile.h"
 #include "sampler.h"
 #include "threads.h"
+#include "tokstream.h"
 #include "util.h"
 
 static void usage(void)
@@ -114,6 +115,16 @@ static uint8_t *read_file(const char *path, size_t *n)
     return b;
 }
 
+/* --score reads text: a token stream is refused rather than scored as
+ * the bytes of its binary form. */
+static void refuse_token_stream(const char *path, const uint8_t *b, size_t n)
+{
+    int in = !strcmp(path, "-");
+    if (n >= 8 && !memcmp(b, TOKSTREAM_MAGIC, 8))
+        cli_die("%s: an l1b token stream, not text; --score reads text (decode it first: l1b-tokenize --decode%s%s)",
+                in ? "stdin" : path, in ? "" : " ", in ? "" : path);
+}
+
 /* The next line without its newline, or -1 at the end of input. */
 static ssize_t next_line(FILE *in, char **line, size_t *cap)
 {
@@ -143,10 +154,12 @@ static void score(Infer *m, Session *s, const Options *o, char **files, int n_fi
     uint8_t *text = NULL;
     if (!n_files) {
         text = read_all(stdin, "stdin", &n);
+        refuse_token_stream("-", text, n);
     } else {
         for (int i = 0; i < n_files; i++) {
             size_t k;
             uint8_t *part = read_file(files[i], &k);
+            refuse_token_stream(files[i], part, k);
             text = xrealloc(text, n + k + 1);
             memcpy(text + n, part, k);
             n += k;

@@ -60,11 +60,27 @@ int tokw_end(TokWriter *w)
 
 /* ---- reading --------------------------------------------------------- */
 
+/* The first bytes of a file given where a token stream belongs are text:
+ * printable, spaces and line ends, or bytes of UTF-8 sequences. */
+static int looks_like_text(const uint8_t *p, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\f') || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 int tokstream_parse_header(const uint8_t *p, size_t n, const char *name, Tokenizer *t,
                            uint32_t *header_size)
 {
-    if (n < 8 || memcmp(p, TOKSTREAM_MAGIC, 8))
+    if (n < 8 || memcmp(p, TOKSTREAM_MAGIC, 8)) {
+        if (looks_like_text(p, n < 64 ? n : 64))  /* the likely mistake: l1b-train train.txt */
+            return l1b_error("%s: looks like text, not an l1b token stream (make one with l1b-tokenize)", name);
+        if (n >= 8 && !memcmp(p, "L1BMODEL", 8))  /* container.h's CKPT_MAGIC */
+            return l1b_error("%s: an l1b model file, not a token stream", name);
         return l1b_error("%s: not an l1b token stream (bad magic)", name);
+    }
     if (n < FIXED) return l1b_error("%s: truncated token stream header", name);
     uint32_t version = le32(p + 8), flags = le32(p + 12), hsize = le32(p + 16), rec = le32(p + 20);
     if (version != TOKSTREAM_VERSION)

@@ -242,3 +242,14 @@ setup() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"116 104 101 32"* ]]
 }
+
+@test "--score refuses a token stream, by name or on stdin, and says how to decode it" {
+    run l1b-sample -m fox.l1b --score tiny.tok
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-sample: tiny.tok: an l1b token stream, not text; --score reads text (decode it first: l1b-tokenize --decode tiny.tok)" ]
+    run l1b-sample -m fox.l1b --score < tiny.tok
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-sample: stdin: an l1b token stream, not text; --score reads text (decode it first: l1b-tokenize --decode)" ]
+    # decoded, it scores as the text it stands for
+    [ "$(l1b-tokenize --decode tiny.tok | l1b-sample -m fox.l1b --score)" = "$(l1b-sample -m fox.l1b --score tiny.txt)" ]
+}

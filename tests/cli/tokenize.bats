@@ -98,7 +98,7 @@ load helper
     [[ "$output" == *"bad.tok: token checksum mismatch (corrupt data)" ]]
     run l1b-tokenize --decode in.txt
     [ "$status" -eq 1 ]
-    [ "$output" = "l1b-tokenize: in.txt: not an l1b token stream (bad magic)" ]
+    [ "$output" = "l1b-tokenize: in.txt: looks like text, not an l1b token stream (make one with l1b-tokenize)" ]
     cp s.tok v2.tok
     printf '\002' | dd of=v2.tok bs=1 seek=8 conv=notrunc status=none
     run l1b-tokenize --decode v2.tok
@@ -111,7 +111,7 @@ load helper
     [[ "$output" == *"range.tok: token 0: id 65535 out of range (vocabulary 257)" ]]
     run l1b-tokenize --tokenizer in.txt in.txt
     [ "$status" -eq 1 ]
-    [ "$output" = "l1b-tokenize: in.txt: not an l1b token stream (bad magic)" ]
+    [ "$output" = "l1b-tokenize: in.txt: looks like text, not an l1b token stream (make one with l1b-tokenize)" ]
 }
 
 @test "a failed run leaves an existing output file untouched" {

@@ -168,6 +168,24 @@ last_col() {  # last_col FILE COLUMN: the column's value in the log's last row
     [ "$output" = "l1b-train: 3 heads do not split dimension 128 into even head sizes" ]
 }
 
+@test "text or a model where a token stream belongs: the error says so and names l1b-tokenize" {
+    tiny_corpus
+    run l1b-train -o m.l1b $TINY tiny.txt
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-train: tiny.txt: looks like text, not an l1b token stream (make one with l1b-tokenize)" ]
+    [ ! -e m.l1b ]
+    run l1b-train -o m.l1b $TINY < tiny.txt
+    [ "$output" = "l1b-train: stdin: looks like text, not an l1b token stream (make one with l1b-tokenize)" ]
+    l1b-train -q -o m.l1b $TINY --steps 2 tiny.tok
+    run l1b-train -o n.l1b $TINY m.l1b
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-train: m.l1b: an l1b model file, not a token stream" ]
+    gen_bytes 3 100 > noise.bin
+    printf '\001' | cat - noise.bin > bin.tok
+    run l1b-train -o n.l1b $TINY bin.tok
+    [ "$output" = "l1b-train: bin.tok: not an l1b token stream (bad magic)" ]
+}
+
 @test "every quantisation scheme trains, resumes exactly and samples" {
     tiny_corpus
     for q in absmean twn stochastic sign f32; do
@@ -304,4 +322,13 @@ expect_vals() {
     [[ "$(last_col log.tsv tok_per_s)" =~ ^[0-9]+$ ]]
     [[ "$(last_col log.tsv elapsed_s)" =~ ^12345[6-9][0-9]\.[0-9]{3}$ ]]
     ! grep -q 'e+' log.tsv
+}
+
+@test "the default thread count follows the affinity mask" {
+    tiny_corpus
+    run taskset -c 0 l1b-train -v -o a.l1b $TINY --steps 1 tiny.tok
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"; 1 threads;"* ]]
+    run l1b-train -v -j 3 -o a.l1b $TINY --steps 1 tiny.tok
+    [[ "$output" == *"; 3 threads;"* ]]
 }
