@@ -190,16 +190,51 @@ int report_info(FILE *out, const char *path, int json)
 
 /* ---- vocab ------------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 character of 2 to 4 bytes at b (n
+ * available), or 0. */
+static size_t utf8_char(const uint8_t *b, size_t n)
+{
+    uint8_t c = b[0];
+    size_t k = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (k == 0 || k > n) return 0;
+    uint8_t lo = 0x80, hi = 0xbf;  /* the second byte's range */
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    if (b[1] < lo || b[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if (b[i] < 0x80 || b[i] > 0xbf) return 0;
+    return k;
+}
+
 void escape_bytes(char *out, const uint8_t *b, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         uint8_t c = b[i];
-        if (c == '\\') *out++ = '\\', *out++ = '\\';
-        else if (c == '\n') *out++ = '\\', *out++ = 'n';
-        else if (c == '\t') *out++ = '\\', *out++ = 't';
-        else if (c >= 0x20 && c < 0x7f) *out++ = (char)c;
-        else *out++ = '\\', *out++ = 'x', *out++ = hex[c >> 4], *out++ = hex[c & 15];
+        size_t k;
+        if (c == ' ') {
+            *out++ = (char)0xe2, *out++ = (char)0x96, *out++ = (char)0x81;  /* U+2581 */
+        } else if (c == '\\') {
+            *out++ = '\\', *out++ = '\\';
+        } else if (c == '\n') {
+            *out++ = '\\', *out++ = 'n';
+        } else if (c == '\t') {
+            *out++ = '\\', *out++ = 't';
+        } else if (c == '\r') {
+            *out++ = '\\', *out++ = 'r';
+        } else if (c > 0x20 && c < 0x7f) {
+            *out++ = (char)c;
+        } else if ((k = utf8_char(b + i, n - i)) &&
+                   !(c == 0xc2 && b[i + 1] < 0xa0) &&                       /* C1 controls */
+                   !(k == 3 && c == 0xe2 && b[i + 1] == 0x96 && b[i + 2] == 0x81)) {  /* U+2581 */
+            memcpy(out, b + i, k);
+            out += k;
+            i += k - 1;
+        } else {
+            *out++ = '\\', *out++ = 'x', *out++ = hex[c >> 4], *out++ = hex[c & 15];
+        }
     }
     *out = 0;
 }
@@ -219,7 +254,8 @@ int report_vocab(FILE *out, const char *path)
         const uint8_t *b = tok_bytes(&tok, id, &len);
         if (len > cap) buf = xrealloc(buf, 4 * (cap = len) + 1);
         escape_bytes(buf, b, len);
-        if (id >= TOK_FIRST_MERGE) fprintf(out, "%u\t%s\t%u\n", id, buf, id - TOK_FIRST_MERGE);
+        if (id >= TOK_FIRST_MERGE + tok.n_merges) fprintf(out, "%u\t%s\tuser\n", id, buf);
+        else if (id >= TOK_FIRST_MERGE) fprintf(out, "%u\t%s\t%u\n", id, buf, id - TOK_FIRST_MERGE);
         else fprintf(out, "%u\t%s\n", id, buf);
     }
     free(buf);

@@ -172,7 +172,11 @@ TEST(vocab_lines_escape_bytes_and_rank_merges)
 {
     char esc[64];
     escape_bytes(esc, (const uint8_t *)"A \\\n\t\x01\xff~", 8);
-    CHECK_STR(esc, "A \\\\\\n\\t\\x01\\xff~");
+    CHECK_STR(esc, "A\xe2\x96\x81\\\\\\n\\t\\x01\\xff~");
+    /* well-formed UTF-8 as it is, but U+2581 itself and C1 controls; a
+     * character cut short, overlong or a surrogate byte by byte; \r */
+    escape_bytes(esc, (const uint8_t *)"\xc3\xa9\xe2\x96\x81\xc2\x85\xc3\xf0\x9f\xa6\x93\xc0\xaf\xed\xa0\x80\r", 18);
+    CHECK_STR(esc, "\xc3\xa9\\xe2\\x96\\x81\\xc2\\x85\\xc3\xf0\x9f\xa6\x93\\xc0\\xaf\\xed\\xa0\\x80\\r");
 
     Tokenizer tok;
     uint16_t merges[] = {'t', 'h', 257, 'e', ' ', 258};
@@ -198,10 +202,10 @@ TEST(vocab_lines_escape_bytes_and_rank_merges)
     char *v = capture_end(&c);
     CHECK(!strncmp(v, "0\t\\x00\n1\t\\x01\n", 14));
     CHECK(strstr(v, "\n9\t\\t\n10\t\\n\n") != NULL);
-    CHECK(strstr(v, "\n32\t \n") != NULL);
+    CHECK(strstr(v, "\n32\t\xe2\x96\x81\n") != NULL);
     CHECK(strstr(v, "\n65\tA\n") != NULL);
     CHECK(strstr(v, "\n92\t\\\\\n") != NULL);
-    CHECK(strstr(v, "\n255\t\\xff\n256\t<eod>\n257\tth\t0\n258\tthe\t1\n259\t the\t2\n") != NULL);
+    CHECK(strstr(v, "\n255\t\\xff\n256\t<eod>\n257\tth\t0\n258\tthe\t1\n259\t\xe2\x96\x81the\t2\n") != NULL);
     size_t lines = 0;
     for (const char *p = v; *p; p++) lines += *p == '\n';
     CHECK_EQ(lines, 260);
