@@ -13,8 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The version, in one place: --version, --help, the Makefile (l1b.pc,
- * VERSION) and the man pages' footers read it from here. */
+/* The version, in one place: --version, --help and the Makefile (VERSION,
+ * l1b.pc) read it from here; the man pages' .TH footers must say the same
+ * (tests/cli/install.bats checks). */
 #define L1B_VERSION "0.1.0"
 /* Where --help sends bug reports. */
 #define L1B_BUGREPORT "the l1b issue tracker, with the output of --version"
