@@ -172,13 +172,25 @@ static void score(Infer *m, Session *s, const Options *o, char **files, int n_fi
     if (!n_ids) cli_die("nothing to score: empty input");
     if (o->logprobs) logprob_header();
     double nats = 0;
-    const float *logits = session_feed(s, TOK_EOD);
-    for (size_t i = 0; i < n_ids; i++) {
-        double lp = token_logprob(logits, m->cfg.vocab, ids[i]);
-        nats -= lp;
-        if (o->logprobs) logprob_row(i, &m->tok, ids[i], lp);
-        if (i + 1 < n_ids) logits = session_feed(s, ids[i]);
+    /* token i is predicted from the logits after the one before it (the
+     * end-of-document token for the first): the model runs on the text
+     * shifted by one, a block of tokens at a time */
+    size_t V = m->cfg.vocab;
+    float *logits = xmalloc(INFER_BLOCK * V * sizeof *logits);
+    uint16_t *in = xmalloc(n_ids * sizeof *in);
+    in[0] = TOK_EOD;
+    memcpy(in + 1, ids, (n_ids - 1) * sizeof *in);
+    for (size_t at = 0; at < n_ids; at += INFER_BLOCK) {
+        size_t k = n_ids - at < INFER_BLOCK ? n_ids - at : INFER_BLOCK;
+        session_feed_all(s, in + at, k, logits);
+        for (size_t i = 0; i < k; i++) {
+            double lp = token_logprob(logits + i * V, (uint32_t)V, ids[at + i]);
+            nats -= lp;
+            if (o->logprobs) logprob_row(at + i, &m->tok, ids[at + i], lp);
+        }
     }
+    free(in);
+    free(logits);
     st->tokens = n_ids;
     st->seconds = now_seconds() - t0;
     double loss = nats / (double)n_ids, bpb = nats / (log(2.0) * (double)n);

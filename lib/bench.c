@@ -422,6 +422,8 @@ void bench_train(const BenchOptions *o, BenchTable *t)
 typedef struct {
     Infer inf;
     uint32_t n_tokens;
+    int *prompt;    /* (n_tokens) */
+    float *logits;  /* (INFER_BLOCK, V) */
 } SampleCtx;
 
 static void run_decode(void *p)
@@ -434,6 +436,24 @@ static void run_decode(void *p)
         for (uint32_t v = 1; v < s->inf.cfg.vocab; v++)
             if (lg[v] > lg[best]) best = v;
         tok = best;
+    }
+}
+
+/* a prompt of n_tokens through the blocks, the last token's logits only:
+ * the time to the first generated token's logits */
+static void run_prefill(void *p)
+{
+    SampleCtx *s = p;
+    infer_forward_block(&s->inf, s->prompt, s->n_tokens, 0, NULL);
+}
+
+/* the same with every token's logits, as l1b-sample --score */
+static void run_score(void *p)
+{
+    SampleCtx *s = p;
+    for (uint32_t at = 0; at < s->n_tokens; at += INFER_BLOCK) {
+        uint32_t k = s->n_tokens - at < INFER_BLOCK ? s->n_tokens - at : INFER_BLOCK;
+        infer_forward_block(&s->inf, s->prompt + at, k, at, s->logits);
     }
 }
 
@@ -487,6 +507,31 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         row->spread = sp;
         row->rate = sc.n_tokens / sec;
         row->rate_unit = "tok/s";
+        sc.prompt = xmalloc(sc.n_tokens * sizeof *sc.prompt);
+        sc.logits = xmalloc((size_t)INFER_BLOCK * c.vocab * sizeof *sc.logits);
+        for (uint32_t j = 0; j < sc.n_tokens; j++) sc.prompt[j] = (int)rng_below(&r, c.vocab);
+        sec = time_median(run_prefill, &sc, o->quick ? 3 : 5, &sp);
+        row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "prefill");
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = sec * 1e3;
+        row->unit = "ms";
+        row->spread = sp;
+        row->rate = sc.n_tokens / sec;
+        row->rate_unit = "tok/s";
+        sec = time_median(run_score, &sc, o->quick ? 3 : 5, &sp);
+        row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "score per token");
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = sec * 1e3 / sc.n_tokens;
+        row->unit = "ms/tok";
+        row->spread = sp;
+        row->rate = sc.n_tokens / sec;
+        row->rate_unit = "tok/s";
+        free(sc.prompt);
+        free(sc.logits);
         sec = time_median(run_first_token, &sc, 11, &sp);
         row = add_row(t);
         snprintf(row->bench, sizeof row->bench, "first token");

@@ -8,10 +8,14 @@
 #include "kernels.h"
 #include "layers.h"
 #include "profile.h"
+#include "threads.h"
 #include "util.h"
 
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, N_LIN };
 static const int lin_tensor[N_LIN] = {T_WQ, T_WK, T_WV, T_WO, T_W_GATE, T_W_UP, T_W_DOWN};
+
+struct InferBlock;
+static void block_free(struct InferBlock *b);
 
 static float *copy_floats(const float *src, size_t n)
 {
@@ -210,6 +214,7 @@ void infer_free(Infer *m)
     q8_free(&m->emb_q); q8_free(&m->head_q); q8_free(&m->kq); q8_free(&m->vq);
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->atty); free(m->att); free(m->tmp);
     free(m->gate); free(m->up); free(m->act); free(m->logits); free(m->xq); free(m->acc);
+    block_free(m->block);
     memset(m, 0, sizeof *m);
 }
 
@@ -258,51 +263,68 @@ static void linear(Infer *m, float *out, const Linear *lin, const float *in)
     linear_many(m, &out, &lin, 1, in);
 }
 
-/* Layer l's keys and values for position pos, from m->k and m->v. The
+/* Layer l's keys and values for position pos, from k and v (C each). The
  * int8 cache keeps each (layer, head)'s positions together: row
  * ((l * NH + h) * ctx + t), so attention reads consecutive rows. */
-static void cache_store(Infer *m, size_t l, uint32_t pos)
+static void cache_store(Infer *m, size_t l, uint32_t pos, const float *k, const float *v)
 {
     size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH;
     if (m->exact) {
-        memcpy(m->kc + (l * T + pos) * C, m->k, C * sizeof(float));
-        memcpy(m->vc + (l * T + pos) * C, m->v, C * sizeof(float));
+        memcpy(m->kc + (l * T + pos) * C, k, C * sizeof(float));
+        memcpy(m->vc + (l * T + pos) * C, v, C * sizeof(float));
         return;
     }
     for (size_t h = 0; h < NH; h++) {
-        q8_set_row(&m->kq, (l * NH + h) * T + pos, m->k + h * HS);
-        q8_set_row(&m->vq, (l * NH + h) * T + pos, m->v + h * HS);
+        q8_set_row(&m->kq, (l * NH + h) * T + pos, k + h * HS);
+        q8_set_row(&m->vq, (l * NH + h) * T + pos, v + h * HS);
     }
 }
 
-/* m->atty = attention of m->q over layer l's cache positions 0..pos. The
+/* out (HS) = attention of head h's query q (HS) over layer l's cache
+ * positions 0..n-1; att (n floats), dots (n) and qq (HS) scratch. The
  * int8 cache does what attention_query does with one scale per stored
  * row, and the query quantised to int8 as well: scores
  * q.k[t] * qscale * kscale[t] / sqrt(HS) from exact integer dot products,
  * softmax, then the sum of att[t] * vscale[t] * v[t]. */
-static void cache_attend(Infer *m, size_t l, uint32_t pos)
+static void attend_head(const Infer *m, size_t l, size_t h, size_t n, const float *q, float *out, float *att,
+                        int32_t *dots, int8_t *qq)
 {
-    size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH, n = pos + 1;
+    size_t C = m->cfg.dim, T = m->cfg.ctx, NH = m->cfg.n_heads, HS = C / NH;
     if (m->exact) {
-        for (size_t h = 0; h < NH; h++)
-            attention_query(m->atty + h * HS, m->att, m->q + h * HS, m->kc + l * T * C + h * HS,
-                            m->vc + l * T * C + h * HS, n, C, HS);
+        attention_query(out, att, q, m->kc + l * T * C + h * HS, m->vc + l * T * C + h * HS, n, C, HS);
         return;
     }
-    float *att = m->att;
-    int32_t *dots = m->acc;  /* free between the linear layers; >= ctx */
-    for (size_t h = 0; h < NH; h++) {
-        size_t r0 = (l * NH + h) * T;
-        float qscale, *out = m->atty + h * HS;
-        act_quant_int8(m->q + h * HS, HS, m->xq, &qscale);
-        qscale /= sqrtf((float)HS);
-        kern.dot_i8_rows(dots, m->xq, m->kq.q + r0 * HS, HS, n);
-        for (size_t t = 0; t < n; t++) att[t] = (float)dots[t] * m->kq.scale[r0 + t] * qscale;
-        kern.softmax_f32(att, att, n, NULL);
-        for (size_t t = 0; t < n; t++) att[t] *= m->vq.scale[r0 + t];
-        memset(out, 0, HS * sizeof *out);
-        kern.axpy_i8_rows(out, att, m->vq.q + r0 * HS, HS, n);
+    size_t r0 = (l * NH + h) * T;
+    float qscale;
+    act_quant_int8(q, HS, qq, &qscale);
+    qscale /= sqrtf((float)HS);
+    kern.dot_i8_rows(dots, qq, m->kq.q + r0 * HS, HS, n);
+    for (size_t t = 0; t < n; t++) att[t] = (float)dots[t] * m->kq.scale[r0 + t] * qscale;
+    kern.softmax_f32(att, att, n, NULL);
+    for (size_t t = 0; t < n; t++) att[t] *= m->vq.scale[r0 + t];
+    memset(out, 0, HS * sizeof *out);
+    kern.axpy_i8_rows(out, att, m->vq.q + r0 * HS, HS, n);
+}
+
+/* m->atty = attention of m->q over layer l's cache positions 0..pos */
+static void cache_attend(Infer *m, size_t l, uint32_t pos)
+{
+    size_t HS = m->cfg.dim / m->cfg.n_heads;
+    /* m->acc is free between the linear layers and holds >= ctx */
+    for (size_t h = 0; h < m->cfg.n_heads; h++)
+        attend_head(m, l, h, (size_t)pos + 1, m->q + h * HS, m->atty + h * HS, m->att, m->acc, m->xq);
+}
+
+/* The last norm's output xn (C) through the head into logits (V). */
+static void head_one(Infer *m, const float *xn, float *logits)
+{
+    if (m->exact) {
+        matmul_forward(logits, xn, m->head, 1, m->cfg.dim, m->cfg.vocab);
+        return;
     }
+    float xscale;
+    PROFILED(PROF_QUANT, act_quant_int8(xn, m->cfg.dim, m->xq, &xscale));
+    PROFILED(PROF_MATMUL_FWD, q8_matvec(logits, &m->head_q, m->xq, xscale));
 }
 
 const float *infer_forward(Infer *m, int token, uint32_t pos)
@@ -326,7 +348,7 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
         PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
         PROFILED(PROF_ELEMENTWISE, rope_forward(m->k, &p, 1, NH, HS, ROPE_THETA));
         double t0 = prof_begin();
-        cache_store(m, l, pos);
+        cache_store(m, l, pos, m->k, m->v);
         cache_attend(m, l, pos);
         prof_end(PROF_ATTENTION, t0);
         linear(m, m->tmp, &lin[LIN_O], m->atty);
@@ -347,14 +369,360 @@ const float *infer_forward(Infer *m, int token, uint32_t pos)
     }
     float rstd;
     PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS));
-    if (m->exact) {
-        matmul_forward(m->logits, m->xn, m->head, 1, C, c->vocab);
-        return m->logits;
-    }
-    float xscale;
-    PROFILED(PROF_QUANT, act_quant_int8(m->xn, C, m->xq, &xscale));
-    PROFILED(PROF_MATMUL_FWD, q8_matvec(m->logits, &m->head_q, m->xq, xscale));
+    head_one(m, m->xn, m->logits);
     return m->logits;
+}
+
+/* ---- blocks of tokens --------------------------------------------------- */
+
+/* infer_forward_block's scratch: a block's activations, row after row, and
+ * per-thread buffers of the products and attention */
+struct InferBlock {
+    float *x, *xn, *q, *k, *v, *atty, *tmp, *gate, *up, *act;  /* (B, C) or (B, H) */
+    float *rstd, *xscale;  /* (B) */
+    int32_t *xsum;         /* (B) sums of a row of xq */
+    int *pos;              /* (B) */
+    int8_t *xq;            /* (B rounded up to 4, ldx): int8 rows, zero-padded */
+    size_t ldx;
+    int threads;           /* the per-thread buffers are for this many */
+    uint8_t *panels;       /* per thread: 32 rows of codes, panel_bytes */
+    size_t panel_bytes;
+    float *att;            /* per thread: (ctx) */
+    int32_t *dots;         /* per thread: (ctx) */
+    int8_t *qq;            /* per thread: (qq_len) */
+    size_t qq_len;
+};
+
+static void block_free(struct InferBlock *b)
+{
+    if (!b) return;
+    free(b->x); free(b->xn); free(b->q); free(b->k); free(b->v); free(b->atty); free(b->tmp);
+    free(b->gate); free(b->up); free(b->act); free(b->rstd); free(b->xscale); free(b->xsum); free(b->pos);
+    free(b->xq); free(b->panels); free(b->att); free(b->dots); free(b->qq);
+    free(b);
+}
+
+static struct InferBlock *block_scratch(Infer *m)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t C = c->dim, H = c->hidden, T = c->ctx, HS = C / c->n_heads, B = INFER_BLOCK;
+    struct InferBlock *b = m->block;
+    if (!b) {
+        b = m->block = xcalloc(1, sizeof *b);
+        size_t wide = H > C ? H : C;
+        b->ldx = ternary_x_len((uint32_t)wide);
+        b->x = xcalloc(B * C, sizeof(float));
+        b->xn = xcalloc(B * C, sizeof(float));
+        b->q = xcalloc(B * C, sizeof(float));
+        b->k = xcalloc(B * C, sizeof(float));
+        b->v = xcalloc(B * C, sizeof(float));
+        b->atty = xcalloc(B * C, sizeof(float));
+        b->tmp = xcalloc(B * C, sizeof(float));
+        b->gate = xcalloc(B * H, sizeof(float));
+        b->up = xcalloc(B * H, sizeof(float));
+        b->act = xcalloc(B * H, sizeof(float));
+        b->rstd = xcalloc(B, sizeof(float));
+        b->xscale = xcalloc(B + 3, sizeof(float));
+        b->xsum = xcalloc(B + 3, sizeof(int32_t));
+        b->pos = xcalloc(B, sizeof(int));
+        b->xq = xcalloc((B + 3) / 4 * 4 * b->ldx, 1);
+        b->panel_bytes = 32 * b->ldx;
+        b->qq_len = (HS + 63) / 64 * 64;
+    }
+    int nt = threads_count();
+    if (nt != b->threads) {
+        free(b->panels); free(b->att); free(b->dots); free(b->qq);
+        b->threads = nt;
+        b->panels = xmalloc((size_t)nt * b->panel_bytes);
+        b->att = xmalloc((size_t)nt * T * sizeof(float));
+        b->dots = xmalloc((size_t)nt * T * sizeof(int32_t));
+        b->qq = xmalloc((size_t)nt * b->qq_len);
+    }
+    return b;
+}
+
+/* One packed block of a row as codes (weight + 1: 0, 1, 2) in the order of
+ * the columns, 64 or 80 bytes. 64-bit words hold eight codes a byte each:
+ * 2 bits are a shift and a mask; base 3 multiplies the bytes by 3 in
+ * 16-bit lanes (digit = (3q) >> 8, then q = 3q mod 256, ternary.h); a sign
+ * bit is code 0 or 2. */
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    if (!L1B_HOST_LE) return le64(p);
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline void store64(uint8_t *p, uint64_t v)
+{
+    if (L1B_HOST_LE) memcpy(p, &v, 8);
+    else put64(p, v);
+}
+
+static void block_codes(uint8_t *codes, const uint8_t *blk, uint32_t packing)
+{
+    const uint64_t two = 0x0303030303030303ull, lanes = 0x00ff00ff00ff00ffull;
+    if (packing == PACK_2BIT) {
+        for (int h = 0; h < 2; h++) {
+            uint64_t w = load64(blk + 8 * h);
+            for (int s = 0; s < 4; s++) store64(codes + 16 * s + 8 * h, w >> (2 * s) & two);
+        }
+    } else if (packing == PACK_BASE3) {
+        for (int h = 0; h < 2; h++) {
+            uint64_t w = load64(blk + 8 * h), e = w & lanes, o = w >> 8 & lanes;
+            for (int d = 0; d < 5; d++) {
+                e *= 3;
+                o *= 3;
+                store64(codes + 16 * d + 8 * h, (e >> 8 & lanes) | (o >> 8 & lanes) << 8);
+                e &= lanes;
+                o &= lanes;
+            }
+        }
+    } else {
+        for (int k = 0; k < 64; k++) codes[k] = (uint8_t)((blk[k >> 3] >> (k & 7) & 1) * 2);
+    }
+}
+
+/* the 16-bit fields of four words as a 4 x 4 matrix, transposed in place */
+static void transpose16(uint64_t m[4])
+{
+    const uint64_t f16 = 0x0000ffff0000ffffull, f32 = 0x00000000ffffffffull;
+    uint64_t t;
+    t = (m[0] >> 16 ^ m[1]) & f16, m[1] ^= t, m[0] ^= t << 16;
+    t = (m[2] >> 16 ^ m[3]) & f16, m[3] ^= t, m[2] ^= t << 16;
+    t = (m[0] >> 32 ^ m[2]) & f32, m[2] ^= t, m[0] ^= t << 32;
+    t = (m[1] >> 32 ^ m[3]) & f32, m[3] ^= t, m[1] ^= t << 32;
+}
+
+/* Rows r0..r0+31 of w (fewer at the end: code 0 for the rest) as the
+ * panel codes_panel_4x32 takes: code(k, j) at
+ * panel[(k/2 * 32 + j) * 2 + k%2], k < K = the padded columns. Four rows
+ * at a time, so that a pair of columns of the four is one 8-byte store. */
+static void unpack_panel(uint8_t *panel, const PackedTernary *w, size_t r0, size_t K)
+{
+    size_t rb = ternary_row_bytes(w), nb = w->n_blocks, bc = ternary_block_cols(w->packing),
+           bb = ternary_block_bytes(w->packing), rows = w->rows - r0 < 32 ? w->rows - r0 : 32;
+    uint8_t codes[4][80];
+    for (size_t j0 = 0; j0 < 32; j0 += 4) {
+        size_t have = j0 < rows ? rows - j0 : 0;
+        if (have > 4) have = 4;
+        if (!have) {  /* past the last row: zeros, never read back */
+            for (size_t kp = 0; kp < K / 2; kp++) memset(panel + kp * 64 + 2 * j0, 0, 8);
+            continue;
+        }
+        if (have < 4) memset(codes, 0, sizeof codes);
+        for (size_t b = 0; b < nb; b++) {
+            for (size_t r = 0; r < have; r++) block_codes(codes[r], w->data + (r0 + j0 + r) * rb + b * bb, w->packing);
+            for (size_t q = 0; q < bc; q += 8) {
+                uint64_t m[4];
+                for (int r = 0; r < 4; r++) m[r] = load64(codes[r] + q);
+                transpose16(m);
+                uint8_t *at = panel + (b * bc + q) / 2 * 64 + 2 * j0;
+                for (int p = 0; p < 4; p++) store64(at + (size_t)p * 64, m[p]);
+            }
+        }
+    }
+}
+
+/* out[j] (B, rows of lin[j]) = lin[j](in (B, cols)), j < n, all of the same
+ * cols: the products of linear_many for B tokens at once. */
+typedef struct {
+    float *const *out;
+    const Linear *const *lin;
+    int n;
+    const struct InferBlock *b;
+    size_t B;
+} BlockLinear;
+
+/* panels [p0, p1) of 32 rows of the matrices stacked one under the other,
+ * each unpacked once and run against every group of 4 tokens: exact
+ * integer sums, rescaled as linear_many does */
+static void block_panels(void *ctx, size_t p0, size_t p1, int thread)
+{
+    const BlockLinear *bl = ctx;
+    const struct InferBlock *b = bl->b;
+    uint8_t *panel = b->panels + (size_t)thread * b->panel_bytes;
+    int32_t acc[4 * 32];
+    size_t base = 0;  /* first panel of matrix j */
+    int j = 0;
+    for (size_t p = p0; p < p1; p++) {
+        while (p >= base + (bl->lin[j]->rows + 31) / 32) base += (bl->lin[j++]->rows + 31) / 32;
+        const PackedTernary *w = &bl->lin[j]->t;
+        size_t K = ternary_padded_cols(w), r0 = 32 * (p - base), OC = w->rows;
+        size_t wc = OC - r0 < 32 ? OC - r0 : 32;
+        unpack_panel(panel, w, r0, K);
+        float *out = bl->out[j];
+        for (size_t m0 = 0; m0 < bl->B; m0 += 4) {
+            memset(acc, 0, sizeof acc);
+            kern.codes_panel_4x32(acc, b->xq + m0 * b->ldx, b->ldx, panel, K);
+            for (size_t i = 0; i < 4 && m0 + i < bl->B; i++) {
+                float s = b->xscale[m0 + i] * w->scale;
+                float *o = out + (m0 + i) * OC + r0;
+                const int32_t *a = acc + i * 32, xs = b->xsum[m0 + i];
+                for (size_t c = 0; c < wc; c++) o[c] = (float)(a[c] - xs) * s;
+            }
+        }
+    }
+}
+
+static void block_linear(Infer *m, float *const out[], const Linear *const lin[], int n, const float *in, size_t B)
+{
+    size_t cols = lin[0]->cols;
+    if (!lin[0]->ternary) {
+        for (int j = 0; j < n; j++) matmul_forward(out[j], in, lin[j]->w, B, cols, lin[j]->rows);
+        return;
+    }
+    struct InferBlock *b = m->block;
+    double t0 = prof_begin();
+    size_t ldx = b->ldx;
+    for (size_t i = 0; i < (B + 3) / 4 * 4; i++) {
+        int8_t *xq = b->xq + i * ldx;
+        int32_t sum = 0;
+        if (i < B) {
+            act_quant_int8(in + i * cols, cols, xq, &b->xscale[i]);
+            for (size_t c = 0; c < cols; c++) sum += xq[c];
+            memset(xq + cols, 0, ldx - cols);
+        } else {
+            memset(xq, 0, ldx);
+            b->xscale[i] = 0;
+        }
+        b->xsum[i] = sum;
+    }
+    prof_end(PROF_QUANT, t0);
+    t0 = prof_begin();
+    if (!kern.int8_simd) {
+        /* without integer SIMD the panel kernel is plain C: the mat-vec
+         * kernels one token at a time are faster, with the same sums */
+        int32_t *acc[3];
+        const PackedTernary *w[3];
+        for (int j = 0, at = 0; j < n; at += (int)lin[j]->rows, j++) {
+            acc[j] = m->acc + at;
+            w[j] = &lin[j]->t;
+        }
+        for (size_t i = 0; i < B; i++) {
+            ternary_matvec_many(acc, w, n, b->xq + i * ldx);
+            for (int j = 0; j < n; j++) {
+                float s = b->xscale[i] * lin[j]->t.scale;
+                for (uint32_t o = 0; o < lin[j]->rows; o++) out[j][i * lin[j]->rows + o] = (float)acc[j][o] * s;
+            }
+        }
+    } else {
+        BlockLinear bl = {out, lin, n, b, B};
+        size_t panels = 0, weights = 0;
+        for (int j = 0; j < n; j++) {
+            panels += (lin[j]->rows + 31) / 32;
+            weights += (size_t)lin[j]->rows * ternary_padded_cols(&lin[j]->t);
+        }
+        parallel_for_min(panels, weights * B, (size_t)1 << 18, block_panels, &bl);
+    }
+    prof_end(PROF_MATMUL_FWD, t0);
+}
+
+/* every (token, head) of a block: attention over the cache up to the
+ * token's own position (the block's keys and values are stored first) */
+typedef struct {
+    const Infer *m;
+    const struct InferBlock *b;
+    size_t l;
+    uint32_t pos;
+} BlockAttend;
+
+static void block_attend_rows(void *ctx, size_t i0, size_t i1, int thread)
+{
+    const BlockAttend *a = ctx;
+    const struct InferBlock *b = a->b;
+    size_t C = a->m->cfg.dim, NH = a->m->cfg.n_heads, HS = C / NH, T = a->m->cfg.ctx;
+    for (size_t it = i0; it < i1; it++) {
+        size_t i = it / NH, h = it % NH;
+        attend_head(a->m, a->l, h, a->pos + i + 1, b->q + i * C + h * HS, b->atty + i * C + h * HS,
+                    b->att + (size_t)thread * T, b->dots + (size_t)thread * T, b->qq + (size_t)thread * b->qq_len);
+    }
+}
+
+/* B <= INFER_BLOCK tokens at pos..pos+B-1; want 0: no logits, 1: the
+ * last token's into m->logits, 2: every token's into logits (B, V) */
+static void forward_block(Infer *m, const int *tokens, size_t B, uint32_t pos, int want, float *logits)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t C = c->dim, H = c->hidden, NH = c->n_heads, HS = C / NH;
+    struct InferBlock *b = block_scratch(m);
+    for (size_t i = 0; i < B; i++) {
+        if (m->exact)
+            memcpy(b->x + i * C, m->tok_emb + (size_t)tokens[i] * C, C * sizeof(float));
+        else
+            q8_get_row(&m->emb_q, (size_t)tokens[i], b->x + i * C);
+        b->pos[i] = (int)(pos + i);
+    }
+    for (size_t l = 0; l < c->n_layers; l++) {
+        const Linear *lin = m->lin + l * N_LIN;
+        PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x, m->attn_norm + l * C, B, C, RMSNORM_EPS));
+        {
+            float *const out[3] = {b->q, b->k, b->v};
+            const Linear *const qkv[3] = {&lin[LIN_Q], &lin[LIN_K], &lin[LIN_V]};
+            block_linear(m, out, qkv, 3, b->xn, B);
+        }
+        PROFILED(PROF_ELEMENTWISE, rope_forward(b->q, b->pos, B, NH, HS, ROPE_THETA));
+        PROFILED(PROF_ELEMENTWISE, rope_forward(b->k, b->pos, B, NH, HS, ROPE_THETA));
+        double t0 = prof_begin();
+        for (size_t i = 0; i < B; i++) cache_store(m, l, pos + (uint32_t)i, b->k + i * C, b->v + i * C);
+        BlockAttend ba = {m, b, l, pos};
+        parallel_for_min(B * NH, B * ((size_t)pos + B) * C, (size_t)1 << 16, block_attend_rows, &ba);
+        prof_end(PROF_ATTENTION, t0);
+        {
+            float *const out[1] = {b->tmp};
+            const Linear *const o[1] = {&lin[LIN_O]};
+            block_linear(m, out, o, 1, b->atty, B);
+        }
+        PROFILED(PROF_ELEMENTWISE, residual_forward(b->x, b->tmp, b->x, B * C));
+        PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x, m->ffn_norm + l * C, B, C, RMSNORM_EPS));
+        /* the nonlinearities a row at a time, as infer_forward runs them
+         * (a SIMD kernel's tail is then at the same place) */
+        if (c->ffn_act == FFN_SWIGLU) {
+            float *const out[2] = {b->up, b->gate};
+            const Linear *const ug[2] = {&lin[LIN_UP], &lin[LIN_GATE]};
+            block_linear(m, out, ug, 2, b->xn, B);
+            for (size_t i = 0; i < B; i++)
+                PROFILED(PROF_ELEMENTWISE, swiglu_forward(b->act + i * H, b->gate + i * H, b->up + i * H, 1, H));
+        } else {
+            float *const out[1] = {b->up};
+            const Linear *const up[1] = {&lin[LIN_UP]};
+            block_linear(m, out, up, 1, b->xn, B);
+            for (size_t i = 0; i < B; i++) PROFILED(PROF_ELEMENTWISE, relu2_forward(b->act + i * H, b->up + i * H, 1, H));
+        }
+        {
+            float *const out[1] = {b->tmp};
+            const Linear *const down[1] = {&lin[LIN_DOWN]};
+            block_linear(m, out, down, 1, b->act, B);
+        }
+        PROFILED(PROF_ELEMENTWISE, residual_forward(b->x, b->tmp, b->x, B * C));
+    }
+    if (want == 1) {
+        PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x + (B - 1) * C, m->final_norm, 1, C, RMSNORM_EPS));
+        head_one(m, b->xn, m->logits);
+    } else if (want == 2) {
+        PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x, m->final_norm, B, C, RMSNORM_EPS));
+        if (m->exact) {
+            PROFILED(PROF_MATMUL_FWD, matmul_forward(logits, b->xn, m->head, B, C, c->vocab));
+            return;
+        }
+        double t0 = prof_begin();
+        for (size_t i = 0; i < B; i++) act_quant_int8(b->xn + i * C, C, b->xq + i * b->ldx, &b->xscale[i]);
+        prof_end(PROF_QUANT, t0);
+        PROFILED(PROF_MATMUL_FWD, q8_matmul(logits, &m->head_q, b->xq, b->ldx, b->xscale, B));
+    }
+}
+
+const float *infer_forward_block(Infer *m, const int *tokens, size_t n, uint32_t pos, float *logits)
+{
+    if (!n) return NULL;
+    size_t V = m->cfg.vocab;
+    for (size_t at = 0; at < n; at += INFER_BLOCK) {
+        size_t B = n - at < INFER_BLOCK ? n - at : INFER_BLOCK;
+        int want = logits ? 2 : at + B == n ? 1 : 0;
+        forward_block(m, tokens + at, B, pos + (uint32_t)at, want, logits ? logits + at * V : NULL);
+    }
+    return logits ? logits + (n - 1) * V : m->logits;
 }
 
 /* ---- sessions --------------------------------------------------------- */
@@ -375,6 +743,17 @@ void session_free(Session *s)
 
 void session_reset(Session *s) { s->n = 0; }
 
+/* Slide the full window: the newest ctx/2 tokens run again from position
+ * 0, in blocks. */
+static void slide(Session *s)
+{
+    uint32_t ctx = s->m->cfg.ctx, keep = ctx / 2;
+    memmove(s->tokens, s->tokens + ctx - keep, keep * sizeof *s->tokens);
+    infer_forward_block(s->m, s->tokens, keep, 0, NULL);
+    s->n = keep;
+    s->slides++;
+}
+
 const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n)
 {
     uint32_t ctx = s->m->cfg.ctx, keep = ctx / 2;
@@ -394,8 +773,9 @@ const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n)
         len++;
     }
     if (!slides) {
-        const float *logits = NULL;
-        for (size_t i = 0; i < n; i++) logits = session_feed(s, tokens[i]);
+        for (size_t i = 0; i < n; i++) s->tokens[s->n + i] = tokens[i];
+        const float *logits = infer_forward_block(s->m, s->tokens + s->n, n, s->n, NULL);
+        s->n += (uint32_t)n;
         return logits;
     }
     /* the final window: the last len tokens of the old window and the new */
@@ -404,27 +784,30 @@ const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n)
         uint64_t from_end = len - j;  /* 1 = the last new token */
         win[j] = from_end <= n ? (int)tokens[n - from_end] : s->tokens[s->n - (from_end - n)];
     }
-    const float *logits = NULL;
-    for (uint32_t j = 0; j < len; j++) {
-        s->tokens[j] = win[j];
-        logits = infer_forward(s->m, win[j], j);
-    }
+    memcpy(s->tokens, win, len * sizeof *win);
+    free(win);
     s->n = len;
     s->slides += slides;
-    free(win);
-    return logits;
+    return infer_forward_block(s->m, s->tokens, len, 0, NULL);
+}
+
+void session_feed_all(Session *s, const uint16_t *tokens, size_t n, float *logits)
+{
+    uint32_t ctx = s->m->cfg.ctx;
+    size_t V = s->m->cfg.vocab;
+    for (size_t i = 0; i < n;) {
+        if (s->n == ctx) slide(s);
+        size_t k = n - i < ctx - s->n ? n - i : ctx - s->n;
+        for (size_t j = 0; j < k; j++) s->tokens[s->n + j] = tokens[i + j];
+        infer_forward_block(s->m, s->tokens + s->n, k, s->n, logits + i * V);
+        s->n += (uint32_t)k;
+        i += k;
+    }
 }
 
 const float *session_feed(Session *s, int token)
 {
-    uint32_t ctx = s->m->cfg.ctx;
-    if (s->n == ctx) {
-        uint32_t keep = ctx / 2;
-        memmove(s->tokens, s->tokens + ctx - keep, keep * sizeof *s->tokens);
-        for (uint32_t i = 0; i < keep; i++) infer_forward(s->m, s->tokens[i], i);
-        s->n = keep;
-        s->slides++;
-    }
+    if (s->n == s->m->cfg.ctx) slide(s);
     s->tokens[s->n] = token;
     const float *logits = infer_forward(s->m, token, s->n);
     s->n++;

@@ -1,4 +1,6 @@
-/* infer: the model for generation, one token at a time with a KV cache.
+/* infer: the model for generation with a KV cache: one token at a time
+ * (infer_forward, decoding), or a block of known tokens at once
+ * (infer_forward_block: prompts, scoring, the refill after a slide).
  *
  * BitLinear weights are quantised by the model's scheme and packed 2 bits
  * each (ternary.h); activations entering them are int8 per token and the
@@ -47,6 +49,7 @@ typedef struct {
     int32_t *acc;          /* integer sums: a layer's outputs, or attention scores */
     size_t weight_bytes;   /* memory held by the weights */
     size_t cache_bytes;    /* memory held by the KV cache */
+    struct InferBlock *block;  /* infer_forward_block's scratch, made on first use */
 } Infer;
 
 #define INFER_EXACT 1
@@ -63,6 +66,21 @@ void infer_repack(Infer *m, uint32_t packing);
 /* Run token at cache position pos (< ctx), after positions 0..pos-1 were
  * run; returns the logits (V), valid until the next call. */
 const float *infer_forward(Infer *m, int token, uint32_t pos);
+
+/* Tokens infer_forward_block runs through the layers at once; its scratch
+ * (made on the first call, freed by infer_free) is sized by this, not by
+ * the context: about INFER_BLOCK * (10 dim + 4 hidden) * 4 bytes. */
+#define INFER_BLOCK 128
+/* Run tokens[0..n) at cache positions pos..pos+n-1 (pos + n <= ctx) after
+ * positions 0..pos-1 were run: what n calls of infer_forward do, with the
+ * same KV cache afterwards, but a block of tokens at a time, each layer a
+ * matrix-matrix product (the int8 activations are quantised per token, so
+ * the integer sums are the same; f32 products and the exact head differ
+ * by float rounding), causal attention within the block and over the
+ * cache. logits NULL: only the last token's logits are made and returned
+ * (valid until the next call); else logits (n, V) gets every token's and
+ * the last row is returned. NULL for n = 0. */
+const float *infer_forward_block(Infer *m, const int *tokens, size_t n, uint32_t pos, float *logits);
 
 /* A running context: the tokens in the KV cache. When the cache is full the
  * window slides: the newest ctx/2 tokens are kept and run again from
@@ -81,7 +99,12 @@ void session_reset(Session *s);
 const float *session_feed(Session *s, int token);
 /* The same for n tokens in turn (a prompt), returning the logits after the
  * last (NULL for n = 0); the tokens that would slide out of the window are
- * not run, so a prompt costs at most a window's worth of work. */
+ * not run, so a prompt costs at most a window's worth of work. The tokens
+ * go through the model in blocks (infer_forward_block). */
 const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n);
+/* n tokens in turn with the logits after each into logits (n, V), as n
+ * calls of session_feed would give them, slides included (scoring); in
+ * blocks. */
+void session_feed_all(Session *s, const uint16_t *tokens, size_t n, float *logits);
 
 #endif

@@ -67,3 +67,34 @@ void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale)
     else
         parallel_for(m->rows, matvec_rows, &mv);
 }
+
+typedef struct {
+    float *out;
+    const Q8Matrix *m;
+    const int8_t *xq;
+    size_t ldx, n;
+    const float *xscale;
+} Matmul;
+
+static void matmul_rows(void *ctx, size_t c0, size_t c1, int thread)
+{
+    (void)thread;
+    const Matmul *mm = ctx;
+    const Q8Matrix *m = mm->m;
+    int32_t dots[64];
+    for (size_t r = c0 * 64; r < c1 * 64 && r < m->rows; r += 64) {
+        size_t n = m->rows - r < 64 ? m->rows - r : 64;
+        for (size_t t = 0; t < mm->n; t++) {
+            kern.dot_i8_rows(dots, mm->xq + t * mm->ldx, m->q + r * m->cols, m->cols, n);
+            float *out = mm->out + t * m->rows;
+            for (size_t i = 0; i < n; i++) out[r + i] = m->scale[r + i] * mm->xscale[t] * (float)dots[i];
+        }
+    }
+}
+
+void q8_matmul(float *out, const Q8Matrix *m, const int8_t *xq, size_t ldx, const float *xscale, size_t n)
+{
+    Matmul mm = {out, m, xq, ldx, n, xscale};
+    size_t chunks = (m->rows + 63) / 64;
+    parallel_for_min(chunks, (size_t)m->rows * m->cols * n, (size_t)1 << 18, matmul_rows, &mm);
+}

@@ -32,5 +32,10 @@ void q8_get_row(const Q8Matrix *m, size_t r, float *x);
  * integer products (kern.dot_i8_rows), one float rescale per row.
  * Threaded over rows when the matrix is large. */
 void q8_matvec(float *out, const Q8Matrix *m, const int8_t *xq, float xscale);
+/* The same for n vectors at once: out (n, rows), row t of it m @ x_t for
+ * x_t = xq + t * ldx (cols) with scale xscale[t]; each value as q8_matvec
+ * computes it. The rows go in chunks that every vector uses in turn while
+ * they are in cache. */
+void q8_matmul(float *out, const Q8Matrix *m, const int8_t *xq, size_t ldx, const float *xscale, size_t n);
 
 #endif

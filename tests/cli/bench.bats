@@ -12,6 +12,8 @@ load helper
     [ "$(grep -c '^gemm_nt (fwd) .* scalar .* 1\.00x$' <<< "$output")" -eq 1 ]
     grep -q '^train_step ' <<< "$output"
     grep -q '^decode per token .* ms/tok ' <<< "$output"
+    grep -q '^prefill .* ms .* tok/s' <<< "$output"
+    grep -q '^score per token .* ms/tok .* tok/s' <<< "$output"
     grep -q '^first token ' <<< "$output"
 }
 

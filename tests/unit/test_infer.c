@@ -5,6 +5,7 @@
 
 #include "convert.h"
 #include "helpers.h"
+#include "kernels.h"
 #include "infer.h"
 #include "model.h"
 #include "sampler.h"
@@ -355,6 +356,150 @@ TEST(session_feed_many_equals_token_by_token_across_slides)
             CHECK(!memcmp(la, lb, 257 * sizeof *la));
         }
     CHECK(session_feed_many(&sb, prompt, 0) == NULL);
+    session_free(&sa);
+    session_free(&sb);
+    infer_free(&a);
+    infer_free(&b);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
+
+/* ---- blocks of tokens ---------------------------------------------------- */
+
+/* the largest difference of two (n) float arrays */
+static double worst_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d != d || d > worst) worst = d != d ? 1e30 : d;
+    }
+    return worst;
+}
+
+/* A block forward against infer_forward token by token on the same
+ * random model: every token's logits (the prompt run in pieces of 3, 70 and
+ * the rest, so blocks of 64 end mid-piece and groups of 4 tokens run
+ * short), the next token after them (the KV cache filled alike), and the
+ * last token's logits alone. The int8 products are exact and the rest is
+ * the same code a row at a time, so the int8 path (tol 0) is bit for bit;
+ * float products (f32 layers, the exact head over many rows) are summed in
+ * another order: float rounding, which the int8 cache of an f32 model can
+ * turn into a step of a key's int8 rounding (1/254 of its row's largest,
+ * ~0.01 in these logits). */
+static void check_block(const ModelConfig *c, uint32_t packing, int flags, double tol)
+{
+    Model mdl;
+    char *path = random_checkpoint_shaped(&mdl, c);
+    Infer a, b;
+    CHECK_EQ(infer_read(&a, path, flags), 0);
+    CHECK_EQ(infer_read(&b, path, flags), 0);
+    if (packing) {
+        infer_repack(&a, packing);
+        infer_repack(&b, packing);
+    }
+    size_t n = 150, V = c->vocab;
+    int tokens[150];
+    for (size_t i = 0; i < n; i++) tokens[i] = i % 50 == 0 ? 256 : (int)((i * 37 + 11) % 256);
+    float *ref = xmalloc(n * V * sizeof *ref), *got = xmalloc(n * V * sizeof *got), next[257];
+    for (size_t t = 0; t < n; t++) memcpy(ref + t * V, infer_forward(&a, tokens[t], (uint32_t)t), V * sizeof *ref);
+    memcpy(next, infer_forward(&a, 65, (uint32_t)n), sizeof next);
+    CHECK(infer_forward_block(&b, tokens, 3, 0, got) == got + 2 * V);
+    infer_forward_block(&b, tokens + 3, 70, 3, got + 3 * V);
+    infer_forward_block(&b, tokens + 73, n - 73, 73, got + 73 * V);
+    double d = worst_diff(ref, got, n * V);
+    if (d > tol) FAIL_AT("every token's logits: off by %g (tol %g)", d, tol);
+    for (size_t t = 0; t < n; t++) CHECK_EQ(argmax(ref + t * V, (uint32_t)V), argmax(got + t * V, (uint32_t)V));
+    d = worst_diff(next, infer_forward(&b, 65, (uint32_t)n), V);
+    if (d > tol) FAIL_AT("the token after: off by %g (tol %g)", d, tol);
+    /* the cache run again, the last logits only */
+    const float *last = infer_forward_block(&b, tokens, n, 0, NULL);
+    d = worst_diff(ref + (n - 1) * V, last, V);
+    if (d > tol) FAIL_AT("the last token's logits: off by %g (tol %g)", d, tol);
+    CHECK(infer_forward_block(&b, tokens, 0, 0, NULL) == NULL);
+    free(ref);
+    free(got);
+    infer_free(&a);
+    infer_free(&b);
+    model_free(&mdl);
+    unlink(path);
+    free(path);
+}
+
+TEST(infer_block_equals_token_by_token_ternary_int8)
+{
+    ModelConfig c = {32, 2, 2, 80, 160, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    check_block(&c, 0, 0, 0);
+}
+
+TEST(infer_block_equals_token_by_token_base3_relu2)
+{
+    ModelConfig c = {96, 2, 3, 200, 160, 257, FFN_RELU2, QUANT_ABSMEAN};
+    check_block(&c, PACK_BASE3, 0, 0);
+}
+
+TEST(infer_block_equals_token_by_token_sign)
+{
+    ModelConfig c = {96, 2, 3, 200, 160, 257, FFN_SWIGLU, QUANT_SIGN};
+    check_block(&c, 0, 0, 0);
+}
+
+TEST(infer_block_equals_token_by_token_exact)
+{
+    ModelConfig c = {32, 2, 2, 80, 160, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    check_block(&c, 0, INFER_EXACT, 1e-4);
+}
+
+TEST(infer_block_equals_token_by_token_f32)
+{
+    ModelConfig c = {32, 2, 2, 80, 160, 257, FFN_RELU2, QUANT_F32};
+    check_block(&c, 0, 0, 0.05);
+    check_block(&c, 0, INFER_EXACT, 1e-4);
+}
+
+/* Without integer SIMD the block runs the mat-vec kernels a token at a
+ * time: the same numbers. */
+TEST(infer_block_equals_token_by_token_plain_c)
+{
+    Kernels saved = kern;
+    CHECK_EQ(kernels_for_level(SIMD_SCALAR, &kern), 0);
+    ModelConfig c = {32, 2, 2, 80, 160, 257, FFN_SWIGLU, QUANT_ABSMEAN};
+    check_block(&c, 0, 0, 0);
+    kern = saved;
+}
+
+/* Scoring: the logits after every token, in blocks, across slides, equal
+ * session_feed's; ctx 12 slides every 6 tokens. */
+TEST(session_feed_all_equals_session_feed_across_slides)
+{
+    Model m;
+    char *path = random_checkpoint(&m, QUANT_ABSMEAN, FFN_SWIGLU);
+    Infer a, b;
+    CHECK_EQ(infer_read(&a, path, 0), 0);
+    CHECK_EQ(infer_read(&b, path, 0), 0);
+    Session sa, sb;
+    session_init(&sa, &a);
+    session_init(&sb, &b);
+    uint16_t text[40];
+    for (int i = 0; i < 40; i++) text[i] = (uint16_t)((i * 37 + 11) % 256);
+    float *got = xmalloc(40 * 257 * sizeof *got);
+    for (int start = 0; start < 3; start++) {
+        session_reset(&sa);
+        session_reset(&sb);
+        for (int i = 0; i < 5 * start; i++) {  /* 0, 5 or 10 tokens already in */
+            session_feed(&sa, 256);
+            session_feed(&sb, 256);
+        }
+        session_feed_all(&sb, text, 7, got);
+        session_feed_all(&sb, text + 7, 33, got + 7 * 257);
+        for (int i = 0; i < 40; i++) CHECK(!memcmp(session_feed(&sa, text[i]), got + i * 257, 257 * sizeof *got));
+        CHECK_EQ(sa.n, sb.n);
+        CHECK(!memcmp(sa.tokens, sb.tokens, sa.n * sizeof *sa.tokens));
+        CHECK_EQ(sa.slides, sb.slides);
+        CHECK(!memcmp(session_feed(&sa, 65), session_feed(&sb, 65), 257 * sizeof *got));
+    }
+    free(got);
     session_free(&sa);
     session_free(&sb);
     infer_free(&a);
