@@ -100,7 +100,7 @@ int tokfile_open(TokenFile *f, const char *path, int want_docs)
     uint64_t size = (uint64_t)st.st_size;
 
     /* the header: at most 24 + record + 4, padded */
-    size_t hmax = 24 + TOK_RECORD_FIXED + 4 * (TOK_MAX_VOCAB - TOK_FIRST_MERGE) + 4 + TOKSTREAM_ALIGN;
+    size_t hmax = 24 + TOK_RECORD_MAX + 4 + TOKSTREAM_ALIGN;
     size_t hn = size < hmax ? (size_t)size : hmax;
     if (hn == 0) { l1b_error("%s: empty file, not a token stream", f->path); goto fail; }
     uint8_t *h = xmalloc(hn);

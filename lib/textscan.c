@@ -18,16 +18,11 @@ static char *stdin_path[] = {"-"};
 
 /* The first pass reads the inputs themselves; when any of them cannot be
  * read twice (a pipe, a terminal, stdin not at offset 0), the first pass
- * also copies everything it reads to the spool file and the second pass
- * reads only that. */
+ * also copies everything it reads to the spool file, and the second pass
+ * reads that copy, then goes on with the inputs from where the first pass
+ * stopped: at their end, or at its limit. */
 static int open_current(TextInput *in)
 {
-    if (in->second_pass && in->spool_fd >= 0) {
-        in->fd = in->spool_fd;
-        in->name = in->spool_path;
-        if (lseek(in->fd, 0, SEEK_SET) < 0) return l1b_error("%s: %s", in->spool_path, strerror(errno));
-        return 0;
-    }
     const char *p = in->paths[in->cur];
     if (strcmp(p, "-")) {
         in->fd = open(p, O_RDONLY);
@@ -37,14 +32,19 @@ static int open_current(TextInput *in)
     }
     in->name = "stdin";
     in->fd = STDIN_FILENO;
-    if (in->second_pass && lseek(in->fd, 0, SEEK_SET) < 0)
+    if (in->second_pass && in->spool_fd < 0 && lseek(in->fd, 0, SEEK_SET) < 0)
         return l1b_error("stdin: cannot rewind: %s", strerror(errno));
     return 0;
 }
 
+static void close_fd(TextInput *in, int fd)
+{
+    if (fd >= 0 && fd != STDIN_FILENO && fd != in->spool_fd) close(fd);
+}
+
 static void close_current(TextInput *in)
 {
-    if (in->fd >= 0 && in->fd != STDIN_FILENO && in->fd != in->spool_fd) close(in->fd);
+    close_fd(in, in->fd);
     in->fd = -1;
 }
 
@@ -64,6 +64,7 @@ int textin_open(TextInput *in, char **paths, int n, int rewindable)
     in->n_paths = n ? n : 1;
     in->fd = -1;
     in->spool_fd = -1;
+    in->stop_fd = -1;
     in->rewindable = rewindable;
     int stdin_uses = 0, all_rereadable = 1;
     for (int i = 0; i < in->n_paths; i++) {
@@ -78,10 +79,29 @@ int textin_open(TextInput *in, char **paths, int n, int rewindable)
     return open_current(in);
 }
 
+void textin_limit(TextInput *in, uint64_t limit) { in->limit = limit; }
+
 long long textin_read(TextInput *in, void *buf, size_t n)
 {
-    int from_spool = in->second_pass && in->spool_fd >= 0;
+    if (!in->second_pass && in->limit) {
+        if (in->bytes >= in->limit) return 0;
+        if (n > in->limit - in->bytes) n = (size_t)(in->limit - in->bytes);
+    }
     if (n == 0) return 0;
+    if (in->in_spool) {
+        long long got = read_full(in->spool_fd, buf, n, in->spool_path);
+        if (got < 0) return -1;
+        if (got > 0) {
+            in->bytes += (uint64_t)got;
+            return got;
+        }
+        /* the copy is read: on with the inputs where the first pass left them */
+        in->in_spool = 0;
+        in->cur = in->stop_cur;
+        in->fd = in->stop_fd;
+        in->name = in->stop_name;
+        in->stop_fd = -1;
+    }
     while (in->cur < in->n_paths) {
         if (in->fd >= 0) {
             long long got = read_full(in->fd, buf, n, in->name);
@@ -91,16 +111,12 @@ long long textin_read(TextInput *in, void *buf, size_t n)
              * would wait for a second Ctrl-D. */
             if ((size_t)got < n) close_current(in);
             if (got > 0) {
-                if (!from_spool && in->spool_fd >= 0 &&
+                if (!in->second_pass && in->spool_fd >= 0 &&
                     write_full(in->spool_fd, buf, (size_t)got, in->spool_path) < 0)
                     return -1;
                 in->bytes += (uint64_t)got;
                 return got;
             }
-        }
-        if (from_spool) {
-            in->cur = in->n_paths;
-            break;
         }
         if (++in->cur < in->n_paths && open_current(in) < 0) return -1;
     }
@@ -109,22 +125,32 @@ long long textin_read(TextInput *in, void *buf, size_t n)
 
 int textin_rewind(TextInput *in)
 {
-    close_current(in);
-    in->cur = 0;
     in->bytes = 0;
     in->second_pass = 1;
+    if (in->spool_fd >= 0) {
+        in->stop_cur = in->cur;
+        in->stop_fd = in->fd;
+        in->stop_name = in->name;
+        in->fd = -1;
+        in->in_spool = 1;
+        if (lseek(in->spool_fd, 0, SEEK_SET) < 0) return l1b_error("%s: %s", in->spool_path, strerror(errno));
+        return 0;
+    }
+    close_current(in);
+    in->cur = 0;
     return open_current(in);
 }
 
 void textin_close(TextInput *in)
 {
     close_current(in);
+    close_fd(in, in->stop_fd);
     if (in->spool_fd >= 0) {
         close(in->spool_fd);
         free(in->spool_path);
     }
     memset(in, 0, sizeof *in);
-    in->fd = in->spool_fd = -1;
+    in->fd = in->spool_fd = in->stop_fd = -1;
 }
 
 /* ---- scanning -------------------------------------------------------- */
@@ -138,16 +164,19 @@ void scan_init(TextScanner *s, TextInput *in, int doc_mode)
     s->buf = xmalloc(s->cap);
 }
 
+void scan_symbols(TextScanner *s, const Tokenizer *tok) { s->tok = tok && tok->n_symbols ? tok : NULL; }
+
 void scan_free(TextScanner *s)
 {
     free(s->buf);
     memset(s, 0, sizeof *s);
 }
 
-/* Keep more than PRETOK_MAX bytes ahead of pos unless at end of input. */
+/* Keep TOK_SPLIT_LOOKAHEAD (> PRETOK_MAX) bytes ahead of pos unless at end
+ * of input. */
 static int refill(TextScanner *s)
 {
-    if (s->eof || s->end - s->pos > PRETOK_MAX) return 0;
+    if (s->eof || s->end - s->pos >= TOK_SPLIT_LOOKAHEAD) return 0;
     memmove(s->buf, s->buf + s->pos, s->end - s->pos);
     s->end -= s->pos;
     s->pos = 0;
@@ -160,10 +189,17 @@ static int refill(TextScanner *s)
     return 0;
 }
 
+static size_t split(TextScanner *s, const uint8_t *p, size_t n)
+{
+    s->symbol = 0;
+    return s->tok ? tok_split(s->tok, p, n, &s->symbol) : pretok_next(p, n);
+}
+
 static int is_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 int scan_next(TextScanner *s, const uint8_t **piece, size_t *len)
 {
+    s->symbol = 0;
     if (s->eod_pending) {
         s->eod_pending = 0;
         s->doc_open = 0;
@@ -183,18 +219,19 @@ int scan_next(TextScanner *s, const uint8_t **piece, size_t *len)
     if (s->doc == DOC_LINE || s->doc == DOC_NUL) {
         const uint8_t *sep = memchr(p, s->doc == DOC_LINE ? '\n' : 0, avail);
         size_t region = sep ? (size_t)(sep - p) + 1 : avail;
-        n = pretok_next(p, region);
+        n = split(s, p, region);
         s->doc_open = 1;
         if (sep && n == region) s->eod_pending = 1;
     } else {
-        n = pretok_next(p, avail);
+        n = split(s, p, avail);
         if (s->doc == DOC_BLANK) {
-            if (is_space(p[n - 1])) {  /* white-space pre-token */
+            if (!s->symbol && is_space(p[n - 1])) {  /* white-space pre-token */
                 for (size_t i = 0; i < n; i++) s->newlines += p[i] == '\n';
             } else {
                 if (s->newlines >= 2 && s->doc_open) {
                     s->newlines = 0;
                     s->doc_open = 0;
+                    s->symbol = 0;
                     return SCAN_EOD;  /* this piece opens the next document */
                 }
                 s->newlines = 0;

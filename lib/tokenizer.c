@@ -127,6 +127,7 @@ int tok_init_bpe(Tokenizer *t, const uint16_t *merges, uint32_t n_merges, const 
 void tok_free(Tokenizer *t)
 {
     free(t->merges);
+    free(t->sym_ids);
     free(t->piece_off);
     free(t->pieces);
     free(t->rank_key);
@@ -136,18 +137,125 @@ void tok_free(Tokenizer *t)
     memset(t, 0, sizeof *t);
 }
 
+/* ---- user symbols ----------------------------------------------------- */
+
+static const Tokenizer *sort_tok;
+static int cmp_symbols(const void *x, const void *y)
+{
+    uint32_t a = *(const uint16_t *)x, b = *(const uint16_t *)y;
+    size_t la, lb;
+    const uint8_t *pa = tok_bytes(sort_tok, a, &la), *pb = tok_bytes(sort_tok, b, &lb);
+    if (pa[0] != pb[0]) return pa[0] < pb[0] ? -1 : 1;
+    if (la != lb) return la > lb ? -1 : 1;  /* longest first */
+    return (a > b) - (a < b);
+}
+
+int tok_add_symbols(Tokenizer *t, const uint8_t *const *s, const size_t *len, uint32_t n, const char *name)
+{
+    if (n == 0) return 0;
+    if (t->n_symbols) return l1b_error("%s: the tokenizer already has user symbols", name);
+    if (n > TOK_MAX_SYMBOLS) return l1b_error("%s: %u user symbols (at most %u)", name, n, TOK_MAX_SYMBOLS);
+    if (t->n_vocab + n > TOK_MAX_VOCAB)
+        return l1b_error("%s: %u tokens and %u user symbols exceed the 65536-token vocabulary", name,
+                         t->n_vocab, n);
+    size_t total = t->piece_off[t->n_vocab];
+    for (uint32_t j = 0; j < n; j++) {
+        if (len[j] == 0 || len[j] > TOK_SYMBOL_MAX)
+            return l1b_error("%s: user symbol %u is %zu bytes long (1 to %u)", name, j + 1, len[j],
+                             TOK_SYMBOL_MAX);
+        for (uint32_t i = 0; i < j; i++)
+            if (len[i] == len[j] && !memcmp(s[i], s[j], len[j]))
+                return l1b_error("%s: user symbol %u repeats symbol %u", name, j + 1, i + 1);
+        total += len[j];
+    }
+    uint32_t first = t->n_vocab;
+    t->piece_off = xrealloc(t->piece_off, (first + n + 1) * sizeof *t->piece_off);
+    t->pieces = xrealloc(t->pieces, total ? total : 1);
+    uint32_t off = t->piece_off[first];
+    for (uint32_t j = 0; j < n; j++) {
+        t->piece_off[first + j] = off;
+        memcpy(t->pieces + off, s[j], len[j]);
+        off += (uint32_t)len[j];
+    }
+    t->piece_off[first + n] = off;
+    t->n_vocab = first + n;
+    t->n_symbols = n;
+
+    t->sym_ids = xmalloc(n * sizeof *t->sym_ids);
+    for (uint32_t j = 0; j < n; j++) t->sym_ids[j] = (uint16_t)(first + j);
+    sort_tok = t;
+    qsort(t->sym_ids, n, sizeof *t->sym_ids, cmp_symbols);
+    uint32_t k = 0;
+    for (uint32_t c = 0; c < 256; c++) {
+        t->sym_first[c] = k;
+        while (k < n && t->pieces[t->piece_off[t->sym_ids[k]]] == c) k++;
+    }
+    t->sym_first[256] = n;
+    return 0;
+}
+
+/* The longest user symbol that p[0..n) begins with: its length, id in *id;
+ * 0 if none. */
+static size_t match_symbol(const Tokenizer *t, const uint8_t *p, size_t n, uint32_t *id)
+{
+    for (uint32_t k = t->sym_first[p[0]]; k < t->sym_first[p[0] + 1]; k++) {
+        size_t len;
+        const uint8_t *b = tok_bytes(t, t->sym_ids[k], &len);
+        if (len <= n && !memcmp(b, p, len)) {
+            *id = t->sym_ids[k];
+            return len;
+        }
+    }
+    return 0;
+}
+
+size_t tok_split(const Tokenizer *t, const uint8_t *p, size_t n, uint32_t *symbol)
+{
+    *symbol = 0;
+    if (t->n_symbols == 0) return pretok_next(p, n);
+    size_t len = match_symbol(t, p, n, symbol);
+    if (len) return len;
+    /* pretok_next decides on the bytes up to p[k + 1] at most (a run of
+     * white space looks at the byte after it, and may give its last space
+     * back): a symbol starting there is a cut, and the pre-token ends as
+     * at the end of the input */
+    size_t k = pretok_next(p, n);
+    uint32_t id;
+    for (size_t i = 1; i <= k + 1 && i < n; i++)
+        if (t->sym_first[p[i]] != t->sym_first[p[i] + 1] && match_symbol(t, p + i, n - i, &id))
+            return pretok_next(p, i);
+    return k;
+}
+
 /* ---- the serialised record ------------------------------------------- */
 
-size_t tok_record_size(const Tokenizer *t) { return TOK_RECORD_FIXED + 4 * (size_t)t->n_merges; }
+size_t tok_record_size(const Tokenizer *t)
+{
+    size_t n = TOK_RECORD_FIXED + 4 * (size_t)t->n_merges;
+    for (uint32_t j = 0; j < t->n_symbols; j++) {
+        size_t len;
+        tok_bytes(t, TOK_FIRST_MERGE + t->n_merges + j, &len);
+        n += 2 + len;
+    }
+    return n;
+}
 
 void tok_record_write(const Tokenizer *t, uint8_t *out)
 {
     put32(out, t->kind);
     put32(out + 4, PRETOK_VERSION);
     put32(out + 8, t->n_vocab);
-    put32(out + 12, 1);  /* n_special: end-of-document */
+    put32(out + 12, 1 + t->n_symbols);  /* n_special: end-of-document and the user symbols */
     put32(out + 16, t->n_merges);
     for (uint32_t m = 0; m < 2 * t->n_merges; m++) put16(out + TOK_RECORD_FIXED + 2 * m, t->merges[m]);
+    out += TOK_RECORD_FIXED + 4 * (size_t)t->n_merges;
+    for (uint32_t j = 0; j < t->n_symbols; j++) {
+        size_t len;
+        const uint8_t *b = tok_bytes(t, TOK_FIRST_MERGE + t->n_merges + j, &len);
+        put16(out, (uint16_t)len);
+        memcpy(out + 2, b, len);
+        out += 2 + len;
+    }
 }
 
 int tok_record_read(Tokenizer *t, const uint8_t *p, size_t n, const char *name)
@@ -161,21 +269,44 @@ int tok_record_read(Tokenizer *t, const uint8_t *p, size_t n, const char *name)
     if (pretok != PRETOK_VERSION)
         return l1b_error("%s: unknown pre-tokenizer version %u (this l1b knows %u)", name, pretok,
                          PRETOK_VERSION);
-    if (n_special != 1) return l1b_error("%s: unsupported special-token count %u", name, n_special);
-    if (n_merges > TOK_MAX_VOCAB - TOK_FIRST_MERGE || n_vocab != TOK_FIRST_MERGE + n_merges)
-        return l1b_error("%s: vocabulary size %u does not match %u merges", name, n_vocab, n_merges);
+    if (n_special < 1 || n_special > 1 + TOK_MAX_SYMBOLS)
+        return l1b_error("%s: unsupported special-token count %u", name, n_special);
+    uint32_t n_symbols = n_special - 1;
+    if (n_merges > TOK_MAX_VOCAB - TOK_FIRST_MERGE || n_vocab != TOK_FIRST_MERGE + n_merges + n_symbols)
+        return l1b_error("%s: vocabulary size %u does not match %u merges and %u user symbols", name,
+                         n_vocab, n_merges, n_symbols);
+    if (n_vocab > TOK_MAX_VOCAB)
+        return l1b_error("%s: vocabulary size %u exceeds 65536", name, n_vocab);
     if (kind == TOK_KIND_BYTES && n_merges)
         return l1b_error("%s: byte tokenizer with %u merges", name, n_merges);
-    if (n != TOK_RECORD_FIXED + 4 * (size_t)n_merges)
-        return l1b_error("%s: tokenizer record size %zu does not match %u merges", name, n, n_merges);
-    if (kind == TOK_KIND_BYTES) {
-        tok_init_bytes(t);
-        return 0;
+    /* the user symbols after the merges: u16 length, bytes */
+    size_t off = TOK_RECORD_FIXED + 4 * (size_t)n_merges;
+    const uint8_t **sym = xmalloc((n_symbols + 1) * sizeof *sym);
+    size_t *sym_len = xmalloc((n_symbols + 1) * sizeof *sym_len);
+    for (uint32_t j = 0; j < n_symbols && off <= n; j++) {
+        if (n - off < 2) { off = n + 1; break; }
+        sym_len[j] = le16(p + off);
+        sym[j] = p + off + 2;
+        off += 2 + sym_len[j];
     }
-    uint16_t *m = xmalloc((2 * (size_t)n_merges + 1) * sizeof *m);
-    for (uint32_t i = 0; i < 2 * n_merges; i++) m[i] = le16(p + TOK_RECORD_FIXED + 2 * i);
-    int rc = tok_init_bpe(t, m, n_merges, name);
-    free(m);
+    int rc = 0;
+    if (n != off) {
+        rc = l1b_error("%s: tokenizer record size %zu does not match %u merges%s", name, n, n_merges,
+                       n_symbols ? " and its user symbols" : "");
+    } else if (kind == TOK_KIND_BYTES) {
+        tok_init_bytes(t);
+    } else {
+        uint16_t *m = xmalloc((2 * (size_t)n_merges + 1) * sizeof *m);
+        for (uint32_t i = 0; i < 2 * n_merges; i++) m[i] = le16(p + TOK_RECORD_FIXED + 2 * i);
+        rc = tok_init_bpe(t, m, n_merges, name);
+        free(m);
+    }
+    if (rc == 0 && tok_add_symbols(t, sym, sym_len, n_symbols, name) < 0) {
+        tok_free(t);
+        rc = -1;
+    }
+    free(sym);
+    free(sym_len);
     return rc;
 }
 
@@ -251,8 +382,10 @@ size_t tok_encode_text(Tokenizer *t, const uint8_t *s, size_t n, uint16_t *out)
 {
     size_t k = 0;
     for (size_t pos = 0; pos < n;) {
-        size_t len = pretok_next(s + pos, n - pos);
-        k += tok_encode_piece(t, s + pos, len, out + k);
+        uint32_t symbol;
+        size_t len = tok_split(t, s + pos, n - pos, &symbol);
+        if (symbol) out[k++] = (uint16_t)symbol;
+        else k += tok_encode_piece(t, s + pos, len, out + k);
         pos += len;
     }
     return k;

@@ -87,7 +87,7 @@ int tokstream_parse_header(const uint8_t *p, size_t n, const char *name, Tokeniz
         return l1b_error("%s: token stream version %u not supported (this l1b reads %u)", name,
                          version, TOKSTREAM_VERSION);
     if (flags) return l1b_error("%s: unknown token stream flags 0x%x", name, flags);
-    if (rec > TOK_RECORD_FIXED + 4 * (TOK_MAX_VOCAB - TOK_FIRST_MERGE) || hsize % TOKSTREAM_ALIGN ||
+    if (rec > TOK_RECORD_MAX || hsize % TOKSTREAM_ALIGN ||
         hsize < FIXED + rec + 4 || hsize - (FIXED + rec + 4) >= TOKSTREAM_ALIGN)
         return l1b_error("%s: corrupt token stream header (sizes %u, %u)", name, hsize, rec);
     if (n < hsize) return l1b_error("%s: truncated token stream header", name);
@@ -125,8 +125,7 @@ int tokr_open(TokReader *r, int fd, const char *name)
     }
     /* read the whole header when its size field is plausible; otherwise
      * the parser reports what is wrong with the fixed part */
-    const size_t max_header = FIXED + TOK_RECORD_FIXED + 4 * (TOK_MAX_VOCAB - TOK_FIRST_MERGE) + 4 +
-                              TOKSTREAM_ALIGN;
+    const size_t max_header = FIXED + TOK_RECORD_MAX + 4 + TOKSTREAM_ALIGN;
     uint32_t hsize = r->have == FIXED ? le32(r->buf + 16) : 0;
     size_t want = hsize > FIXED && hsize <= max_header ? hsize : FIXED;
     uint8_t *h = xmalloc(want);

@@ -251,3 +251,128 @@ load helper
     [ "$status" -eq 1 ]
     [ "$output" = "l1b-tokenize: bomb.tok: merge 6 makes a token longer than 64 bytes" ]
 }
+
+@test "--pieces: tokens as text, a space as U+2581, a line per line of input" {
+    for i in $(seq 20); do echo "the cat sat on the mat"; done > cat.txt
+    l1b-tokenize --bpe --vocab 270 -o cat.tok cat.txt
+    run bash -c "printf 'the cat sat\n\ton a hat!\n' | l1b-tokenize --tokenizer cat.tok --pieces"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 'the ▁cat ▁sat \n' ]
+    [ "${lines[1]}" = '\t o n ▁ a ▁ h at ! \n' ]
+    [ "${#lines[@]}" -eq 2 ]
+    # bytes that are no printable character: \\ \r \xHH; U+2581 itself escaped;
+    # a well-formed UTF-8 character as it is (when one token holds it)
+    printf 'caf\xc3\xa9 \\ \r\xff\xe2\x96\x81\n' > odd.txt
+    run l1b-tokenize --pieces odd.txt
+    [ "$output" = 'c a f \xc3 \xa9 ▁ \\ ▁ \r \xff \xe2 \x96 \x81 \n' ]
+    for i in $(seq 20); do echo "café"; done > cafe.txt
+    l1b-tokenize --bpe --vocab 300 -o cafe.tok cafe.txt
+    [ "$(echo café | l1b-tokenize --tokenizer cafe.tok --pieces)" = 'café \n' ]
+    # documents: <eod> ends a line; the last line has no newline of its own
+    run bash -c "printf 'one\n\nthree' | l1b-tokenize --doc line --pieces"
+    [ "$output" = "$(printf 'o n e \\n <eod>\n\\n <eod>\nt h r e e <eod>')" ]
+    # l1b-ckpt vocab spells the vocabulary the same way
+    l1b-ckpt vocab cat.tok > vocab.txt
+    grep -qx $'32\t▁' vocab.txt
+    grep -qx $'258\t▁cat\t1' vocab.txt || grep -q $'\t▁cat\t' vocab.txt
+    # empty input, empty output
+    [ -z "$(l1b-tokenize --pieces < /dev/null)" ]
+}
+
+@test "--user-symbols: a symbol stays one token, is stored in the stream and round-trips" {
+    for i in $(seq 100); do
+        printf '<|user|> hello there|>\n<|bot|> hi, <|user|\n'
+    done > chat.txt
+    l1b-tokenize --bpe --vocab 300 --user-symbols '<|user|>,<|bot|>' -o chat.tok chat.txt
+    l1b-tokenize --decode chat.tok | cmp - chat.txt
+    # the symbols are the last two ids, listed as user symbols
+    n=$(l1b-ckpt vocab chat.tok | wc -l)
+    [ "$(l1b-ckpt vocab chat.tok | tail -2)" = "$(printf '%d\t<|user|>\tuser\n%d\t<|bot|>\tuser' $((n - 2)) $((n - 1)))" ]
+    # every occurrence is that one id, and nothing else is: a cut-short
+    # "<|user|" is ordinary text
+    l1b-tokenize --decode chat.tok | l1b-tokenize --tokenizer chat.tok --ids > chat.ids
+    [ "$(tr ' ' '\n' < chat.ids | grep -cx $((n - 2)))" = 100 ]
+    [ "$(tr ' ' '\n' < chat.ids | grep -cx $((n - 1)))" = 100 ]
+    # encoding with the stored tokenizer matches them greedily, before BPE
+    run bash -c "printf 'x<|user|><|bot|>y' | l1b-tokenize --tokenizer chat.tok --pieces"
+    [ "$output" = "x <|user|> <|bot|> y" ]
+    # never split and never merged: no other token holds a symbol
+    [ "$(l1b-ckpt vocab chat.tok | grep -c '<|user|>')" = 1 ]
+    [ "$(l1b-ckpt vocab chat.tok | grep -c '<|bot|>')" = 1 ]
+    # with the byte tokenizer: 257 is the first symbol; escapes in the list
+    [ "$(printf 'a<|user|>b' | l1b-tokenize --user-symbols '<|user|>' --ids)" = "97 257 98" ]
+    [ "$(printf 'a,b\n\n' | l1b-tokenize --user-symbols 'a\,b,\n\n' --ids)" = "257 258" ]
+    printf 'a,b\n\n' | l1b-tokenize --user-symbols 'a\,b' --user-symbols '\x0a\x0a' | l1b-tokenize -d | cmp - <(printf 'a,b\n\n')
+}
+
+@test "--user-symbols: a model trained on the stream reads and writes them" {
+    for i in $(seq 200); do printf '<|user|> the cat\n'; done > chat.txt
+    l1b-tokenize --bpe --vocab 280 --user-symbols '<|user|>' -o chat.tok chat.txt
+    l1b-train -q -o m.l1b --dim 16 --layers 1 --heads 2 --ctx 16 --steps 2 --batch 2 chat.tok
+    n=$(l1b-ckpt vocab m.l1b | wc -l)
+    run bash -c "printf '<|user|> the' | l1b-sample -m m.l1b --score --logprobs"
+    [ "$status" -eq 0 ]
+    [ "${lines[1]}" = "$(printf '0\t%d\t<|user|>' $((n - 1)))"$'\t'"$(cut -f4 <<< "${lines[1]}")" ]
+}
+
+@test "--user-symbols and --pieces: mistakes are usage errors naming the option" {
+    run l1b-tokenize --user-symbols 'a,,b' --ids < /dev/null
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --user-symbols: 'a,,b': an empty symbol" ]
+    run l1b-tokenize --user-symbols 'ab,ab' --ids < /dev/null
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --user-symbols: 'ab' given twice" ]
+    run l1b-tokenize --user-symbols '<eod>' --ids < /dev/null
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --user-symbols "$(printf '%065d' 0)" --ids < /dev/null
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == *"a symbol is longer than 64 bytes" ]]
+    run l1b-tokenize --user-symbols 'a\qb' --ids < /dev/null
+    [ "$status" -eq 2 ]
+    printf 'x' > x.txt
+    l1b-tokenize -o x.tok x.txt
+    run l1b-tokenize --tokenizer x.tok --user-symbols '<|u|>' --ids x.txt
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --user-symbols go with --bpe or the byte tokenizer; --tokenizer FILE brings its own" ]
+    run l1b-tokenize --bpe --vocab 258 --user-symbols 'a,b' --ids x.txt
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --vocab 258 leaves no room for 2 user symbols (at least 259)" ]
+    run l1b-tokenize --ids --pieces x.txt
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --decode --pieces x.tok
+    [ "$status" -eq 2 ]
+    run l1b-tokenize --sample-bytes 100 x.txt
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-tokenize: --sample-bytes needs --bpe" ]
+    run l1b-tokenize --bpe --sample-bytes 0 --ids x.txt
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == "l1b-tokenize: --sample-bytes: '0' is not a number from 1 to "* ]]
+}
+
+@test "--sample-bytes N learns what the first N bytes teach, and encodes everything" {
+    gen_text 12 20000 > in.txt
+    head -c 30000 in.txt > head.txt
+    l1b-tokenize --bpe --vocab 600 -o head.tok head.txt
+    l1b-tokenize --tokenizer head.tok -o want.tok in.txt
+    # a file, a pipe, and a file then a pipe cut in either: the same stream
+    l1b-tokenize --bpe --vocab 600 --sample-bytes 30000 -o a.tok in.txt
+    cmp a.tok want.tok
+    cat in.txt | l1b-tokenize --bpe --vocab 600 --sample-bytes 30000 -o b.tok
+    cmp b.tok want.tok
+    head -c 50000 in.txt > first.txt
+    tail -c +50001 in.txt > rest.txt
+    cat rest.txt | l1b-tokenize --bpe --vocab 600 --sample-bytes 30000 -o c.tok first.txt -
+    cmp c.tok want.tok
+    head -c 10000 in.txt > first.txt
+    tail -c +10001 in.txt > rest.txt
+    cat rest.txt | l1b-tokenize --bpe --vocab 600 --sample-bytes 30000 -o d.tok first.txt -
+    cmp d.tok want.tok
+    l1b-tokenize --decode d.tok | cmp - in.txt
+    # -v reports the bytes learned from; a suffix k is 1000
+    run bash -c "l1b-tokenize --bpe --vocab 600 --sample-bytes 4k -v -o e.tok in.txt 2>&1"
+    [[ "${lines[0]}" == "l1b-tokenize: learned "*" merges from 4000 bytes ("* ]]
+    # more than the input: all of it
+    l1b-tokenize --bpe --vocab 600 --sample-bytes 1G -o f.tok in.txt
+    l1b-tokenize --bpe --vocab 600 -o g.tok in.txt
+    cmp f.tok g.tok
+}

@@ -2,7 +2,7 @@
  * token stream.
  *
  * Input: a tokenizer record (kind, pre-tokenizer version, n_vocab,
- * n_special, n_merges, then the merge pairs). tok_record_read parses it
+ * n_special, n_merges, then the merge pairs and the user symbols). tok_record_read parses it
  * from memory; then the record is wrapped in a token stream (a valid
  * header with its CRC, the ids 0..256 as the body, a valid trailer) that
  * tokenizer_from_file and the stream reader read from a file.
@@ -11,7 +11,8 @@
  * accepted record is written back byte for byte (tok_record_write); every
  * token's bytes are the concatenation of its merge's halves and at most
  * PRETOK_MAX long; encoding then decoding gives back the text, both for
- * the input itself and for the concatenated bytes of the learned tokens. */
+ * the input itself and for the concatenated bytes of the learned tokens
+ * and user symbols; a user symbol alone encodes to its own id. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void round_trip(Tokenizer *t, const uint8_t *s, size_t n)
 
 static void check_tokenizer(Tokenizer *t, const uint8_t *p, size_t n)
 {
-    FUZZ_CHECK(t->n_vocab == TOK_FIRST_MERGE + t->n_merges, "n_vocab");
+    FUZZ_CHECK(t->n_vocab == TOK_FIRST_MERGE + t->n_merges + t->n_symbols, "n_vocab");
     FUZZ_CHECK(tok_record_size(t) == n, "record size");
     uint8_t *w = malloc(n + 1);
     tok_record_write(t, w);
@@ -59,8 +60,9 @@ static void check_tokenizer(Tokenizer *t, const uint8_t *p, size_t n)
         const uint8_t *b = tok_bytes(t, i, &len);
         FUZZ_CHECK(len == 1 && b[0] == i, "byte token");
     }
-    /* the learned tokens' bytes, concatenated, as a second text */
-    uint8_t *text = malloc((size_t)t->n_merges * PRETOK_MAX + 1);
+    /* the learned tokens' bytes and the user symbols, concatenated, as a
+     * second text */
+    uint8_t *text = malloc((size_t)(t->n_merges + t->n_symbols) * PRETOK_MAX + 1);
     size_t tn = 0;
     for (uint32_t m = 0; m < t->n_merges; m++) {
         uint32_t id = TOK_FIRST_MERGE + m, a = t->merges[2 * m], b = t->merges[2 * m + 1];
@@ -69,6 +71,15 @@ static void check_tokenizer(Tokenizer *t, const uint8_t *p, size_t n)
         FUZZ_CHECK(len == la + lb && len <= PRETOK_MAX, "token length");
         FUZZ_CHECK(!memcmp(bi, ba, la) && !memcmp(bi + la, bb, lb), "token bytes are not its halves'");
         memcpy(text + tn, bi, len);
+        tn += len;
+    }
+    for (uint32_t j = 0; j < t->n_symbols; j++) {
+        const uint8_t *b = tok_bytes(t, TOK_FIRST_MERGE + t->n_merges + j, &len);
+        FUZZ_CHECK(len >= 1 && len <= TOK_SYMBOL_MAX, "user symbol length");
+        uint16_t ids[TOK_SYMBOL_MAX];
+        FUZZ_CHECK(tok_encode_text(t, b, len, ids) == 1 && ids[0] == TOK_FIRST_MERGE + t->n_merges + j,
+                   "a user symbol alone does not encode to its id");
+        memcpy(text + tn, b, len);
         tn += len;
     }
     round_trip(t, p, n);
@@ -119,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ok_file) fuzz_expect_message(path);
     FUZZ_CHECK(ok_file == ok, "tokenizer_from_file and tok_record_read disagree");
     if (ok_file) {
-        FUZZ_CHECK(f.n_merges == t.n_merges && f.kind == t.kind &&
+        FUZZ_CHECK(f.n_merges == t.n_merges && f.kind == t.kind && f.n_symbols == t.n_symbols &&
                        (!t.n_merges || !memcmp(f.merges, t.merges, 2 * (size_t)t.n_merges * sizeof *t.merges)),
                    "tokenizer_from_file found other merges");
         tok_free(&f);

@@ -131,3 +131,70 @@ TEST(textin_names_missing_file)
     CHECK_EQ(textin_open(&in, paths, 1, 0), -1);
     CHECK_ERR("/nonexistent/corpus.txt: No such file");
 }
+
+TEST(scan_cuts_user_symbols_across_buffer_refills)
+{
+    /* 1 MB where "<|u|>", "<|" and "||" turn up often, and cut short as
+     * often: the scanner's pieces must equal tok_split over the whole text */
+    Tokenizer t;
+    tok_init_bytes(&t);
+    const uint8_t *syms[] = {(const uint8_t *)"<|u|>", (const uint8_t *)"<|", (const uint8_t *)"||"};
+    size_t lens[] = {5, 2, 2};
+    CHECK_EQ(tok_add_symbols(&t, syms, lens, 3, "t"), 0);
+    size_t n = 1 << 20;
+    char *text = malloc(n);
+    unsigned s = 11;
+    const char *alphabet = "ab <|u|>  <|u\n|x\t";
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        text[i] = alphabet[(s >> 16) % strlen(alphabet)];
+    }
+    char *path = temp_file_with(text, n);
+    TextInput in;
+    TextScanner sc;
+    char *paths[] = {path};
+    CHECK_EQ(textin_open(&in, paths, 1, 0), 0);
+    scan_init(&sc, &in, DOC_NONE);
+    scan_symbols(&sc, &t);
+    const uint8_t *p;
+    size_t len, pos = 0, mismatches = 0, n_sym = 0;
+    while (scan_next(&sc, &p, &len) == SCAN_PIECE) {
+        uint32_t sym;
+        size_t want = tok_split(&t, (const uint8_t *)text + pos, n - pos, &sym);
+        if (want != len || sym != sc.symbol || memcmp(p, text + pos, len)) mismatches++;
+        n_sym += sym != 0;
+        pos += len;
+    }
+    CHECK_EQ(mismatches, 0);
+    CHECK_EQ(pos, n);
+    CHECK(n_sym > 10000);
+    scan_free(&sc);
+    textin_close(&in);
+    tok_free(&t);
+    unlink(path);
+    free(path);
+    free(text);
+}
+
+TEST(textin_limit_ends_the_first_pass_only)
+{
+    char *a = temp_file_with("abc", 3), *b = temp_file_with("defg", 4);
+    char *paths[] = {a, b};
+    TextInput in;
+    CHECK_EQ(textin_open(&in, paths, 2, 1), 0);
+    textin_limit(&in, 5);
+    char buf[16];
+    size_t got = 0;
+    long long k;
+    while ((k = textin_read(&in, buf + got, sizeof buf - got)) > 0) got += (size_t)k;
+    CHECK_EQ(got, 5);
+    CHECK(!memcmp(buf, "abcde", 5));
+    CHECK_EQ(textin_rewind(&in), 0);
+    got = 0;
+    while ((k = textin_read(&in, buf + got, sizeof buf - got)) > 0) got += (size_t)k;
+    CHECK_EQ(got, 7);
+    CHECK(!memcmp(buf, "abcdefg", 7));
+    textin_close(&in);
+    unlink(a); unlink(b);
+    free(a); free(b);
+}

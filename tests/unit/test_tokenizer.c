@@ -233,8 +233,11 @@ TEST(tokenizer_record_rejects_invalid)
     put32(bad + 8, 300);
     CHECK_EQ(tok_record_read(&t, bad, 28, "f"), -1); CHECK_ERR("does not match 2 merges");
     memcpy(bad, rec, 28);
-    put32(bad + 12, 2);
-    CHECK_EQ(tok_record_read(&t, bad, 28, "f"), -1); CHECK_ERR("special-token count 2");
+    put32(bad + 12, 0);
+    CHECK_EQ(tok_record_read(&t, bad, 28, "f"), -1); CHECK_ERR("special-token count 0");
+    memcpy(bad, rec, 28);
+    put32(bad + 12, 2);  /* a user symbol the vocabulary does not count */
+    CHECK_EQ(tok_record_read(&t, bad, 28, "f"), -1); CHECK_ERR("does not match 2 merges and 1 user symbols");
     CHECK_EQ(tok_record_read(&t, rec, 27, "f"), -1); CHECK_ERR("record size 27");
     CHECK_EQ(tok_record_read(&t, rec, 10, "f"), -1); CHECK_ERR("truncated");
     memcpy(bad, rec, 28);
@@ -274,4 +277,123 @@ TEST(byte_tokenizer_is_identity_plus_eod)
     CHECK_EQ(tok_encode_piece(&t, (const uint8_t *)"\0\xff z", 4, ids), 4);
     CHECK_EQ(ids[0], 0); CHECK_EQ(ids[1], 255); CHECK_EQ(ids[2], ' '); CHECK_EQ(ids[3], 'z');
     tok_free(&t);
+}
+
+/* ---- user symbols ------------------------------------------------------ */
+
+static void add_syms(Tokenizer *t, const char *const *syms, uint32_t n)
+{
+    const uint8_t *s[8];
+    size_t len[8];
+    for (uint32_t j = 0; j < n; j++) s[j] = (const uint8_t *)syms[j], len[j] = strlen(syms[j]);
+    CHECK_EQ(tok_add_symbols(t, s, len, n, "test"), 0);
+}
+
+/* The units of s (tok_split) joined with '|', user symbols in brackets. */
+static void units(const Tokenizer *t, const char *s, char *out)
+{
+    size_t n = strlen(s), pos = 0;
+    out[0] = 0;
+    while (pos < n) {
+        uint32_t sym;
+        size_t k = tok_split(t, (const uint8_t *)s + pos, n - pos, &sym);
+        if (pos) strcat(out, "|");
+        if (sym) strcat(out, "[");
+        strncat(out, s + pos, k);
+        if (sym) strcat(out, "]");
+        pos += k;
+    }
+}
+
+TEST(user_symbols_cut_the_text_longest_first)
+{
+    Tokenizer t;
+    tok_init_bytes(&t);
+    static const char *const syms[] = {"<|u|>", "<|", "\n\n"};
+    add_syms(&t, syms, 3);
+    CHECK_EQ(t.n_symbols, 3);
+    CHECK_EQ(t.n_vocab, 260);
+    char out[256];
+    /* the text between symbols splits as if each symbol ended the input:
+     * "  " keeps both spaces, "hi!" does not take the '<' */
+    units(&t, "hi!<|u|>  <|u|>x <| y\n\n\nz", out);
+    CHECK_STR(out, "hi|!|[<|u|>]|  |[<|u|>]|x| |[<|]| y|[\n\n]|\n|z");
+    units(&t, "<|u|", out);  /* a symbol cut short is text; its prefix matches */
+    CHECK_STR(out, "[<|]|u||");
+    uint16_t ids[32];
+    size_t k = tok_encode_text(&t, (const uint8_t *)"a<|u|>b", 7, ids);
+    CHECK_EQ(k, 3);
+    CHECK_EQ(ids[0], 'a'); CHECK_EQ(ids[1], 257); CHECK_EQ(ids[2], 'b');
+    size_t len;
+    CHECK(!memcmp(tok_bytes(&t, 259, &len), "\n\n", 2));
+    CHECK_EQ(len, 2);
+    tok_free(&t);
+}
+
+TEST(user_symbols_follow_the_merges_and_round_trip_in_the_record)
+{
+    uint16_t merges[] = {'a', 'b', 257, 'c'};
+    Tokenizer t, back;
+    CHECK_EQ(tok_init_bpe(&t, merges, 2, "t"), 0);
+    static const char *const syms[] = {"<|user|>", "\xe2\x96\x81"};
+    add_syms(&t, syms, 2);
+    CHECK_EQ(t.n_vocab, 261);
+    size_t n = tok_record_size(&t);
+    CHECK_EQ(n, 20 + 8 + (2 + 8) + (2 + 3));
+    uint8_t rec[64];
+    tok_record_write(&t, rec);
+    CHECK_EQ(le32(rec + 8), 261);
+    CHECK_EQ(le32(rec + 12), 3);  /* end-of-document and two symbols */
+    CHECK_EQ(le32(rec + 16), 2);
+    CHECK_EQ(le16(rec + 28), 8);
+    CHECK(!memcmp(rec + 30, "<|user|>", 8));
+    CHECK_EQ(le16(rec + 38), 3);
+    CHECK_EQ(tok_record_read(&back, rec, n, "t"), 0);
+    CHECK_EQ(back.n_symbols, 2);
+    size_t len;
+    const uint8_t *p = tok_bytes(&back, 259, &len);
+    CHECK_EQ(len, 8);
+    CHECK(!memcmp(p, "<|user|>", 8));
+    uint16_t ids[16];
+    CHECK_EQ(tok_encode_text(&back, (const uint8_t *)"abc<|user|>", 11, ids), 2);
+    CHECK_EQ(ids[0], 258); CHECK_EQ(ids[1], 259);
+    /* a record cut inside the symbols, or with a byte to spare, is refused */
+    CHECK_EQ(tok_record_read(&back, rec, n - 1, "f"), -1); CHECK_ERR("f: tokenizer record size 42 does not match 2 merges and its user symbols");
+    CHECK_EQ(tok_record_read(&back, rec, 30, "f"), -1); CHECK_ERR("record size 30");
+    rec[n] = 0;
+    CHECK_EQ(tok_record_read(&back, rec, n + 1, "f"), -1); CHECK_ERR("record size 44");
+    uint8_t bad[64];
+    memcpy(bad, rec, n);
+    put16(bad + 38, 0);  /* an empty symbol */
+    put32(bad + 8, 261);
+    CHECK_EQ(tok_record_read(&back, bad, n - 3, "f"), -1); CHECK_ERR("f: user symbol 2 is 0 bytes long");
+    memcpy(bad, rec, 38);
+    put16(bad + 38, 8);  /* the first one again */
+    memcpy(bad + 40, "<|user|>", 8);
+    CHECK_EQ(tok_record_read(&back, bad, 48, "f"), -1); CHECK_ERR("f: user symbol 2 repeats symbol 1");
+    tok_free(&t);
+}
+
+TEST(user_symbols_refused_when_they_cannot_be)
+{
+    Tokenizer t;
+    tok_init_bytes(&t);
+    const uint8_t *s[2] = {(const uint8_t *)"x", (const uint8_t *)""};
+    size_t len[2] = {1, 0};
+    CHECK_EQ(tok_add_symbols(&t, s, len, 2, "opt"), -1); CHECK_ERR("opt: user symbol 2 is 0 bytes long (1 to 64)");
+    len[1] = 65;
+    s[1] = (const uint8_t *)"0123456789012345678901234567890123456789012345678901234567890123456789";
+    CHECK_EQ(tok_add_symbols(&t, s, len, 2, "opt"), -1); CHECK_ERR("65 bytes long");
+    CHECK_EQ(t.n_vocab, 257);  /* unchanged */
+    CHECK_EQ(tok_add_symbols(&t, s, len, 1, "opt"), 0);
+    CHECK_EQ(tok_add_symbols(&t, s, len, 1, "opt"), -1); CHECK_ERR("already has user symbols");
+    tok_free(&t);
+    /* a full vocabulary has no room */
+    uint32_t m = TOK_MAX_VOCAB - TOK_FIRST_MERGE;
+    uint16_t *merges = malloc(2 * m * sizeof *merges);
+    for (uint32_t i = 0; i < m; i++) merges[2 * i] = 'a', merges[2 * i + 1] = (uint16_t)('a' + i % 20);
+    CHECK_EQ(tok_init_bpe(&t, merges, m, "full"), 0);
+    CHECK_EQ(tok_add_symbols(&t, s, len, 1, "opt"), -1); CHECK_ERR("exceed the 65536-token vocabulary");
+    tok_free(&t);
+    free(merges);
 }
