@@ -59,7 +59,7 @@ static void usage(void)
            "                        token chosen\n"
            "      --exact           float embeddings, head and KV cache (default int8):\n"
            "                        logits as in training, about twice the memory\n"
-           "  -j, --threads N       threads (default: all cores)\n"
+           "  -j, --threads N       threads (default: the CPUs it may use)\n"
            "  -v, --verbose         report a random seed, speed and memory on stderr\n"
            "      --profile         time per kernel category at exit (as L1B_PROFILE=1)\n"
            "  -h, --help            this help\n"
