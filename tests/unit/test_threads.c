@@ -103,12 +103,12 @@ TEST(threads_chunks_of_1000_items_on_3_threads)
     CHECK_EQ(parallel_chunk_begin(big, 7, 8), big / 8 * 7 + (big % 8) * 7 / 8);
 }
 
-/* A worker stalls inside its first chunk until thread 0 has run all the
- * others: the job finishes only if the caller claims the stalled worker's
+/* A worker stalls inside its first chunk until every other chunk is done:
+ * the job finishes only if the other threads claim the stalled worker's
  * share instead of waiting for it (a fixed split would wait forever; the
  * stall gives up after 10 s, and the check then fails). */
 typedef struct {
-    atomic_int by_caller, by_workers, gave_up;
+    atomic_int by_caller, by_workers, others_done, gave_up;
     size_t k;
 } Stall;
 
@@ -116,15 +116,14 @@ static void stall_chunk(void *ctx, size_t begin, size_t end, int thread)
 {
     (void)begin, (void)end;
     Stall *s = ctx;
-    if (thread == 0) {
-        atomic_fetch_add(&s->by_caller, 1);
+    if (thread != 0 && atomic_fetch_add(&s->by_workers, 1) == 0) {
+        struct timespec pause = {0, 1000000};
+        for (int i = 0; i < 10000 && (size_t)atomic_load(&s->others_done) < s->k - 1; i++) nanosleep(&pause, NULL);
+        if ((size_t)atomic_load(&s->others_done) < s->k - 1) atomic_store(&s->gave_up, 1);
         return;
     }
-    if (atomic_fetch_add(&s->by_workers, 1) == 0) {
-        struct timespec pause = {0, 1000000};
-        for (int i = 0; i < 10000 && (size_t)atomic_load(&s->by_caller) < s->k - 1; i++) nanosleep(&pause, NULL);
-        if ((size_t)atomic_load(&s->by_caller) < s->k - 1) atomic_store(&s->gave_up, 1);
-    }
+    if (thread == 0) atomic_fetch_add(&s->by_caller, 1);
+    atomic_fetch_add(&s->others_done, 1);
 }
 
 TEST(threads_caller_takes_over_a_stalled_workers_share)
@@ -136,6 +135,7 @@ TEST(threads_caller_takes_over_a_stalled_workers_share)
             parallel_for(1000, stall_chunk, &s);
             CHECK_EQ(atomic_load(&s.gave_up), 0);
             CHECK_EQ((size_t)(atomic_load(&s.by_caller) + atomic_load(&s.by_workers)), s.k);
+            CHECK((size_t)atomic_load(&s.others_done) == s.k - 1 || atomic_load(&s.by_workers) == 0);
         }
     }
     threads_init(1);
