@@ -31,7 +31,7 @@ static const Command commands[] = {
     {"verify", "verify FILE...",
      "Check every checksum and structural invariant of model files and token\n"
      "streams: print 'FILE: ok' for each, or stop at the first problem (exit 1).\n"},
-    {"convert", "convert --pack [--bits B] | --unpack [SETTINGS] [-v] IN OUT",
+    {"convert", "convert --pack [--bits B] [--tables T] | --unpack [SETTINGS] [-v] IN OUT",
      "Convert between a training checkpoint and a compact inference file; OUT\n"
      "is written atomically.\n"
      "\n"
@@ -40,8 +40,12 @@ static const Command commands[] = {
      "  --bits B      with --pack: 2 (default; fastest) or 1.6 (five weights a\n"
      "                byte: a fifth less memory, slower); an inference file\n"
      "                is repacked\n"
+     "  --tables T    with --pack: int8 (default: the embedding and output head\n"
+     "                as int8 rows, as l1b-sample uses them) or f32 (floats, for\n"
+     "                l1b-sample --exact)\n"
      "  --unpack      inference file -> training checkpoint (step 0, zero\n"
-     "                optimizer moments, history kept) for l1b-train --resume\n"
+     "                optimizer moments, history kept; int8 tables\n"
+     "                dequantised) for l1b-train --resume\n"
      "  -v, --verbose report the sizes\n"
      "settings stored by --unpack (l1b-train's defaults otherwise; a resumed run\n"
      "refuses different explicit values):\n"
@@ -140,11 +144,11 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_convert(int argc, char **argv)
 {
-    enum { O_PACK = 256, O_UNPACK, O_BITS, O_STEPS, O_BATCH, O_ACCUM, O_WARMUP, O_LR, O_MIN_LR, O_WD, O_CLIP, O_SEED,
+    enum { O_PACK = 256, O_UNPACK, O_BITS, O_TABLES, O_STEPS, O_BATCH, O_ACCUM, O_WARMUP, O_LR, O_MIN_LR, O_WD, O_CLIP, O_SEED,
            O_VAL_FRAC, O_BATCHING };
     static const struct option opts[] = {
         {"pack", no_argument, 0, O_PACK}, {"unpack", no_argument, 0, O_UNPACK},
-        {"bits", required_argument, 0, O_BITS},
+        {"bits", required_argument, 0, O_BITS}, {"tables", required_argument, 0, O_TABLES},
         {"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
         {"accum", required_argument, 0, O_ACCUM}, {"warmup", required_argument, 0, O_WARMUP},
         {"lr", required_argument, 0, O_LR}, {"min-lr", required_argument, 0, O_MIN_LR},
@@ -157,6 +161,7 @@ static int cmd_convert(int argc, char **argv)
     train_options_default(&d);
     int mode = 0, verbose = 0, settings = 0, c;
     uint32_t packing = 0;  /* --bits: PACK_2BIT or PACK_BASE3; 0: not given */
+    uint32_t tables = 0;   /* --tables: TABLES_INT8 or TABLES_F32; 0: not given */
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         settings += c >= O_STEPS;
         switch (c) {
@@ -167,6 +172,8 @@ static int cmd_convert(int argc, char **argv)
             break;
         case O_BITS:
 packing = (uint32_t)cli_choice("--bits", optarg, packing_bits_names); break;
+        case O_TABLES:
+tables = (uint32_t)cli_choice("--tables", optarg, table_format_names); break;
         case O_STEPS: d.steps = cli_uint("--steps", optarg, 1, UINT64_MAX / 2); break;
         case O_BATCH: d.batch = (uint32_t)cli_uint("--batch", optarg, 1, 65536); break;
         case O_ACCUM: d.accum = (uint32_t)cli_uint("--accum", optarg, 1, 65536); break;
@@ -187,14 +194,18 @@ d.batching = (uint32_t)cli_choice("--batching", optarg, batching_names); break;
     if (!mode) cli_usage_error("convert: say --pack or --unpack");
     if (mode == O_PACK && settings) cli_usage_error("convert: training settings go with --unpack");
     if (mode == O_UNPACK && packing) cli_usage_error("convert: --bits goes with --pack");
+    if (mode == O_UNPACK && tables) cli_usage_error("convert: --tables goes with --pack");
     want_args(argc - optind, 2, 2, "convert");
     const char *in = argv[optind], *out = argv[optind + 1];
-    ConvertOptions co = {.unpack = mode == O_UNPACK, .packing = packing, .settings = &d};
+    ConvertOptions co = {.unpack = mode == O_UNPACK, .packing = packing, .tables = tables, .settings = &d};
     ConvertReport r;
     int rc = convert_file(in, out, &co, &r);
     if (r.inexact)
         cli_warn("%s: %zu layer slices could not be given shadow weights that quantise back to exactly the "
                  "stored scale; they differ in the last bit", in, r.inexact);
+    if (r.inexact_rows)
+        cli_warn("%s: %zu rows of the embedding or output head could not be given floats that quantise back "
+                 "to exactly the stored int8 row; they hold the values times the scale", in, r.inexact_rows);
     if (rc < 0) cli_die_last();
     if (verbose) {
         uint64_t a = r.in_bytes, b = r.out_bytes;

@@ -32,6 +32,7 @@ void ckpt_pack(const Checkpoint *ck, PackedModel *pm)
     pm->hist = copy_of(ck->hist, ck->n_hist * sizeof *ck->hist);
     pm->n_hist = ck->n_hist;
     pm->packing = model_packing(c);
+    pm->tables = TABLES_F32;
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     int8_t *q = xmalloc((size_t)c->hidden * c->dim + (size_t)c->dim * c->dim + 1);
@@ -149,11 +150,12 @@ size_t ckpt_unpack(const PackedModel *pm, const TrainState *st, Checkpoint *ck)
  * and the random state seeded from the seed. (lib/train.c fills a fresh
  * run's the same way; there --val makes val_frac 0.) */
 /* --pack: either kind in, an inference file out */
-static int pack_file(const char *in, const char *out, uint32_t kind, uint32_t packing)
+static int pack_file(const char *in, const char *out, uint32_t kind, uint32_t packing, uint32_t tables,
+                     ConvertReport *r)
 {
     PackedModel pm;
-    if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) return -1;
-    uint32_t want = packing ? packing : PACK_2BIT;
+    if (packed_model_read(in, &pm, NULL, NULL, PACKED_STORED_TABLES) < 0) return -1;
+    uint32_t want = packing ? packing : PACK_2BIT, want_tables = tables ? tables : TABLES_INT8;
     int rc = 0;
     if (pm.cfg.quant == QUANT_F32 || pm.cfg.quant == QUANT_SIGN) {
         if (packing == PACK_BASE3)
@@ -161,10 +163,16 @@ static int pack_file(const char *in, const char *out, uint32_t kind, uint32_t pa
                            pm.cfg.quant == QUANT_F32 ? "floats" : "binary (1 bit each)");
         want = pm.packing;
     }
-    if (rc == 0 && kind == CKPT_KIND_INFER && pm.packing == want)
+    if (pm.cfg.quant == QUANT_F32) {
+        if (rc == 0 && tables == TABLES_INT8)
+            rc = l1b_error("%s: --tables int8 goes with ternary or binary weights; this model's are floats", in);
+        want_tables = TABLES_F32;
+    }
+    if (rc == 0 && kind == CKPT_KIND_INFER && pm.packing == want && pm.tables == want_tables)
         rc = l1b_error("%s: already an inference file", in);
     if (rc == 0) {
         packed_model_repack(&pm, want);
+        r->inexact_rows = packed_model_set_tables(&pm, want_tables);
         rc = packed_model_write(out, &pm);
     }
     packed_model_free(&pm);
@@ -177,7 +185,8 @@ static int unpack_file(const char *in, const char *out, uint32_t kind, const Tra
 {
     if (kind != CKPT_KIND_INFER) return l1b_error("%s: already a training checkpoint", in);
     PackedModel pm;
-    if (packed_model_read(in, &pm, NULL, NULL, 0) < 0) return -1;
+    if (packed_model_read(in, &pm, NULL, NULL, PACKED_STORED_TABLES) < 0) return -1;
+    r->inexact_rows = packed_model_set_tables(&pm, TABLES_F32);  /* int8 tables dequantised */
     TrainState st;
     train_state_from_options(&st, settings);
     Checkpoint ck;
@@ -203,7 +212,7 @@ int convert_file(const char *in, const char *out, const ConvertOptions *o, Conve
     /* not into a model l1b-train is writing: its lock is held until done */
     int rc = output_check(out) < 0 ? -1 : model_lock(out, 0, &lock);
     if (rc == 0) rc = ckpt_kind(in, &kind);
-    if (rc == 0) rc = o->unpack ? unpack_file(in, out, kind, o->settings, &rep) : pack_file(in, out, kind, o->packing);
+    if (rc == 0) rc = o->unpack ? unpack_file(in, out, kind, o->settings, &rep) : pack_file(in, out, kind, o->packing, o->tables, &rep);
     if (lock >= 0) close(lock);
     if (rc == 0) {
         rep.in_bytes = file_size(in);

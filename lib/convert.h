@@ -35,6 +35,9 @@ typedef struct {
     /* --pack: PACK_2BIT or PACK_BASE3 (--bits 2 or 1.6), 0 if not given:
      * 2 bits, or for f32 and sign models their own */
     uint32_t packing;
+    /* --pack: TABLES_INT8 or TABLES_F32 (--tables), 0 if not given: int8,
+     * or for f32 models floats (the only choice there) */
+    uint32_t tables;
     /* --unpack: the training settings the checkpoint stores (steps,
      * seed, lr, min_lr, wd, clip, warmup, batch, accum, batching,
      * val_frac; the rest is not read) */
@@ -47,12 +50,17 @@ typedef struct {
      * that differs from the stored one in the last bit (0 normally; set
      * even when writing OUT then fails) */
     size_t inexact;
+    /* --unpack, or --pack --tables f32 from int8 tables: rows of the
+     * embedding and head whose floats do not quantise back to exactly the
+     * stored int8 row (0 normally) */
+    size_t inexact_rows;
 } ConvertReport;
 
 /* Convert the model file in into out, written atomically: --pack reads
  * either kind and writes an inference file (a training checkpoint, or an
- * inference file in another packing; the same packing is refused), --unpack
- * turns an inference file into a training checkpoint at step 0. -1 with
+ * inference file in another packing or table format; the same ones are
+ * refused), --unpack turns an inference file into a training checkpoint at
+ * step 0 (int8 tables dequantised). -1 with
  * l1b_error on failure; r (may be NULL) is filled either way. */
 int convert_file(const char *in, const char *out, const ConvertOptions *o, ConvertReport *r);
 

@@ -118,7 +118,8 @@ static int write_tokenizer(OutFile *f, const uint8_t *rec, size_t rec_size, cons
 int export_llama2c(const char *path, const char *model_out, const char *tok_out)
 {
     PackedModel pm;
-    if (packed_model_read(path, &pm, NULL, NULL, 0) < 0) return -1;
+    if (packed_model_read(path, &pm, NULL, NULL, PACKED_STORED_TABLES) < 0) return -1;
+    packed_model_set_tables(&pm, TABLES_F32);  /* int8 tables dequantised */
     if (pm.cfg.ffn_act != FFN_SWIGLU) {
         packed_model_free(&pm);
         return l1b_error("%s: llama2.c's run.c has only a SwiGLU feed-forward; this model uses squared ReLU "

@@ -39,7 +39,9 @@ int model_summary_read(ModelSummary *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
-    if (not_a_stream(path, &s->file_bytes) < 0 || packed_model_read(path, &s->pm, &s->kind, &s->st, 0) < 0) return -1;
+    if (not_a_stream(path, &s->file_bytes) < 0 ||
+        packed_model_read(path, &s->pm, &s->kind, &s->st, PACKED_STORED_TABLES) < 0)
+        return -1;
     if (tok_record_read(&s->tok, s->pm.tok_record, s->pm.tok_record_size, path) < 0) {
         packed_model_free(&s->pm);
         return -1;
@@ -106,7 +108,7 @@ static int verify_training(const char *path)
 static int verify_inference(const char *path)
 {
     PackedModel pm;
-    if (packed_model_read(path, &pm, NULL, NULL, 0) < 0) return -1;
+    if (packed_model_read(path, &pm, NULL, NULL, PACKED_STORED_TABLES) < 0) return -1;
     packed_model_free(&pm);
     return 0;
 }
@@ -129,5 +131,5 @@ int inspect_read_model(const char *path, PackedModel *pm)
 {
     uint64_t size;
     if (not_a_stream(path, &size) < 0) return -1;
-    return packed_model_read(path, pm, NULL, NULL, 0);
+    return packed_model_read(path, pm, NULL, NULL, PACKED_STORED_TABLES);
 }

@@ -34,14 +34,30 @@ static uint32_t n_slices(const ModelConfig *c, const TensorInfo info[N_TENSORS])
     return s;
 }
 
-uint64_t packed_flts_size(const ModelConfig *c)
+const NameValue table_format_names[] = {{"int8", TABLES_INT8}, {"f32", TABLES_F32}, {NULL, 0}};
+
+/* the tensors QTAB holds: the embedding table and the output head */
+static int is_table(int i) { return i == T_TOK_EMB || i == T_HEAD; }
+
+uint64_t packed_flts_size(const ModelConfig *c, uint32_t tables)
 {
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     uint64_t n = 0;
     for (int i = 0; i < N_TENSORS; i++)
-        if (!info[i].ternary) n += tensor_floats(&info[i]);
+        if (!info[i].ternary && !(tables == TABLES_INT8 && is_table(i))) n += tensor_floats(&info[i]);
     return 4 * n;
+}
+
+/* rows of the tables: tok_emb's, then head's */
+static uint64_t table_rows(const TensorInfo *ti) { return (uint64_t)ti->layers * ti->rows; }
+
+uint64_t packed_qtab_size(const ModelConfig *c)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    uint64_t rows = table_rows(&info[T_TOK_EMB]) + table_rows(&info[T_HEAD]);
+    return container_align(4 * rows) + tensor_floats(&info[T_TOK_EMB]) + tensor_floats(&info[T_HEAD]);
 }
 
 uint64_t packed_tern_size(const ModelConfig *c, uint32_t packing)
@@ -56,34 +72,53 @@ uint64_t packed_tern_size(const ModelConfig *c, uint32_t packing)
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* QTAB: the scales of both tables, zero padding, the values of both */
+static uint8_t *encode_qtab(const PackedModel *pm, size_t *size)
+{
+    *size = (size_t)packed_qtab_size(&pm->cfg);
+    uint8_t *b = xcalloc(*size + 1, 1);
+    const Q8Matrix *e = &pm->q8[T_TOK_EMB], *h = &pm->q8[T_HEAD];
+    container_put_floats(b, e->scale, e->rows);
+    container_put_floats(b + 4 * (size_t)e->rows, h->scale, h->rows);
+    size_t at = (size_t)container_align(4 * ((uint64_t)e->rows + h->rows));
+    memcpy(b + at, e->q, (size_t)e->rows * e->cols);
+    memcpy(b + at + (size_t)e->rows * e->cols, h->q, (size_t)h->rows * h->cols);
+    return b;
+}
+
 int packed_model_write(const char *path, const PackedModel *pm)
 {
     const ModelConfig *c = &pm->cfg;
     TensorInfo info[N_TENSORS];
     size_t n_params = model_tensor_table(c, info);
+    int q8 = pm->q8[T_TOK_EMB].q != NULL;
+    if (q8 && c->quant == QUANT_F32)
+        return l1b_error("%s: a float (f32) model's inference file keeps its tables as floats", path);
     uint8_t conf[CKPT_CONF_SIZE];
     ckpt_encode_conf(c, conf);
     size_t hist_size;
     uint8_t *hist = ckpt_encode_hist(pm->hist, pm->n_hist, &hist_size);
-    ContainerPart parts[5] = {
+    ContainerPart parts[6] = {
         {"CONF", conf, CKPT_CONF_SIZE},
         {"TOKZ", pm->tok_record, pm->tok_record_size},
         {"HIST", hist, hist_size},
     };
     int n = 3;
-    uint8_t *floats, *tern = NULL;
+    uint8_t *floats, *tern = NULL, *qtab = NULL;
     if (c->quant == QUANT_F32) {
         floats = xmalloc(4 * n_params + 1);
         for (int i = 0; i < N_TENSORS; i++)
             container_put_floats(floats + 4 * info[i].offset, pm->t[i], (size_t)tensor_floats(&info[i]));
         parts[n++] = (ContainerPart){"PARM", floats, 4 * n_params};
     } else {
-        size_t flts = (size_t)packed_flts_size(c), tsize = (size_t)packed_tern_size(c, pm->packing);
+        size_t flts = (size_t)packed_flts_size(c, q8 ? TABLES_INT8 : TABLES_F32);
+        size_t tsize = (size_t)packed_tern_size(c, pm->packing);
         floats = xmalloc(flts + 1);
         tern = xcalloc(tsize + 1, 1);
         size_t at = 0, scale_at = 0, data_at = (size_t)container_align(4 * (uint64_t)n_slices(c, info));
         for (int i = 0; i < N_TENSORS; i++) {
             if (!info[i].ternary) {
+                if (q8 && is_table(i)) continue;
                 container_put_floats(floats + at, pm->t[i], (size_t)tensor_floats(&info[i]));
                 at += 4 * (size_t)tensor_floats(&info[i]);
             } else if (packed_tensor(c, &info[i])) {
@@ -97,19 +132,75 @@ int packed_model_write(const char *path, const PackedModel *pm)
             }
         }
         parts[n++] = (ContainerPart){"FLTS", floats, flts};
+        if (q8) {
+            size_t qsize;
+            qtab = encode_qtab(pm, &qsize);
+            parts[n++] = (ContainerPart){"QTAB", qtab, qsize};
+        }
         parts[n++] = (ContainerPart){tern_tag(pm->packing), tern, tsize};
     }
     int rc = container_write(path, CKPT_KIND_INFER, parts, n);
     free(hist);
     free(floats);
     free(tern);
+    free(qtab);
     return rc;
+}
+
+/* Floats x (cols) that q8_set_row turns back into exactly row r of m:
+ * q x scale, with the largest (|q| = 127, which set the scale) moved to
+ * the float a near 127 x scale whose scale 1 / (127 / a) is the row's bit
+ * for bit. 0, or -1 if none was found (x then holds q x scale). */
+static int fit_q8_row(const Q8Matrix *m, uint32_t r, float *x, Q8Matrix *tmp)
+{
+    const int8_t *q = m->q + (size_t)r * m->cols;
+    float a = 127.0f * m->scale[r], up = a, down = a;
+    q8_get_row(m, r, x);
+    for (int d = 0; d <= 8; d++) {
+        if (d) a = d % 2 ? (up = nextafterf(up, INFINITY)) : (down = nextafterf(down, 0));
+        if (!isfinite(a)) continue;
+        for (uint32_t c = 0; c < m->cols; c++)
+            if (q[c] == 127 || q[c] == -127) x[c] = q[c] > 0 ? a : -a;
+        q8_set_row(tmp, 0, x);
+        if (f32_bits(tmp->scale[0]) == f32_bits(m->scale[r]) && !memcmp(tmp->q, q, m->cols)) return 0;
+    }
+    q8_get_row(m, r, x);
+    return -1;
+}
+
+size_t packed_model_set_tables(PackedModel *pm, uint32_t tables)
+{
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(&pm->cfg, info);
+    size_t inexact = 0;
+    for (int i = 0; i < N_TENSORS; i++) {
+        if (!is_table(i)) continue;
+        const TensorInfo *ti = &info[i];
+        Q8Matrix *m = &pm->q8[i];
+        if (tables == TABLES_INT8 && pm->t[i]) {
+            q8_init(m, (uint32_t)table_rows(ti), ti->cols);
+            for (uint32_t k = 0; k < m->rows; k++) q8_set_row(m, k, pm->t[i] + (size_t)k * ti->cols);
+            free(pm->t[i]);
+            pm->t[i] = NULL;
+        } else if (tables == TABLES_F32 && m->q) {
+            Q8Matrix tmp;
+            q8_init(&tmp, 1, m->cols);
+            pm->t[i] = xmalloc(4 * (size_t)tensor_floats(ti) + 1);
+            for (uint32_t k = 0; k < m->rows; k++)
+                if (fit_q8_row(m, k, pm->t[i] + (size_t)k * ti->cols, &tmp) < 0) inexact++;
+            q8_free(&tmp);
+            q8_free(m);
+        }
+    }
+    return inexact;
 }
 
 /* ---- reading ------------------------------------------------------------- */
 
-static const char *const infer_tags_ternary[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
-static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT"};
+/* the tags of an inference file of a ternary model: the last is TERN or
+ * TRIT, QTAB is there with int8 tables */
+static const char *const infer_tags_ternary[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN", "QTAB"};
+static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT", "QTAB"};
 static const char *const infer_tags_f32[] = {"CONF", "TOKZ", "HIST", "PARM"};
 
 static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_t n)
@@ -146,7 +237,44 @@ static int check_codes(const Container *f, const PackedTernary *p, const char *n
 
 /* The embedding table and the output head, as int8 rows under
  * PACKED_Q8_TABLES; every other float tensor as floats. */
-static int is_q8_table(int i, int flags) { return (flags & PACKED_Q8_TABLES) && (i == T_TOK_EMB || i == T_HEAD); }
+static int is_q8_table(int i, int flags) { return (flags & PACKED_Q8_TABLES) && is_table(i); }
+
+/* QTAB into pm->q8 (layout in packed.h), checked after its CRC: scales
+ * > 0 with 127 x scale finite (act_quant_int8 makes them so, and the
+ * dequantised floats are then finite), values -127..127. */
+static int read_qtab(const Container *f, PackedModel *pm, const TensorInfo info[N_TENSORS])
+{
+    static const int tab[2] = {T_TOK_EMB, T_HEAD};
+    SectionIn r;
+    if (section_open(&r, f, "QTAB", packed_qtab_size(&pm->cfg)) < 0) return -1;
+    Q8Matrix *e = &pm->q8[T_TOK_EMB], *h = &pm->q8[T_HEAD];
+    q8_init(e, (uint32_t)table_rows(&info[T_TOK_EMB]), info[T_TOK_EMB].cols);
+    q8_init(h, (uint32_t)table_rows(&info[T_HEAD]), info[T_HEAD].cols);
+    uint8_t pad[CONTAINER_ALIGN];
+    uint64_t n_scales = 4 * ((uint64_t)e->rows + h->rows);
+    size_t n_pad = (size_t)(container_align(n_scales) - n_scales);
+    if (section_floats(&r, e->scale, e->rows) < 0 || section_floats(&r, h->scale, h->rows) < 0 ||
+        section_read(&r, pad, n_pad) < 0 || section_read(&r, e->q, (size_t)e->rows * e->cols) < 0 ||
+        section_read(&r, h->q, (size_t)h->rows * h->cols) < 0 || section_close(&r) < 0)
+        return -1;
+    for (size_t i = 0; i < n_pad; i++)
+        if (pad[i]) return l1b_error("%s: QTAB section: non-zero padding after the scales", f->path);
+    for (int k = 0; k < 2; k++) {
+        const Q8Matrix *m = &pm->q8[tab[k]];
+        const char *name = info[tab[k]].name;
+        for (uint32_t row = 0; row < m->rows; row++) {
+            float sc = m->scale[row];
+            if (!(sc > 0) || !isfinite(127.0f * sc))  /* else no float row quantises to it */
+                return l1b_error("%s: QTAB section: scale of %s row %u is %g", f->path, name, row, (double)sc);
+            const int8_t *q = m->q + (size_t)row * m->cols;
+            for (uint32_t c = 0; c < m->cols; c++)
+                if (q[c] == -128)
+                    return l1b_error("%s: QTAB section: value -128 in %s row %u (int8 rows hold -127 to 127)",
+                                     f->path, name, row);
+        }
+    }
+    return 0;
+}
 
 /* Float tensor i from the section being read, into pm->t[i] or, row by row
  * (the floats are never whole in memory), into pm->q8[i]; every value
@@ -178,6 +306,7 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
     TensorInfo info[N_TENSORS];
     size_t n_params = model_tensor_table(c, info);
     SectionIn r;
+    pm->tables = TABLES_F32;
     if (c->quant == QUANT_F32) {
         if (container_check_tags(f, infer_tags_f32, 4, "inference file") < 0) return -1;
         if (section_open(&r, f, "PARM", 4 * (uint64_t)n_params) < 0) return -1;
@@ -186,13 +315,17 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
         return section_close(&r);
     }
     pm->packing = container_find(f, "TRIT") && c->quant != QUANT_SIGN ? PACK_BASE3 : model_packing(c);
-    if (container_check_tags(f, pm->packing == PACK_BASE3 ? infer_tags_base3 : infer_tags_ternary, 5,
-                             "inference file") < 0)
+    if (container_find(f, "QTAB")) pm->tables = TABLES_INT8;
+    if (container_check_tags(f, pm->packing == PACK_BASE3 ? infer_tags_base3 : infer_tags_ternary,
+                             pm->tables == TABLES_INT8 ? 6 : 5, "inference file") < 0)
         return -1;
-    if (section_open(&r, f, "FLTS", packed_flts_size(c)) < 0) return -1;
+    if (section_open(&r, f, "FLTS", packed_flts_size(c, pm->tables)) < 0) return -1;
     for (int i = 0; i < N_TENSORS; i++)
-        if (!info[i].ternary && read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
+        if (!info[i].ternary && !(pm->tables == TABLES_INT8 && is_table(i)) &&
+            read_float_tensor(&r, pm, i, &info[i], flags) < 0)
+            return -1;
     if (section_close(&r) < 0) return -1;
+    if (pm->tables == TABLES_INT8 && read_qtab(f, pm, info) < 0) return -1;
 
     const char *tag = tern_tag(pm->packing);
     if (section_open(&r, f, tag, packed_tern_size(c, pm->packing)) < 0) return -1;
@@ -225,7 +358,13 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
         }
     }
     free(scales);
-    return rc < 0 ? -1 : section_close(&r);
+    if (rc < 0 || section_close(&r) < 0) return -1;
+    /* a reader that wants the floats the model was trained with (l1b-sample
+     * --exact) cannot have them from this file */
+    if (pm->tables == TABLES_INT8 && !(flags & (PACKED_Q8_TABLES | PACKED_STORED_TABLES)))
+        return l1b_error("%s: the embedding and output head are int8 rows in this file; float tables "
+                         "(--exact) need a file packed with --tables f32", path);
+    return 0;
 }
 
 /* A training checkpoint's weights, quantised and packed, the tables as
@@ -237,15 +376,8 @@ static int read_train_packed(const Container *f, PackedModel *pm, TrainState *st
     ckpt_pack(&ck, pm);
     if (st) *st = ck.st;
     ckpt_free(&ck);
-    for (int i = 0; i < N_TENSORS; i++) {
-        if (!is_q8_table(i, flags)) continue;
-        TensorInfo info[N_TENSORS];
-        model_tensor_table(&pm->cfg, info);
-        q8_init(&pm->q8[i], info[i].layers * info[i].rows, info[i].cols);
-        for (uint32_t k = 0; k < pm->q8[i].rows; k++) q8_set_row(&pm->q8[i], k, pm->t[i] + (size_t)k * info[i].cols);
-        free(pm->t[i]);
-        pm->t[i] = NULL;
-    }
+    pm->tables = TABLES_F32;
+    if (flags & PACKED_Q8_TABLES) packed_model_set_tables(pm, TABLES_INT8);
     return 0;
 }
 

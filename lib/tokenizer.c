@@ -411,7 +411,7 @@ int tokenizer_from_file(const char *path, Tokenizer *t)
         ckpt_free(&ck);
     } else {
         PackedModel pm;
-        if (packed_model_read(path, &pm, NULL, NULL, 0) < 0) return -1;
+        if (packed_model_read(path, &pm, NULL, NULL, PACKED_STORED_TABLES) < 0) return -1;
         rc = tok_record_read(t, pm.tok_record, pm.tok_record_size, path);
         packed_model_free(&pm);
     }

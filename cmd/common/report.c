@@ -57,6 +57,7 @@ static void print_json(FILE *out, const ModelSummary *s)
         fprintf(out, "\"%s\",\n", s->pm.packing == PACK_BASE3 ? "base3" : s->pm.packing == PACK_SIGN ? "1bit" : "2bit");
     else
         fputs("null,\n", out);
+    fprintf(out, " \"tables\": \"%s\",\n", name_of(table_format_names, (int)s->pm.tables));
     fprintf(out, " \"params\": %llu, \"ternary_params\": %llu, \"float_params\": %llu,\n",
             (unsigned long long)s->n_params, (unsigned long long)s->n_ternary,
             (unsigned long long)(s->n_params - s->n_ternary));
@@ -130,6 +131,9 @@ static void print_text(FILE *out, const ModelSummary *s)
         fprintf(out, "packing       %s\n", s->pm.packing == PACK_BASE3  ? "1.6 bits a weight (base 3, five to a byte)"
                                        : s->pm.packing == PACK_SIGN ? "1 bit a weight"
                                                                     : "2 bits a weight");
+    if (s->kind == CKPT_KIND_INFER)
+        fprintf(out, "tables        %s\n", s->pm.tables == TABLES_INT8 ? "int8 rows with a scale each (embedding, head)"
+                                                                       : "f32 (embedding, head)");
     if (s->tok.kind == TOK_KIND_BPE)
         fprintf(out, "tokenizer     bpe, %u tokens (%u merges)\n", s->tok.n_vocab, s->tok.n_merges);
     else
@@ -159,7 +163,7 @@ static void print_text(FILE *out, const ModelSummary *s)
             uint32_t d[2];
             if (float_shape(ti, t, d) == 2) snprintf(shape, sizeof shape, "%ux%u", d[0], d[1]);
             else snprintf(shape, sizeof shape, "%u", d[0]);
-            fprintf(out, "%-14s %-11s %s\n", ti->name, shape, "float");
+            fprintf(out, "%-14s %-11s %s\n", ti->name, shape, s->pm.q8[t].q ? "int8" : "float");
             continue;
         }
         for (uint32_t l = 0; l < ti->layers && ti->rows; l++) {

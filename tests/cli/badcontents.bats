@@ -13,6 +13,7 @@ setup_file() {
     l1b-train -q -o fox.l1b $TINY --steps 20 --eval-every 10 tiny.tok
     l1b-train -q -o fox32.l1b $TINY --quant f32 --steps 20 --eval-every 10 tiny.tok
     l1b-ckpt convert --pack fox.l1b fox.l1bi
+    l1b-ckpt convert --pack --tables f32 fox.l1b foxf.l1bi
     l1b-ckpt convert --pack fox32.l1b fox32.l1bi
 }
 
@@ -76,10 +77,11 @@ refused_everywhere() {
     bad=adam2.l1b why="ADAM second moment holds a non-finite value (nan at index $((n - 1)))"
     forge fox.l1b $bad ADAM $((8 * n - 4)) f32 nan
     refused_everywhere
-    # inference files: the output head (after tok_emb and the norms; the
-    # sampler reads it row by row into int8), an f32 model's weights
+    # inference files: the output head of float tables (after tok_emb and
+    # the norms; the sampler reads it row by row into int8), an f32 model's
+    # weights
     bad=head.l1bi why="FLTS tensor head holds a non-finite value (nan at index 40)"
-    forge fox.l1bi $bad FLTS $((4 * (V * C + 2 * L * C + C + 40))) f32 nan
+    forge foxf.l1bi $bad FLTS $((4 * (V * C + 2 * L * C + C + 40))) f32 nan
     refused_everywhere
     bad=wq.l1bi why="PARM tensor wq holds a non-finite value (inf at index 3)"
     forge fox32.l1bi $bad PARM $((4 * (V * C + L * C + 3))) f32 inf
@@ -91,6 +93,38 @@ refused_everywhere() {
     bad=scale.l1bi why="TERN section: scale of wk[0] is nan"
     forge fox.l1bi $bad TERN 4 f32 nan
     refused_everywhere
+}
+
+@test "int8 tables whose scales are not finite and positive, or that hold -128, are refused by every command" {
+    # QTAB: the 257 scales of tok_emb, the 257 of head (2056 bytes, zero
+    # padding to 2112), then 257 rows of 32 int8 values each
+    C=32 V=257
+    bad=qnan.l1bi why="QTAB section: scale of head row 1 is nan"
+    forge fox.l1bi $bad QTAB $((4 * (V + 1))) f32 nan
+    refused_everywhere
+    bad=qzero.l1bi why="QTAB section: scale of tok_emb row 7 is 0"
+    forge fox.l1bi $bad QTAB 28 f32 0
+    refused_everywhere
+    bad=qneg.l1bi why="QTAB section: scale of head row 256 is -inf"
+    forge fox.l1bi $bad QTAB $((4 * (2 * V - 1))) f32 -inf
+    refused_everywhere
+    bad=q128.l1bi why="QTAB section: value -128 in head row 1 (int8 rows hold -127 to 127)"
+    forge fox.l1bi $bad QTAB $((2112 + V * C + C + 3)) u8 128
+    refused_everywhere
+    bad=qpad.l1bi why="QTAB section: non-zero padding after the scales"
+    forge fox.l1bi $bad QTAB 2100 u8 1
+    refused_everywhere
+    # a damaged byte without a forged checksum
+    perl -e 'open my $h, "<:raw", "fox.l1bi" or die; local $/; my $b = <$h>;
+        for my $i (0 .. 5) { my ($t, undef, $o) = unpack "a4 V V", substr($b, 32 + 32 * $i, 12);
+            substr($b, $o + 3000, 1) = chr(ord(substr($b, $o + 3000, 1)) ^ 1) if $t eq "QTAB" }
+        open my $o, ">:raw", "qcrc.l1bi" or die; print $o $b'
+    bad=qcrc.l1bi why="QTAB section checksum mismatch (corrupt data)"
+    refused_everywhere
+    # the extremes are fine: 127, -127, the smallest scale (an all-zero row)
+    forge fox.l1bi qok.l1bi QTAB 2112 u8 127 QTAB 2113 u8 129 QTAB 40 f32 7.874015e-08
+    l1b-ckpt verify qok.l1bi
+    l1b-sample -m qok.l1bi -n 5 -i the > /dev/null
 }
 
 @test "history rows whose step or tokens are not whole numbers from 0 to 2^53 are refused" {

@@ -45,7 +45,7 @@ json() {
     for c in info verify convert vocab history export help; do [[ "$output" == *"l1b-ckpt $c"* ]]; done
     run l1b-ckpt help convert
     [ "$status" -eq 0 ]
-    [[ "$output" == "usage: l1b-ckpt convert --pack [--bits B] | --unpack"* ]]
+    [[ "$output" == "usage: l1b-ckpt convert --pack [--bits B] [--tables T] | --unpack"* ]]
     [[ "$output" == *"--batching pack|bucket"* ]]
     [ "$(l1b-ckpt info --help)" = "$(l1b-ckpt help info)" ]
     run l1b-ckpt
@@ -107,7 +107,7 @@ json() {
 
 @test "convert --pack: a much smaller file that samples identically" {
     a=$(wc -c < fox.l1b); b=$(wc -c < fox.l1bi)
-    [ $((a / b)) -ge 4 ]        # 359424 -> 73344 bytes at this size
+    [ $((a / b)) -ge 12 ]       # 359104 -> 25856 bytes at this size (73024 with --tables f32)
     for m in fox fox32; do
         [ "$(l1b-sample -m $m.l1b --greedy -n 60 -i 'the quick')" = "$(l1b-sample -m $m.l1bi --greedy -n 60 -i 'the quick')" ]
         [ "$(l1b-sample -m $m.l1b -T 1.5 -s 9 -n 80 -i 'the')" = "$(l1b-sample -m $m.l1bi -T 1.5 -s 9 -n 80 -i 'the')" ]
@@ -129,7 +129,7 @@ json() {
 
 @test "convert --pack --bits 1.6: weights five to a byte, the same output, repacked either way" {
     l1b-ckpt convert --pack --bits 1.6 fox.l1b fox3.l1bi
-    [ "$(sections fox3.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS TRIT " ]
+    [ "$(sections fox3.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS QTAB TRIT " ]
     # 16-byte blocks of 64 (2 bits) or 80 (base 3) columns: at widths 32 and
     # 96 both take 1 and 2 blocks a row, so the same size here
     [ $(wc -c < fox3.l1bi) -eq $(wc -c < fox.l1bi) ]
@@ -148,9 +148,14 @@ json() {
     [ "$(json fox.l1bi '$j->{packing}')" = "2bit" ]
     [ "$(json fox.l1b 'defined $j->{packing} ? "x" : "null"')" = "null" ]
     l1b-ckpt verify fox3.l1bi
-    for a in "--greedy -n 60 -i the" "-T 1.5 -s 9 -n 80 -i the" "--exact -T 1 -s 3 -n 40 -i fox" "--score tiny.txt"; do
+    for a in "--greedy -n 60 -i the" "-T 1.5 -s 9 -n 80 -i the" "--score tiny.txt"; do
         [ "$(l1b-sample -m fox3.l1bi $a)" = "$(l1b-sample -m fox.l1bi $a)" ]
     done
+    # --exact: with float tables
+    l1b-ckpt convert --pack --bits 1.6 --tables f32 fox.l1b fox3f.l1bi
+    l1b-ckpt convert --pack --tables f32 fox.l1b foxf.l1bi
+    a=$(l1b-sample -m fox3f.l1bi --exact -T 1 -s 3 -n 40 -i fox)
+    [ -n "$a" ] && [ "$a" = "$(l1b-sample -m foxf.l1bi --exact -T 1 -s 3 -n 40 -i fox)" ]
     # back to 2 bits gives the 2-bit file byte for byte, as does unpacking
     l1b-ckpt convert --pack --bits 2 fox3.l1bi back.l1bi
     cmp back.l1bi fox.l1bi
@@ -161,6 +166,64 @@ json() {
     [ "$status" -eq 1 ]
     [ "$output" = "l1b-ckpt: fox3.l1bi: already an inference file" ]
     [ ! -e again.l1bi ]
+}
+
+@test "convert --pack --tables: int8 rows by default, the same output as floats; f32 for --exact" {
+    l1b-ckpt convert --pack --tables f32 fox.l1b f32.l1bi
+    [ "$(sections fox.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS QTAB TERN " ]
+    [ "$(sections f32.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS TERN " ]
+    # FLTS: the norms (2 x 32 + 32 floats) or everything (+ 2 x 257 x 32);
+    # QTAB: 2 x 257 scales (2056 bytes, padded to 2112) and 2 x 257 x 32 values
+    [ "$(sections fox.l1bi | awk '$1 == "FLTS" || $1 == "QTAB" { printf "%s ", $3 }')" = "384 18560 " ]
+    [ "$(sections f32.l1bi | awk '$1 == "FLTS" { print $3 }')" = 66176 ]
+    [ $(wc -c < f32.l1bi) -eq 73024 ] && [ $(wc -c < fox.l1bi) -eq 25856 ]
+    # the sampler's int8 rows are the same from either file: the same text
+    # and scores (fox.l1b's too: the test above)
+    for a in "--greedy -n 60 -i the" "-T 1.5 -s 9 -n 80 -i the" "--score tiny.txt" "--lines -n 20 -s 2"; do
+        [ "$(echo 'the lazy' | l1b-sample -m fox.l1bi $a)" = "$(echo 'the lazy' | l1b-sample -m f32.l1bi $a)" ]
+    done
+    # --exact needs float tables
+    [ "$(l1b-sample -m f32.l1bi --exact --greedy -n 35 -i 'the quick')" = " brown fox jumps over the lazy dog." ]
+    [ "$(l1b-sample -m f32.l1bi --exact --score tiny.txt)" = "$(l1b-sample -m fox.l1b --exact --score tiny.txt)" ]
+    run l1b-sample -m fox.l1bi --exact -n 5 -i the
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-sample: fox.l1bi: the embedding and output head are int8 rows in this file; float tables (--exact) need a file packed with --tables f32" ]
+    # info and verify
+    [ "$(l1b-ckpt info fox.l1bi | grep '^tables')" = "tables        int8 rows with a scale each (embedding, head)" ]
+    [ "$(l1b-ckpt info f32.l1bi | grep '^tables')" = "tables        f32 (embedding, head)" ]
+    [ "$(l1b-ckpt info fox.l1bi | grep -E '^(tok_emb|head|final_norm) ')" = "$(printf '%s\n' \
+        'tok_emb        257x32      int8' 'final_norm     32          float' 'head           257x32      int8')" ]
+    [ "$(json fox.l1bi '$j->{tables}')" = int8 ]
+    [ "$(json f32.l1bi '$j->{tables}')" = f32 ]
+    [ "$(json fox.l1b '$j->{tables}')" = f32 ]
+    [ "$(json fox32.l1bi '$j->{tables}')" = f32 ]
+    l1b-ckpt verify fox.l1bi f32.l1bi
+    # either way round: int8 from the float file is the default file, f32
+    # from the int8 file samples the same (its floats quantise back to the
+    # same rows) and packs back to the same bytes
+    l1b-ckpt convert --pack f32.l1bi re8.l1bi
+    cmp re8.l1bi fox.l1bi
+    l1b-ckpt convert --pack --tables f32 fox.l1bi ref.l1bi
+    [ $(wc -c < ref.l1bi) -eq 73024 ]
+    [ "$(l1b-sample -m ref.l1bi --score tiny.txt)" = "$(l1b-sample -m fox.l1bi --score tiny.txt)" ]
+    l1b-ckpt convert --pack ref.l1bi re8b.l1bi
+    cmp re8b.l1bi fox.l1bi
+    run l1b-ckpt convert --pack --tables f32 f32.l1bi again.l1bi
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: f32.l1bi: already an inference file" ]
+    # misuse, and float models (their file keeps every tensor as floats)
+    run l1b-ckpt convert --pack --tables f16 fox.l1b out.l1bi
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-ckpt: --tables: 'f16' is not int8 or f32" ]
+    run l1b-ckpt convert --unpack --tables f32 fox.l1bi out.l1b
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-ckpt: convert: --tables goes with --pack" ]
+    run l1b-ckpt convert --pack --tables int8 fox32.l1b out.l1bi
+    [ "$status" -eq 1 ]
+    [ "$output" = "l1b-ckpt: fox32.l1b: --tables int8 goes with ternary or binary weights; this model's are floats" ]
+    [ ! -e out.l1bi ] && [ ! -e out.l1b ] && [ ! -e again.l1bi ]
+    l1b-ckpt convert --pack --tables f32 fox32.l1b f32-32.l1bi
+    cmp f32-32.l1bi fox32.l1bi
 }
 
 @test "convert --bits: bad values, --unpack, and models without ternary weights" {

@@ -15,12 +15,13 @@
 #include "convert.h"
 #include "util.h"
 
-static void pack_to(const char *path, uint32_t packing)
+static void pack_to(const char *path, uint32_t packing, uint32_t tables)
 {
     const char *out = fuzz_path("packed.l1b");
     ConvertOptions co;
     memset(&co, 0, sizeof co);
     co.packing = packing;
+    co.tables = tables;
     fuzz_error_reset();
     if (convert_file(path, out, &co, NULL) < 0) {
         fuzz_expect_message(path);
@@ -29,8 +30,13 @@ static void pack_to(const char *path, uint32_t packing)
     PackedModel a, b;
     uint32_t kind = 0;
     FUZZ_CHECK(packed_model_read(path, &a, NULL, NULL, 0) == 0, "convert --pack read a file the reader refuses");
-    FUZZ_CHECK(packed_model_read(out, &b, &kind, NULL, 0) == 0 && kind == CKPT_KIND_INFER,
+    FUZZ_CHECK(packed_model_read(out, &b, &kind, NULL, PACKED_STORED_TABLES) == 0 && kind == CKPT_KIND_INFER,
                "convert --pack wrote a file the reader refuses");
+    /* int8 tables: the rows q8_set_row makes of the checkpoint's floats (a
+     * float model keeps floats) */
+    FUZZ_CHECK(b.tables == (a.cfg.quant == QUANT_F32 ? TABLES_F32 : tables ? tables : TABLES_INT8),
+               "convert --pack --tables");
+    packed_model_set_tables(&a, b.tables);
     FUZZ_CHECK(fuzz_packed_equal(&a, &b, 1), "convert --pack changed the model");
     packed_model_free(&a);
     packed_model_free(&b);
@@ -40,8 +46,8 @@ static void run(const uint8_t *p, size_t n)
 {
     const char *path = fuzz_file(0, p, n);
     if (fuzz_model_file(path) != CKPT_KIND_TRAIN) return;
-    pack_to(path, PACK_2BIT);
-    pack_to(path, PACK_BASE3);
+    pack_to(path, PACK_2BIT, 0);
+    pack_to(path, PACK_BASE3, TABLES_F32);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

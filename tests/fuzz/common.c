@@ -207,6 +207,12 @@ int fuzz_packed_equal(const PackedModel *a, const PackedModel *b, int compare_sc
     for (int i = 0; i < N_TENSORS; i++) {
         size_t n = (size_t)info[i].layers * info[i].rows * info[i].cols;
         if (n && (!a->t[i] != !b->t[i] || (a->t[i] && memcmp(a->t[i], b->t[i], n * sizeof(float))))) return 0;
+        const Q8Matrix *qa = &a->q8[i], *qb = &b->q8[i];
+        if (!qa->q != !qb->q) return 0;
+        if (qa->q && (qa->rows != qb->rows || qa->cols != qb->cols ||
+                      memcmp(qa->q, qb->q, (size_t)qa->rows * qa->cols) ||
+                      memcmp(qa->scale, qb->scale, qa->rows * sizeof(float))))
+            return 0;
         if (!a->packed[i] != !b->packed[i]) return 0;
         for (uint32_t l = 0; a->packed[i] && l < info[i].layers; l++) {
             const PackedTernary *p = &a->packed[i][l], *q = &b->packed[i][l];
@@ -260,11 +266,11 @@ uint32_t fuzz_model_file(const char *path)
         ckpt_free(&ck);
     }
 
-    PackedModel pm, q8;
+    PackedModel pm, q8, f32;
     uint32_t kind = 0;
     TrainState st;
     fuzz_error_reset();
-    int ok_model = packed_model_read(path, &pm, &kind, &st, 0) == 0;
+    int ok_model = packed_model_read(path, &pm, &kind, &st, PACKED_STORED_TABLES) == 0;
     if (!ok_model) fuzz_expect_message(path);
     if (kind == CKPT_KIND_TRAIN)
         FUZZ_CHECK(ok_model == ok_weights, "packed_model_read and ckpt_read disagree on a checkpoint");
@@ -273,18 +279,50 @@ uint32_t fuzz_model_file(const char *path)
     fuzz_error_reset();
     int ok_q8 = packed_model_read(path, &q8, NULL, NULL, PACKED_Q8_TABLES) == 0;
     if (!ok_q8) fuzz_expect_message(path);
-    FUZZ_CHECK(ok_q8 == ok_model, "packed_model_read with and without PACKED_Q8_TABLES disagree");
+    FUZZ_CHECK(ok_q8 == ok_model, "packed_model_read with PACKED_Q8_TABLES and PACKED_STORED_TABLES disagree");
+    /* int8 tables in the file: the rows as stored */
+    if (ok_q8 && pm.tables == TABLES_INT8)
+        for (int i = T_TOK_EMB; i <= T_HEAD; i += T_HEAD - T_TOK_EMB)
+            FUZZ_CHECK(q8.q8[i].rows == pm.q8[i].rows &&
+                           !memcmp(q8.q8[i].q, pm.q8[i].q, (size_t)pm.q8[i].rows * pm.q8[i].cols) &&
+                           !memcmp(q8.q8[i].scale, pm.q8[i].scale, pm.q8[i].rows * sizeof(float)),
+                       "PACKED_Q8_TABLES and PACKED_STORED_TABLES read different int8 rows");
     if (ok_q8) packed_model_free(&q8);
+    /* float tables only: refused exactly when the file holds int8 rows */
+    fuzz_error_reset();
+    int ok_f32 = packed_model_read(path, &f32, NULL, NULL, 0) == 0;
+    if (!ok_f32) fuzz_expect_message(path);
+    FUZZ_CHECK(ok_f32 == (ok_model && pm.tables == TABLES_F32), "packed_model_read without flags: int8 tables");
+    if (ok_f32) packed_model_free(&f32);
 
     if (ok_model) {
         const char *out = fuzz_path("infer.l1b");
         FUZZ_CHECK(packed_model_write(out, &pm) == 0, "packed_model_write of a model just read");
         PackedModel back;
         uint32_t back_kind = 0;
-        FUZZ_CHECK(packed_model_read(out, &back, &back_kind, NULL, 0) == 0 && back_kind == CKPT_KIND_INFER,
+        FUZZ_CHECK(packed_model_read(out, &back, &back_kind, NULL, PACKED_STORED_TABLES) == 0 &&
+                       back_kind == CKPT_KIND_INFER,
                    "reading back an inference file just written");
         FUZZ_CHECK(fuzz_packed_equal(&pm, &back, 1), "a model changed in a write/read round trip");
         packed_model_free(&back);
+        /* the tables the other way: int8 rows to floats and back give the
+         * same rows, floats to int8 rows */
+        if (pm.cfg.quant != QUANT_F32) {
+            PackedModel was;
+            FUZZ_CHECK(packed_model_read(out, &was, NULL, NULL, PACKED_STORED_TABLES) == 0, "reading it again");
+            uint32_t other = pm.tables == TABLES_INT8 ? TABLES_F32 : TABLES_INT8;
+            size_t inexact = packed_model_set_tables(&pm, other);
+            FUZZ_CHECK(packed_model_write(out, &pm) == 0, "packed_model_write with the other tables");
+            FUZZ_CHECK(packed_model_read(out, &back, NULL, NULL, PACKED_STORED_TABLES) == 0 && back.tables == other,
+                       "reading back the other tables");
+            FUZZ_CHECK(fuzz_packed_equal(&pm, &back, 1), "a model changed in a write/read round trip (tables)");
+            if (other == TABLES_F32 && inexact == 0) {
+                packed_model_set_tables(&back, TABLES_INT8);
+                FUZZ_CHECK(fuzz_packed_equal(&was, &back, 1), "int8 tables changed on the way through floats");
+            }
+            packed_model_free(&back);
+            packed_model_free(&was);
+        }
         packed_model_free(&pm);
     }
 

@@ -107,6 +107,10 @@ for m in tiny small bpe relu2 twn; do
     $ck convert --pack --bits 1.6 "$work/$m.l1b" "$out/packed/$m-1.6bit.l1b"
 done
 $ck convert --pack "$work/sign.l1b" "$out/packed/sign-1bit.l1b"
+# float tables (the format before QTAB, and --tables f32 today)
+for m in tiny relu2; do $ck convert --pack --tables f32 "$work/$m.l1b" "$out/packed/$m-2bit-f32tables.l1b"; done
+$ck convert --pack --tables f32 --bits 1.6 "$work/twn.l1b" "$out/packed/twn-1.6bit-f32tables.l1b"
+$ck convert --pack --tables f32 "$work/sign.l1b" "$out/packed/sign-1bit-f32tables.l1b"
 $ck convert --pack "$work/f32.l1b" "$out/packed/f32.l1b"
 # an inference file turned back into a checkpoint
 $ck convert --unpack "$out/packed/tiny-1.6bit.l1b" "$out/ckpt/tiny-unpacked.l1b"

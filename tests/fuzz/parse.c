@@ -99,7 +99,13 @@ static void shape(const uint8_t *p, size_t n)
     }
     FUZZ_CHECK(off == np, "parameter count");
     FUZZ_CHECK((double)np * 4 * sizeof(float) <= (double)SIZE_MAX, "parameters not addressable");
-    FUZZ_CHECK(packed_flts_size(&c) == 4 * floats, "FLTS size");
+    FUZZ_CHECK(packed_flts_size(&c, TABLES_F32) == 4 * floats, "FLTS size");
+    /* int8 tables: the norms in FLTS; each table row as an f32 scale and
+     * cols bytes in QTAB, the scales padded to 64 bytes */
+    uint64_t table_rows = (uint64_t)info[T_TOK_EMB].layers * info[T_TOK_EMB].rows + info[T_HEAD].rows,
+             table_vals = table_rows * c.dim;
+    FUZZ_CHECK(packed_flts_size(&c, TABLES_INT8) == 4 * (floats - table_vals), "FLTS size with int8 tables");
+    FUZZ_CHECK(packed_qtab_size(&c) == container_align(4 * table_rows) + table_vals, "QTAB size");
     uint64_t t2 = packed_tern_size(&c, PACK_2BIT), t3 = packed_tern_size(&c, PACK_BASE3);
     uint64_t t1 = packed_tern_size(&c, PACK_SIGN);
     FUZZ_CHECK(t1 <= t2 && t3 <= t2, "a denser packing is larger");

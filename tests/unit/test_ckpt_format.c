@@ -80,6 +80,15 @@ static void remove_temp(char *path)
     free(path);
 }
 
+/* l1b-ckpt convert --pack with these tables (TABLES_INT8: the default) */
+static char *convert_to_temp(const char *ckpt, uint32_t tables)
+{
+    char *out = temp_file_with("", 0);
+    ConvertOptions o = {.tables = tables};
+    if (convert_file(ckpt, out, &o, NULL) < 0) FAIL_AT("%s", l1b_last_error());
+    return out;
+}
+
 TEST(ckpt_inference_file_has_the_documented_size)
 {
     Model m;
@@ -92,7 +101,7 @@ TEST(ckpt_inference_file_has_the_documented_size)
     uint64_t flts = 4 * (2 * 257 * 16 + 2 * 2 * 16 + 16);
     /* 2 layers x 7 slices; rows x 1 block x 16 bytes; 14 scales = 56 -> 64 */
     uint64_t tern = 64 + 2 * (4 * 16 * 16 + 2 * 40 * 16 + 16 * 16);
-    CHECK_EQ(packed_flts_size(&m.cfg), flts);
+    CHECK_EQ(packed_flts_size(&m.cfg, TABLES_F32), flts);
     CHECK_EQ(packed_tern_size(&m.cfg, PACK_2BIT), tern);
     const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN"};
     uint64_t sizes[] = {64, 20, 8 + 3 * H_COLS * 8, flts, tern};
@@ -223,11 +232,16 @@ TEST(ckpt_inference_file_gives_the_same_logits)
         Model m;
         char *ck = make_checkpoint(&m, &shapes[s / 2], 11), *inf = pack_to_temp(ck);
         int flags = s % 2 ? INFER_EXACT : 0;
-        Infer a, b;
+        /* and the file convert --pack writes by default, int8 tables (an
+         * f32 model's: floats), in the default mode */
+        char *inf8 = convert_to_temp(ck, 0);
+        Infer a, b, c;
         CHECK_EQ(infer_read(&a, ck, flags), 0);
         CHECK_EQ(infer_read(&b, inf, flags), 0);
+        CHECK_EQ(infer_read(&c, flags ? inf : inf8, flags), 0);
         CHECK_EQ(a.weight_bytes, b.weight_bytes);
         CHECK_EQ(a.cache_bytes, b.cache_bytes);
+        CHECK_EQ(a.weight_bytes, c.weight_bytes);
         int tokens[8] = {256, 72, 101, 108, 108, 111, 0, 255};
         for (uint32_t t = 0; t < 8; t++) {
             const float *la = infer_forward(&a, tokens[t], t);
@@ -235,12 +249,16 @@ TEST(ckpt_inference_file_gives_the_same_logits)
             memcpy(keep, la, sizeof keep);
             const float *lb = infer_forward(&b, tokens[t], t);
             CHECK(!memcmp(keep, lb, sizeof keep));  /* bit for bit */
+            const float *lc = infer_forward(&c, tokens[t], t);
+            CHECK(!memcmp(keep, lc, sizeof keep));
         }
         infer_free(&a);
         infer_free(&b);
+        infer_free(&c);
         model_free(&m);
         remove_temp(ck);
         remove_temp(inf);
+        remove_temp(inf8);
     }
 }
 
@@ -280,9 +298,9 @@ TEST(convert_file_packs_unpacks_and_reports_without_printing)
     train_options_default(&d);
     d.lr = 2e-3f;
     d.steps = 50;
-    ConvertOptions pack = {.unpack = 0}, unpack = {.unpack = 1, .settings = &d};
+    ConvertOptions pack = {.tables = TABLES_F32}, unpack = {.unpack = 1, .settings = &d};
     ConvertReport r;
-    /* --pack: the file pack_to_temp writes, and the sizes */
+    /* --pack --tables f32: the file pack_to_temp writes, and the sizes */
     CHECK_EQ(convert_file(ck, out, &pack, &r), 0);
     size_t na, nb;
     unsigned char *da = slurp(inf, &na), *db = slurp(out, &nb);
@@ -305,10 +323,29 @@ TEST(convert_file_packs_unpacks_and_reports_without_printing)
     CHECK_ERR("already an inference file");
     CHECK_EQ(convert_file(ck, out, &unpack, &r), -1);
     CHECK_ERR("already a training checkpoint");
-    ConvertOptions base3 = {.packing = PACK_BASE3};
+    ConvertOptions base3 = {.packing = PACK_BASE3, .tables = TABLES_F32};
     CHECK_EQ(convert_file(inf, out, &base3, &r), 0);  /* repacked */
     CHECK_EQ(convert_file(out, un, &base3, &r), -1);
     CHECK_ERR("already an inference file");
+    /* int8 tables (the default) from either kind: the same bytes; then
+     * int8 is refused again, f32 gives back the float-table file's size */
+    ConvertOptions int8 = {.unpack = 0};
+    char *a = temp_file_with("", 0), *b = temp_file_with("", 0);
+    size_t f32_bytes = na;
+    CHECK_EQ(convert_file(ck, a, &int8, &r), 0);
+    CHECK(r.out_bytes < f32_bytes);
+    CHECK_EQ(convert_file(inf, b, &int8, &r), 0);
+    da = slurp(a, &na);
+    db = slurp(b, &nb);
+    CHECK(na == nb && !memcmp(da, db, na));
+    free(da);
+    free(db);
+    CHECK_EQ(convert_file(a, out, &int8, &r), -1);
+    CHECK_ERR("already an inference file");
+    CHECK_EQ(convert_file(a, out, &pack, &r), 0);
+    CHECK_EQ(r.out_bytes, f32_bytes);
+    remove_temp(a);
+    remove_temp(b);
     model_free(&m);
     remove_temp(ck);
     remove_temp(inf);
@@ -353,6 +390,193 @@ static void check_every_byte_matters(const char *path, size_t stride)
     CHECK(tried > 200);
     CHECK_EQ(missed, 0);
     free(b);
+}
+
+/* The int8 tables of convert --pack: the rows act_quant_int8 makes from
+ * the checkpoint's floats, in QTAB as l1b-format(5) lays it out. */
+TEST(ckpt_int8_tables_have_the_documented_layout)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 1), *inf = convert_to_temp(ck, TABLES_INT8);
+    size_t n;
+    unsigned char *b = slurp(inf, &n);
+    CHECK_EQ(le32(b + 16), 6);
+    /* FLTS: the norms only; QTAB: 2 x 257 scales = 2056 -> 2112, then
+     * 2 x 257 x 16 values */
+    uint64_t flts = 4 * (2 * 2 * 16 + 16), qtab = 2112 + 2 * 257 * 16;
+    uint64_t tern = 64 + 2 * (4 * 16 * 16 + 2 * 40 * 16 + 16 * 16);
+    CHECK_EQ(packed_flts_size(&m.cfg, TABLES_INT8), flts);
+    CHECK_EQ(packed_qtab_size(&m.cfg), qtab);
+    const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "QTAB", "TERN"};
+    uint64_t sizes[] = {64, 20, 8 + 3 * H_COLS * 8, flts, qtab, tern};
+    uint64_t end = 224;
+    for (int i = 0; i < 6; i++) {
+        const unsigned char *e = b + 32 + 32 * i;
+        CHECK(!memcmp(e, tags[i], 4));
+        CHECK_EQ(le64(e + 8), (end + 63) / 64 * 64);
+        CHECK_EQ(le64(e + 16), sizes[i]);
+        end = le64(e + 8) + le64(e + 16);
+    }
+    CHECK_EQ(n, end);
+    /* FLTS starts with attn_norm */
+    const unsigned char *f = b + le64(b + 32 + 32 * 3 + 8), *q = b + le64(b + 32 + 32 * 4 + 8);
+    CHECK_EQ(le32(f), f32_bits(m.params[m.info[T_ATTN_NORM].offset]));
+    /* tok_emb row 5 and head row 256 */
+    Q8Matrix row;
+    q8_init(&row, 1, 16);
+    q8_set_row(&row, 0, m.params + m.info[T_TOK_EMB].offset + 5 * 16);
+    CHECK_EQ(le32(q + 4 * 5), f32_bits(row.scale[0]));
+    CHECK(!memcmp(q + 2112 + 5 * 16, row.q, 16));
+    q8_set_row(&row, 0, m.params + m.info[T_HEAD].offset + 256 * 16);
+    CHECK_EQ(le32(q + 4 * (257 + 256)), f32_bits(row.scale[0]));
+    CHECK(!memcmp(q + 2112 + 257 * 16 + 256 * 16, row.q, 16));
+    q8_free(&row);
+    for (size_t i = 2056; i < 2112; i++) CHECK_EQ(q[i], 0);
+    /* read as stored, as int8 rows, and not as floats */
+    PackedModel pm;
+    CHECK_EQ(packed_model_read(inf, &pm, NULL, NULL, PACKED_STORED_TABLES), 0);
+    CHECK_EQ(pm.tables, TABLES_INT8);
+    CHECK(pm.t[T_TOK_EMB] == NULL && pm.q8[T_HEAD].rows == 257);
+    CHECK(pm.t[T_FINAL_NORM] != NULL);
+    packed_model_free(&pm);
+    CHECK_EQ(packed_model_read(inf, &pm, NULL, NULL, 0), -1);
+    CHECK_ERR("the embedding and output head are int8 rows in this file; float tables (--exact) need a file "
+              "packed with --tables f32");
+    Infer x;
+    CHECK_EQ(infer_read(&x, inf, INFER_EXACT), -1);
+    CHECK_ERR("need a file packed with --tables f32");
+    CHECK_EQ(infer_read(&x, inf, 0), 0);
+    CHECK_EQ(x.emb_q.rows, 257);
+    infer_free(&x);
+    /* every byte is covered */
+    check_every_byte_matters(inf, 7);
+    free(b);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+}
+
+/* QTAB with good checksums but bad contents: scales that are not finite
+ * and positive, the value -128, padding that is not zero. */
+TEST(ckpt_int8_tables_are_checked)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 6), *inf = convert_to_temp(ck, TABLES_INT8);
+    size_t n;
+    unsigned char *orig = slurp(inf, &n);
+    size_t at = (size_t)le64(orig + 32 + 32 * 4 + 8);
+    struct {
+        size_t off;
+        int bits;  /* 32: a float's bit pattern, 8: a byte */
+        uint32_t value;
+        const char *why;
+    } cases[] = {
+        {4 * 3, 32, 0x00000000u, "QTAB section: scale of tok_emb row 3 is 0"},
+        {4 * (257 + 256), 32, 0x7fc00000u, "QTAB section: scale of head row 256 is nan"},
+        {0, 32, 0xff800000u, "QTAB section: scale of tok_emb row 0 is -inf"},
+        {4 * 257, 32, 0xbf800000u, "QTAB section: scale of head row 0 is -1"},
+        /* finite, but 127 x scale is not: no row of floats gives it */
+        {4 * 2, 32, 0x7f7fffffu, "QTAB section: scale of tok_emb row 2 is 3.40282e+38"},
+        {2112 + 257 * 16 + 2 * 16 + 5, 8, 0x80, "QTAB section: value -128 in head row 2 (int8 rows hold -127 to 127)"},
+        {2060, 8, 1, "QTAB section: non-zero padding after the scales"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char *b = xmalloc(n);
+        memcpy(b, orig, n);
+        if (cases[i].bits == 32) put32(b + at + cases[i].off, cases[i].value);
+        else b[at + cases[i].off] = (unsigned char)cases[i].value;
+        char *p = temp_file_with(b, n);
+        PackedModel pm;
+        /* unsealed: damage */
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_STORED_TABLES), -1);
+        CHECK_ERR("QTAB section checksum mismatch");
+        remove_temp(p);
+        reseal(b, 4);
+        p = temp_file_with(b, n);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_STORED_TABLES), -1);
+        CHECK_ERR(cases[i].why);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_Q8_TABLES), -1);
+        CHECK_ERR(cases[i].why);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, 0), -1);
+        CHECK_ERR(cases[i].why);
+        CHECK_EQ(inspect_verify(p), -1);
+        CHECK_ERR(cases[i].why);
+        remove_temp(p);
+        free(b);
+    }
+    /* sections of the wrong size or out of place, in files whose container
+     * is sound: QTAB 16 bytes short, FLTS with the tables as well as QTAB,
+     * QTAB in a float model's file */
+    {
+        Container f;
+        CHECK_EQ(container_open(&f, inf), 0);
+        const char *tags[] = {"CONF", "TOKZ", "HIST", "FLTS", "QTAB", "TERN"};
+        uint8_t *sec[6];
+        ContainerPart parts[6];
+        for (int i = 0; i < 6; i++) {
+            sec[i] = container_load(&f, tags[i], 0);
+            CHECK(sec[i] != NULL);
+            parts[i] = (ContainerPart){tags[i], sec[i], (size_t)container_find(&f, tags[i])->size};
+        }
+        container_close(&f);
+        char *p = temp_file_with("", 0);
+        PackedModel pm;
+        parts[4].size -= 16;
+        CHECK_EQ(container_write(p, CKPT_KIND_INFER, parts, 6), 0);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_STORED_TABLES), -1);
+        CHECK_ERR("QTAB section is 10320 bytes, expected 10336");
+        parts[4].size += 16;
+        uint8_t *big = xcalloc(4 * (2 * 257 * 16 + 2 * 2 * 16 + 16), 1);
+        parts[3] = (ContainerPart){"FLTS", big, 4 * (2 * 257 * 16 + 2 * 2 * 16 + 16)};
+        CHECK_EQ(container_write(p, CKPT_KIND_INFER, parts, 6), 0);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, PACKED_Q8_TABLES), -1);
+        CHECK_ERR("FLTS section is 33216 bytes, expected 320");
+        /* without QTAB such an FLTS is a float-table file again */
+        parts[4] = parts[5];
+        CHECK_EQ(container_write(p, CKPT_KIND_INFER, parts, 5), 0);
+        CHECK_EQ(packed_model_read(p, &pm, NULL, NULL, 0), 0);
+        CHECK_EQ(pm.tables, TABLES_F32);
+        packed_model_free(&pm);
+        free(big);
+        /* a float model's file with a QTAB */
+        ModelConfig c32 = small;
+        c32.quant = QUANT_F32;
+        Model m32;
+        char *ck32 = make_checkpoint(&m32, &c32, 6), *inf32 = convert_to_temp(ck32, 0);
+        CHECK_EQ(container_open(&f, inf32), 0);
+        const char *tags32[] = {"CONF", "TOKZ", "HIST", "PARM"};
+        uint8_t *sec32[4];
+        ContainerPart parts32[5];
+        for (int i = 0; i < 4; i++) {
+            sec32[i] = container_load(&f, tags32[i], 0);
+            parts32[i] = (ContainerPart){tags32[i], sec32[i], (size_t)container_find(&f, tags32[i])->size};
+        }
+        container_close(&f);
+        parts32[4] = (ContainerPart){"QTAB", sec[4], (size_t)packed_qtab_size(&small)};
+        CHECK_EQ(container_write(p, CKPT_KIND_INFER, parts32, 5), 0);
+        CHECK_EQ(inspect_verify(p), -1);
+        CHECK_ERR("unexpected section QTAB");
+        for (int i = 0; i < 4; i++) free(sec32[i]);
+        for (int i = 0; i < 6; i++) free(sec[i]);
+        model_free(&m32);
+        remove_temp(ck32);
+        remove_temp(inf32);
+        remove_temp(p);
+    }
+    /* the smallest scale act_quant_int8 makes (an all-zero row) is fine */
+    unsigned char *b = xmalloc(n);
+    memcpy(b, orig, n);
+    put32(b + at + 4 * 9, f32_bits(1e-5f / 127.0f));
+    memset(b + at + 2112 + 9 * 16, 0, 16);
+    reseal(b, 4);
+    char *p = temp_file_with(b, n);
+    CHECK_EQ(inspect_verify(p), 0);
+    remove_temp(p);
+    free(b);
+    free(orig);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
 }
 
 TEST(ckpt_verify_notices_a_flipped_byte_anywhere)
