@@ -61,10 +61,12 @@ int fuzz_ckpt_equal(const Checkpoint *a, const Checkpoint *b);
 int fuzz_packed_equal(const PackedModel *a, const PackedModel *b, int compare_scales);
 
 /* Every reader of a model file on path: ckpt_read (both flags),
- * packed_model_read (both flags), model_summary_read, tokenizer_from_file,
- * inspect_verify, which must agree with each other; a training checkpoint
- * read is written again (ckpt_write) and read back equal, a model read is
- * written as an inference file (packed_model_write) and read back equal.
+ * packed_model_read (the tables as stored, as int8 rows, as floats only),
+ * model_summary_read, tokenizer_from_file, inspect_verify, which must agree
+ * with each other; a training checkpoint read is written again
+ * (ckpt_write) and read back equal, a model read is written as an
+ * inference file (packed_model_write) and read back equal, and again with
+ * its tables in the other form (int8 rows through floats: the same rows).
  * Returns the kind read (CKPT_KIND_*), 0 if no reader accepted the file. */
 uint32_t fuzz_model_file(const char *path);
 
