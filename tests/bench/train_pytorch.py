@@ -3,7 +3,7 @@
 training steps side by side with l1b (see tests/bench/train-vs-pytorch.sh).
 
 usage: train_pytorch.py [--quant f32|absmean] [-j N] [--blas-threads N] [--warmup-steps W]
-                        [--steps N] [--total-steps S] [--eval-batches K]
+                        [--steps N] [--total-steps S] [--eval-batches K] [--ddp N]
                         [shape and optimiser options] CORPUS
 
 The model is l1b-train's (man/l1b-train.1), at its default shape, which is
@@ -51,6 +51,21 @@ Timing: every step (drawing the batch, forward, backward, clipping, AdamW
 update) is timed with a monotonic clock; the first --warmup-steps are
 dropped and the median of the next --steps is reported as ms/step, with
 tokens/s = batch * ctx / median.  Stdlib and torch only.
+
+--ddp N: data-parallel training with DistributedDataParallel over N processes
+on this machine (see tests/bench/mpi-vs-ddp.sh), as l1b-train under `mpirun
+-np N`.  The script starts the N ranks itself (torch.multiprocessing.spawn),
+backend gloo over the loopback interface (MASTER_ADDR 127.0.0.1, a free
+MASTER_PORT, GLOO_SOCKET_IFNAME lo, unless set in the environment).  Each
+rank builds the same model (same seed; DDP also broadcasts rank 0's weights),
+draws its own --batch windows a step (its own random stream, seed + rank) and
+has -j / --blas-threads threads of its own; DDP averages the gradients in the
+backward (its bucketed all-reduce), then every rank clips and updates its
+copy.  broadcast_buffers is off: the only buffers are the constant RoPE
+tables and mask.  Each rank times its steps as above; a step's time is the
+longest of the ranks' (gathered at the end), ms/step the median of those,
+and tokens/s counts every rank's tokens: N * batch * ctx / median.  Only rank
+0 prints; evaluation (--eval-batches) runs on rank 0 after training.
 """
 
 import argparse
@@ -93,6 +108,9 @@ def parse_args():
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--val-frac", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--ddp", type=int, default=0, metavar="N",
+                   help="train with DistributedDataParallel on N local processes "
+                        "(gloo; batch, -j and --blas-threads per process)")
     a = p.parse_args()
     if a.threads < 1:
         p.error("-j must be at least 1")
@@ -100,6 +118,8 @@ def parse_args():
         p.error("--steps must be at least 1 and --warmup-steps at least 0")
     if a.dim % a.heads or (a.dim // a.heads) % 2:
         p.error("dim/heads must be a whole, even number")
+    if a.ddp < 0:
+        p.error("--ddp must be at least 1 (or 0: no DDP)")
     if a.vocab < 256:
         p.error("--vocab must be at least 256 (byte tokens)")
     if not a.hidden:
@@ -230,8 +250,9 @@ class Model(nn.Module):
         cos, sin = rope_tables(a.ctx, a.dim // a.heads)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
-        mask = torch.ones(a.ctx, a.ctx, dtype=torch.bool).triu(1)
-        self.register_buffer("mask", mask, persistent=False)
+        # a plain attribute, not a buffer: DDP broadcasts buffers at start,
+        # and gloo has no bool type (the model lives on the CPU either way)
+        self.mask = torch.ones(a.ctx, a.ctx, dtype=torch.bool).triu(1)
 
     def forward(self, idx, targets):
         T = idx.shape[1]
@@ -253,8 +274,11 @@ def lr_at(a, s):
     return a.min_lr + (a.lr - a.min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
-def main():
+def run(rank, world):
+    """Train and time; world = 0 without DDP, else this is rank `rank` of
+    `world` DDP processes (the process group is set up by the caller)."""
     a = args
+    lead = rank == 0
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     with open(a.corpus, "rb") as f:
@@ -279,25 +303,38 @@ def main():
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
     params = decay + other
     n_params = sum(p.numel() for p in params)
+    gen = None
+    net = model
+    if world:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, broadcast_buffers=False)
+        gen = torch.Generator().manual_seed(a.seed + rank)
+    say = print if lead else (lambda *x, **k: None)    # only rank 0 prints
 
-    print("torch: %s (threads %d, interop %d, OPENBLAS_NUM_THREADS %s, OMP_WAIT_POLICY %s)"
-          % (torch.__version__, torch.get_num_threads(), torch.get_num_interop_threads(),
-             os.environ["OPENBLAS_NUM_THREADS"], os.environ.get("OMP_WAIT_POLICY", "unset")))
-    print("blas: %s" % blas_in_use())
-    print("model: dim %d, %d layers, %d heads, hidden %d, ctx %d, vocab %d, batch %d, %s; %d parameters"
-          % (a.dim, a.layers, a.heads, a.hidden, a.ctx, a.vocab, a.batch, a.quant, n_params))
+    if world:
+        say("ddp: %d ranks, backend %s, MASTER_ADDR %s, MASTER_PORT %s, GLOO_SOCKET_IFNAME %s; "
+            "batch %d per rank"
+            % (world, dist.get_backend(), os.environ.get("MASTER_ADDR"),
+               os.environ.get("MASTER_PORT"), os.environ.get("GLOO_SOCKET_IFNAME", "unset"), a.batch))
+    say("torch: %s (threads %d, interop %d, OPENBLAS_NUM_THREADS %s, OMP_WAIT_POLICY %s)"
+        % (torch.__version__, torch.get_num_threads(), torch.get_num_interop_threads(),
+           os.environ["OPENBLAS_NUM_THREADS"], os.environ.get("OMP_WAIT_POLICY", "unset")))
+    say("blas: %s" % blas_in_use())
+    say("model: dim %d, %d layers, %d heads, hidden %d, ctx %d, vocab %d, batch %d, %s; %d parameters"
+        % (a.dim, a.layers, a.heads, a.hidden, a.ctx, a.vocab, a.batch, a.quant, n_params))
     sys.stdout.flush()
 
     times, losses = [], []
     model.train()
     for s in range(a.total_steps):
         t0 = time.perf_counter()
-        ix = torch.randint(0, n_train - a.ctx, (a.batch,))
+        ix = torch.randint(0, n_train - a.ctx, (a.batch,), generator=gen)
         w = train[ix[:, None] + offs]                  # (B, ctx+1)
         x, y = w[:, :-1], w[:, 1:]
         for g in opt.param_groups:
             g["lr"] = lr_at(a, s)
-        loss = model(x, y)
+        loss = net(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if a.clip > 0:
@@ -309,23 +346,28 @@ def main():
         if not math.isfinite(lv):
             sys.exit("train_pytorch.py: step %d: loss is not finite" % (s + 1))
 
+    if world:   # a step takes as long as its slowest rank
+        mine = torch.tensor(times, dtype=torch.float64)
+        every = [torch.empty_like(mine) for _ in range(world)]
+        dist.all_gather(every, mine)
+        times = torch.stack(every).amax(dim=0).tolist()
     timed = sorted(times[a.warmup_steps:a.warmup_steps + a.steps])
     k = len(timed)
     med = timed[k // 2] if k % 2 else 0.5 * (timed[k // 2 - 1] + timed[k // 2])
-    tokens = a.batch * a.ctx
-    print("steps: %d warm-up + %d timed (%d trained)" % (a.warmup_steps, k, a.total_steps))
-    print("ms_per_step: %.4f" % (1e3 * med))
-    print("spread: %.4f" % ((timed[-1] - timed[0]) / med))
-    print("tok_per_s: %.1f" % (tokens / med))
-    print("train_loss_last: %.4f" % losses[-1])
+    tokens = max(world, 1) * a.batch * a.ctx
+    say("steps: %d warm-up + %d timed (%d trained)" % (a.warmup_steps, k, a.total_steps))
+    say("ms_per_step: %.4f" % (1e3 * med))
+    say("spread: %.4f" % ((timed[-1] - timed[0]) / med))
+    say("tok_per_s: %.1f" % (tokens / med))
+    say("train_loss_last: %.4f" % losses[-1])
 
-    if a.eval_batches:
+    if a.eval_batches and lead:
         rows = (len(val) - 1) // a.ctx if len(val) > a.ctx else 0
         nb = rows // a.batch
         if a.eval_batches > 0:
             nb = min(nb, a.eval_batches)
         if nb == 0:
-            print("val_loss: nan (validation part smaller than one batch)")
+            say("val_loss: nan (validation part smaller than one batch)")
             return
         model.eval()
         tot = 0.0
@@ -334,8 +376,42 @@ def main():
                 st = (i * a.batch + torch.arange(a.batch)) * a.ctx
                 w = val[st[:, None] + offs]
                 tot += model(w[:, :-1], w[:, 1:]).item()
-        print("val_batches: %d" % nb)
-        print("val_loss: %.4f" % (tot / nb))
+        say("val_batches: %d" % nb)
+        say("val_loss: %.4f" % (tot / nb))
+
+
+def ddp_rank(rank, world):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        run(rank, world)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def free_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    if not args.ddp:
+        run(0, 0)
+        return
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(free_port()))
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    sys.stdout.flush()
+    import torch.multiprocessing as mp
+    try:
+        mp.spawn(ddp_rank, args=(args.ddp,), nprocs=args.ddp, join=True)
+    except Exception as e:     # a rank failed: its traceback, then one line
+        lines = str(e).strip().splitlines()
+        sys.stderr.write(str(e).rstrip() + "\n")
+        sys.exit("train_pytorch.py: --ddp %d: %s" % (args.ddp, lines[-1] if lines else repr(e)))
 
 
 if __name__ == "__main__":
