@@ -85,21 +85,49 @@ prompt_of() {
 }
 
 @test "golden: the converters write the same bytes here" {
-    l1b-ckpt convert --pack "$G/model.l1b" p2.l1b
+    l1b-ckpt convert --pack --tables f32 "$G/model.l1b" p2.l1b
     cmp p2.l1b "$G/model-2bit.l1b"
-    l1b-ckpt convert --pack --bits 1.6 "$G/model.l1b" p16.l1b
+    l1b-ckpt convert --pack --tables f32 --bits 1.6 "$G/model.l1b" p16.l1b
     cmp p16.l1b "$G/model-1.6bit.l1b"
-    l1b-ckpt convert --pack --bits 1.6 "$G/model-2bit.l1b" r16.l1b
+    l1b-ckpt convert --pack --tables f32 --bits 1.6 "$G/model-2bit.l1b" r16.l1b
     cmp r16.l1b "$G/model-1.6bit.l1b"
-    l1b-ckpt convert --pack "$G/model-1.6bit.l1b" r2.l1b
+    l1b-ckpt convert --pack --tables f32 "$G/model-1.6bit.l1b" r2.l1b
     cmp r2.l1b "$G/model-2bit.l1b"
+    # int8 tables: from the checkpoint, and from the float-table files
+    l1b-ckpt convert --pack "$G/model.l1b" p8.l1b
+    cmp p8.l1b "$G/model-int8.l1b"
+    l1b-ckpt convert --pack --bits 2 "$G/model-1.6bit.l1b" r8.l1b
+    cmp r8.l1b "$G/model-int8.l1b"
     # an inference file back to a checkpoint and packed again
     for m in model-2bit.l1b sign-1bit.l1b; do
         l1b-ckpt convert --unpack "$G/$m" u.l1b
         l1b-ckpt verify u.l1b
-        l1b-ckpt convert --pack u.l1b again.l1b
+        l1b-ckpt convert --pack --tables f32 u.l1b again.l1b
         cmp again.l1b "$G/$m"
     done
+    l1b-ckpt convert --unpack "$G/model-int8.l1b" u.l1b
+    l1b-ckpt convert --pack u.l1b again.l1b
+    cmp again.l1b "$G/model-int8.l1b"
+}
+
+@test "golden: int8 tables read the same here, and sample as the float tables do" {
+    [ "$(cd "$G" && l1b-ckpt verify model-int8.l1b)" = "model-int8.l1b: ok" ]
+    (cd "$G" && l1b-ckpt info --json model-int8.l1b) > out.json
+    diff "$E/info-model-int8.json" out.json
+    # the int8 rows the sampler makes from model-2bit.l1b's floats, read
+    # from the file: the same figures and text, at every SIMD level
+    head -c "$SCORE_BYTES" "$G/corpus.txt" > text
+    [ "$(l1b-sample -m "$G/model-int8.l1b" --score text)" = "$(l1b-sample -m "$G/model-2bit.l1b" --score text)" ]
+    grep '^model-2bit.l1b int8: ' "$E/score.txt" | sed 's/^model-2bit.l1b/model-int8.l1b/' > want.txt
+    printf '%s int8: %s\n' model-int8.l1b "$(l1b-sample -m "$G/model-int8.l1b" --score text)" > score.txt
+    same_figures want.txt score.txt
+    for lv in $(simd_levels); do
+        L1B_SIMD=$lv l1b-sample -m "$G/model-int8.l1b" --greedy -n "$GREEDY_TOKENS" -i "$GREEDY_PROMPT" > out.txt
+        cmp out.txt "$E/greedy-int8-model-2bit.txt" || { echo "L1B_SIMD=$lv: '$(cat out.txt)'"; return 1; }
+    done
+    run l1b-sample -m "$G/model-int8.l1b" --exact --score text
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"model-int8.l1b: the embedding and output head are int8 rows in this file; float tables (--exact) need a file packed with --tables f32" ]]
 }
 
 @test "golden: the llama2.c export has the same bytes here" {

@@ -8,17 +8,21 @@
 #
 # Regenerate only on purpose (a format change): the files are the proof
 # that a reader of today reads what an x86 build wrote before. Commit the
-# whole directory afterwards. The fixtures (275 KB in all):
+# whole directory afterwards. The fixtures (290 KB in all):
 #
 #   corpus.txt        the text (from the man pages; kept if present)
 #   bytes.tok         corpus.txt as a byte token stream
 #   bpe.tok           the same with a BPE vocabulary of 320 learnt from it
 #   model.l1b         a training checkpoint (dim 16, hidden 32, 1 layer,
 #                     absmean ternary) trained on bytes.tok
-#   model-2bit.l1b    its inference file, 2 bits a weight
-#   model-1.6bit.l1b  its inference file, five weights a byte
+#   model-2bit.l1b    its inference file, 2 bits a weight, float tables
+#                     (--tables f32: the format before int8 tables)
+#   model-1.6bit.l1b  its inference file, five weights a byte, float tables
+#   model-int8.l1b    its inference file as convert --pack writes it by
+#                     default: 2 bits a weight, the embedding and head as
+#                     int8 rows (QTAB)
 #   sign-1bit.l1b     the inference file of a sign (1-bit) model (dim 12;
-#                     its checkpoint is not kept)
+#                     its checkpoint is not kept), float tables
 #   golden.conf       the greedy prompts, lengths and smallest margins, and
 #                     how much of corpus.txt --score reads
 #   expected/         verify, info --json, --score, greedy text, history,
@@ -65,10 +69,11 @@ l1b-tokenize -o bytes.tok corpus.txt
 l1b-tokenize --bpe --vocab 320 -o bpe.tok corpus.txt
 TRAIN="--layers 1 --heads 2 --ctx 32 --batch 8 --steps 2000 --lr 1e-2 --warmup 20 --val-frac 0 -j 1"
 l1b-train -q -o model.l1b --dim 16 --hidden 32 $TRAIN bytes.tok
-l1b-ckpt convert --pack model.l1b model-2bit.l1b
-l1b-ckpt convert --pack --bits 1.6 model.l1b model-1.6bit.l1b
+l1b-ckpt convert --pack --tables f32 model.l1b model-2bit.l1b
+l1b-ckpt convert --pack --tables f32 --bits 1.6 model.l1b model-1.6bit.l1b
+l1b-ckpt convert --pack model.l1b model-int8.l1b
 l1b-train -q -o "$tmp/sign.l1b" --dim 12 --quant sign $TRAIN bytes.tok
-l1b-ckpt convert --pack "$tmp/sign.l1b" sign-1bit.l1b
+l1b-ckpt convert --pack --tables f32 "$tmp/sign.l1b" sign-1bit.l1b
 rm -f ./*.lock  # the trainer's lock files
 
 # ---- greedy prompts with wide margins ----------------------------------------
@@ -122,7 +127,7 @@ EOF
 # ---- what every target must answer -------------------------------------------
 MODELS="model.l1b model-2bit.l1b model-1.6bit.l1b sign-1bit.l1b"
 l1b-ckpt verify $MODELS bytes.tok bpe.tok > expected/verify.txt
-for m in $MODELS; do
+for m in $MODELS model-int8.l1b; do
     l1b-ckpt info --json "$m" > "expected/info-${m%.l1b}.json"
 done
 for m in $MODELS; do
