@@ -1,7 +1,9 @@
 /* l1b-sample: prompt on stdin, text on stdout. See l1b-sample(1). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ static void usage(void)
 {
     printf("usage: l1b-sample -m MODEL [-i TEXT | -f FILE] [-n N] [-T TEMP] [-k K] [-p P]\n"
            "                  [--min-p P] [--repeat-penalty X [--repeat-last N]] [--greedy]\n"
-           "                  [-s SEED] [--stop STR]... [--echo] [--raw] [--lines | -I]\n"
+           "                  [-s SEED] [--stop STR]... [--echo] [--raw] [--lines [--batch N] | -I]\n"
            "                  [--logprobs] [--exact] [-j N] [-v]\n"
            "       l1b-sample -m MODEL --score [--json | --logprobs] [FILE...]\n"
            "\n"
@@ -49,6 +51,8 @@ static void usage(void)
            "      --echo            print the prompt before the continuation\n"
            "      --raw             keep the prompt's trailing newline (dropped by default)\n"
            "      --lines           every input line is a prompt; one output line each\n"
+           "      --batch N         with --lines: answer up to N lines at once\n"
+           "                        (default: up to 64, their caches within 64 MB)\n"
            "  -I, --interactive     each line typed continues one conversation (which\n"
            "                        keeps its KV cache) and is answered; Ctrl-D ends\n"
            "      --score           print loss, perplexity and bits per byte of the input\n"
@@ -73,11 +77,14 @@ typedef struct {
     float temperature, top_p, min_p, repeat_penalty;
     uint32_t top_k, repeat_last;
     int echo, raw, lines, interactive, score, json, logprobs, exact, verbose, threads, profile;
+    uint32_t batch;  /* --lines answered at once; 0: automatic */
 } Options;
 
 typedef struct {
-    uint64_t tokens;  /* generated or scored */
-    double seconds;   /* computing them, waiting for input excluded */
+    uint64_t tokens;     /* generated or scored */
+    double seconds;      /* computing them, waiting for input excluded */
+    uint64_t slides;     /* of the --lines contexts */
+    size_t cache_bytes;  /* their KV caches */
 } Stats;
 
 /* ---- input -------------------------------------------------------------- */
@@ -248,25 +255,205 @@ static void generate_once(Session *s, Sampler *sp, Gen *g, const Options *o, Out
     free(prompt);
 }
 
-/* --lines: each line a fresh context and one output line. */
-static void generate_lines(Session *s, Sampler *sp, Gen *g, const Options *o, Out *out, Stats *st)
+/* ---- --lines ------------------------------------------------------------ */
+
+/* The lines of the input, read with read(2) so that what has arrived can
+ * be told from what has not: a batch takes only the lines already there,
+ * and a program that writes a line and waits for its answer gets it. */
+typedef struct {
+    int fd;
+    const char *name;
+    char *buf;
+    size_t start, end, cap;
+    int eof;
+} Lines;
+
+/* Read once more: waiting for input, or only if some is there already. */
+static void lines_read(Lines *L, int wait)
 {
-    FILE *in = open_input(o->file ? o->file : "-");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = next_line(in, &line, &cap)) >= 0) {
-        double t0 = now_seconds();
-        const float *logits = start_context(s, sp, (const uint8_t *)line, (size_t)len, NULL);
-        if (o->echo) out_bytes(out, (const uint8_t *)line, (size_t)len);
-        gen_continue(g, s, sp, logits, out, 0);
-        out_bytes(out, (const uint8_t *)"\n", 1);
-        out_flush(out);  /* a line-by-line pipeline (a coprocess) waits for it */
-        st->seconds += now_seconds() - t0;
+    if (L->eof) return;
+    if (!wait) {
+        struct pollfd p = {L->fd, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0) return;
     }
-    if (ferror(in)) cli_die("%s: read error: %s", in == stdin ? "stdin" : o->file, strerror(errno));
-    if (in != stdin) fclose(in);
-    free(line);
+    if (L->start > 0 && L->start == L->end) L->start = L->end = 0;
+    if (L->end == L->cap) {
+        if (L->start > 0) {
+            memmove(L->buf, L->buf + L->start, L->end - L->start);
+            L->end -= L->start;
+            L->start = 0;
+        } else {
+            L->buf = xrealloc(L->buf, L->cap = 2 * L->cap + 4096);
+        }
+    }
+    ssize_t got;
+    do got = read(L->fd, L->buf + L->end, L->cap - L->end);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) cli_die("%s: read error: %s", L->name, strerror(errno));
+    /* one Ctrl-D (a read of 0) ends the input, even on a terminal */
+    if (got == 0) L->eof = 1;
+    L->end += (size_t)got;
+}
+
+/* The next line without its newline: 1, or 0 at the end of the input, or
+ * -1 when none has arrived yet and wait is 0. The line stays valid until
+ * the next call. */
+static int lines_next(Lines *L, int wait, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(L->buf + L->start, '\n', L->end - L->start);
+        if (nl || (L->eof && L->start < L->end)) {
+            *line = L->buf + L->start;
+            *len = nl ? (size_t)(nl - *line) : L->end - L->start;
+            L->start += *len + (nl != NULL);
+            return 1;
+        }
+        if (L->eof) return 0;
+        size_t had = L->end;
+        lines_read(L, wait);
+        if (!wait && L->end == had && !L->eof) return -1;
+    }
+}
+
+/* One prompt being answered: its own context (KV cache), sampler and
+ * continuation, the answer kept until the lines before it are written. */
+typedef struct {
+    Session s;
+    Sampler sp;
+    Gen g;
+    Out out;
+    float *logits;     /* (V) after the prompt, or a row of the batch's */
+    uint64_t line_no;  /* from 1 */
+    int busy;
+} Slot;
+
+/* an answer that is done, waiting for the ones before it */
+typedef struct {
+    uint64_t line_no;
+    uint8_t *text;
+    size_t n;
+} Answer;
+
+/* --lines: each line a fresh context and one output line. Up to batch
+ * lines are answered at once, in lockstep: each step runs the next token
+ * of every one as one matrix product (session_feed_batch). Line k is
+ * sampled with seed -s + k - 1, so every answer is the one the line gets
+ * alone, whatever the batch. Answers are written in input order. */
+static void generate_lines(Infer *m, const Gen *tmpl, const Options *o, Stats *st)
+{
+    Lines L = {STDIN_FILENO, "stdin", NULL, 0, 0, 0, 0};
+    if (o->file && strcmp(o->file, "-")) {
+        L.fd = open(o->file, O_RDONLY);
+        if (L.fd < 0) cli_die("%s: %s", o->file, strerror(errno));
+        L.name = o->file;
+    }
+    size_t N = o->batch, V = m->cfg.vocab, n_slots = 0, busy = 0;
+    Slot *slot = xcalloc(N, sizeof *slot);
+    Session **going = xmalloc(N * sizeof *going);
+    Slot **going_slot = xmalloc(N * sizeof *going_slot);
+    int *next_tok = xmalloc(N * sizeof *next_tok);
+    float *logits = xmalloc(N * V * sizeof *logits);
+    Answer *done = NULL;
+    size_t n_done = 0, cap_done = 0;
+    uint64_t line_no = 0, written = 0;
+    double t0 = now_seconds(), waited = 0;
+    for (;;) {
+        /* new lines into free slots: those already there, or, when nothing
+         * is being answered, the next one, waiting for it */
+        for (size_t i = 0; i < N && !L.eof; i++) {
+            Slot *sl = &slot[i];
+            if (sl->busy) continue;
+            char *line;
+            size_t len;
+            double w0 = now_seconds();
+            int got = lines_next(&L, busy == 0, &line, &len);
+            if (busy == 0) waited += now_seconds() - w0;
+            if (got <= 0) break;
+            if (i >= n_slots) {
+                session_init_cache(&sl->s, m);
+                sampler_init(&sl->sp, (uint32_t)V, o->temperature, o->top_k, o->top_p, 0);
+                sampler_set_min_p(&sl->sp, o->min_p);
+                if (o->repeat_penalty != 1.0f) sampler_set_repeat_penalty(&sl->sp, o->repeat_penalty, o->repeat_last);
+                sl->g = *tmpl;
+                sl->g.pending = NULL;
+                sl->g.cap = 0;
+                sl->g.generated = 0;
+                sl->out.to_mem = 1;
+                sl->logits = xmalloc(V * sizeof *sl->logits);
+                n_slots = i + 1;
+            }
+            sl->line_no = ++line_no;
+            rng_seed(&sl->sp.rng, o->seed + line_no - 1);
+            sl->out.n_mem = 0;
+            if (o->echo) out_bytes(&sl->out, (const uint8_t *)line, len);
+            memcpy(sl->logits, start_context(&sl->s, &sl->sp, (const uint8_t *)line, len, NULL), V * sizeof *sl->logits);
+            gen_begin(&sl->g);
+            sl->busy = 1;
+            busy++;
+        }
+        if (!busy) break;
+        /* a step of every answer: those that go on run their next token
+         * together */
+        size_t n_going = 0;
+        for (size_t i = 0; i < n_slots; i++) {
+            Slot *sl = &slot[i];
+            if (!sl->busy) continue;
+            uint32_t next;
+            GenEnd why;
+            if (gen_step(&sl->g, &m->tok, (uint32_t)V, &sl->sp, sl->logits, &sl->out, 0, &next, &why)) {
+                sampler_accept(&sl->sp, next);
+                going[n_going] = &sl->s;
+                going_slot[n_going] = sl;
+                next_tok[n_going++] = (int)next;
+                continue;
+            }
+            out_bytes(&sl->out, (const uint8_t *)"\n", 1);
+            if (n_done == cap_done) done = xrealloc(done, (cap_done = 2 * cap_done + 8) * sizeof *done);
+            done[n_done].line_no = sl->line_no;
+            done[n_done].n = sl->out.n_mem;
+            done[n_done].text = xmalloc(sl->out.n_mem + 1);
+            memcpy(done[n_done++].text, sl->out.mem, sl->out.n_mem);
+            sl->busy = 0;
+            busy--;
+        }
+        /* the answers whose turn has come */
+        for (int again = 1; again;) {
+            again = 0;
+            for (size_t k = 0; k < n_done; k++)
+                if (done[k].line_no == written + 1) {
+                    fwrite(done[k].text, 1, done[k].n, stdout);
+                    free(done[k].text);
+                    done[k] = done[--n_done];
+                    written++;
+                    again = 1;
+                    break;
+                }
+        }
+        fflush(stdout);  /* a line-by-line pipeline (a coprocess) waits for it */
+        if (n_going) {
+            session_feed_batch(going, next_tok, n_going, logits);
+            for (size_t k = 0; k < n_going; k++) memcpy(going_slot[k]->logits, logits + k * V, V * sizeof *logits);
+        }
+    }
+    st->seconds += now_seconds() - t0 - waited;
+    st->cache_bytes = n_slots * m->cache_bytes;
+    for (size_t i = 0; i < n_slots; i++) {
+        st->tokens += slot[i].g.generated;
+        st->slides += slot[i].s.slides;
+        session_free(&slot[i].s);
+        sampler_free(&slot[i].sp);
+        free(slot[i].g.pending);
+        free(slot[i].out.mem);
+        free(slot[i].logits);
+    }
+    free(slot);
+    free(going);
+    free(going_slot);
+    free(next_tok);
+    free(logits);
+    free(done);
+    free(L.buf);
+    if (L.fd != STDIN_FILENO) close(L.fd);
 }
 
 /* -I: one conversation. Each line typed is appended to it and answered as
@@ -321,7 +508,7 @@ int main(int argc, char **argv)
     int seed_set = 0;
     Gen g;
     gen_init(&g);
-    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_SCORE, O_EXACT, O_PROFILE, O_MIN_P, O_PENALTY, O_LAST, O_STOP,
+    enum { O_GREEDY = 256, O_ECHO, O_RAW, O_LINES, O_BATCH, O_SCORE, O_EXACT, O_PROFILE, O_MIN_P, O_PENALTY, O_LAST, O_STOP,
            O_JSON, O_LOGPROBS };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
@@ -331,7 +518,7 @@ int main(int argc, char **argv)
         {"repeat-penalty", required_argument, 0, O_PENALTY}, {"repeat-last", required_argument, 0, O_LAST},
         {"greedy", no_argument, 0, O_GREEDY}, {"seed", required_argument, 0, 's'},
         {"stop", required_argument, 0, O_STOP}, {"echo", no_argument, 0, O_ECHO}, {"raw", no_argument, 0, O_RAW},
-        {"lines", no_argument, 0, O_LINES}, {"interactive", no_argument, 0, 'I'},
+        {"lines", no_argument, 0, O_LINES}, {"batch", required_argument, 0, O_BATCH}, {"interactive", no_argument, 0, 'I'},
         {"score", no_argument, 0, O_SCORE}, {"json", no_argument, 0, O_JSON},
         {"logprobs", no_argument, 0, O_LOGPROBS}, {"exact", no_argument, 0, O_EXACT},
         {"profile", no_argument, 0, O_PROFILE}, {"threads", required_argument, 0, 'j'},
@@ -366,6 +553,7 @@ int main(int argc, char **argv)
         case O_ECHO: o.echo = 1; break;
         case O_RAW: o.raw = 1; break;
         case O_LINES: o.lines = 1; break;
+        case O_BATCH: o.batch = (uint32_t)cli_uint("--batch", optarg, 1, 1024); break;
         case 'I': o.interactive = 1; break;
         case O_SCORE: o.score = 1; break;
         case O_JSON: o.json = 1; break;
@@ -386,6 +574,7 @@ int main(int argc, char **argv)
     if (o.json && o.logprobs) cli_usage_error("--json and --logprobs: one output or the other");
     if (o.logprobs && (o.lines || o.interactive)) cli_usage_error("--logprobs goes with --score or one prompt");
     if (o.lines && o.interactive) cli_usage_error("--lines and -I: one mode or the other");
+    if (o.batch && !o.lines) cli_usage_error("--batch goes with --lines");
     if (o.input && o.file) cli_usage_error("-i and -f: one prompt or the other");
     if (o.lines && o.input) cli_usage_error("--lines reads prompts from stdin (or -f FILE); -i gives one prompt");
     if (o.interactive && o.file && !strcmp(o.file, "-")) cli_usage_error("-I reads the lines from stdin; -f - cannot give the conversation's start");
@@ -400,8 +589,13 @@ int main(int argc, char **argv)
     double t_load = now_seconds() - t0;
     Session s;
     session_init(&s, &m);
-    Out out = {isatty(STDOUT_FILENO), {0}, 0};
-    Stats st = {0, 0};
+    Out out = {isatty(STDOUT_FILENO), {0}, 0, 0, NULL, 0, 0};
+    Stats st = {0, 0, 0, 0};
+    if (o.lines && !o.batch) {
+        /* automatic: up to 64 lines at once, their caches within 64 MB */
+        size_t fit = (size_t)64000000 / (m.cache_bytes ? m.cache_bytes : 1);
+        o.batch = fit < 1 ? 1 : fit > 64 ? 64 : (uint32_t)fit;
+    }
 
     if (o.score) {
         score(&m, &s, &o, argv + optind, argc - optind, &st);
@@ -416,19 +610,19 @@ int main(int argc, char **argv)
         g.max_tokens = o.n_tokens;
         g.logprobs = o.logprobs;
         g.at_newline = o.lines || o.interactive;
-        if (o.lines) generate_lines(&s, &sp, &g, &o, &out, &st);
+        if (o.lines) generate_lines(&m, &g, &o, &st);
         else if (o.interactive) generate_interactive(&s, &sp, &g, &o, &out, &st);
         else generate_once(&s, &sp, &g, &o, &out, &st);
-        st.tokens = g.generated;
+        st.tokens += g.generated;
         sampler_free(&sp);
     }
     out_flush(&out);
     if (ferror(stdout) || fflush(stdout) == EOF) cli_die("stdout: write error: %s", strerror(errno));
     if (o.verbose)
         cli_warn("loaded in %.2fs (weights %.1f MB, cache %.1f MB); %llu tokens %s in %.2fs, %.1f tokens/s; %llu context slides",
-                 t_load, m.weight_bytes / 1e6, m.cache_bytes / 1e6, (unsigned long long)st.tokens,
+                 t_load, m.weight_bytes / 1e6, (m.cache_bytes + st.cache_bytes) / 1e6, (unsigned long long)st.tokens,
                  o.score ? "scored" : "generated", st.seconds, st.seconds > 0 ? st.tokens / st.seconds : 0.0,
-                 (unsigned long long)s.slides);
+                 (unsigned long long)(s.slides + st.slides));
     cli_profile_report();
     gen_free(&g);
     session_free(&s);

@@ -16,7 +16,7 @@ _l1b_train_opts='--dim --layers --heads --hidden --ctx --ffn-act --quant
     -v --verbose --profile -h --help -V --version'
 _l1b_sample_opts='-m --model -i --input -f --file -n --tokens
     -T --temperature -k --top-k -p --top-p --min-p --repeat-penalty
-    --repeat-last --greedy -s --seed --stop --echo --raw --lines
+    --repeat-last --greedy -s --seed --stop --echo --raw --lines --batch
     -I --interactive --score --json --logprobs --exact -j --threads
     -v --verbose --profile -h --help -V --version'
 _l1b_bench_opts='--simd --shape --batch --bits -j --threads --format --quick

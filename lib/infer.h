@@ -82,6 +82,16 @@ const float *infer_forward(Infer *m, int token, uint32_t pos);
  * the last row is returned. NULL for n = 0. */
 const float *infer_forward_block(Infer *m, const int *tokens, size_t n, uint32_t pos, float *logits);
 
+/* A KV cache of its own, for one of several contexts over one model (the
+ * model's own cache is inside Infer): about cache_bytes. */
+typedef struct {
+    float *kc, *vc;   /* exact: (L, ctx, C) */
+    Q8Matrix kq, vq;  /* int8: a row per (layer, head, position) */
+} InferCache;
+
+void infer_cache_init(const Infer *m, InferCache *kv);
+void infer_cache_free(InferCache *kv);
+
 /* A running context: the tokens in the KV cache. When the cache is full the
  * window slides: the newest ctx/2 tokens are kept and run again from
  * position 0, so generation and scoring go on past the context length. */
@@ -90,9 +100,14 @@ typedef struct {
     int *tokens;   /* (ctx) tokens at cache positions 0..n-1 */
     uint32_t n;
     uint64_t slides;
+    InferCache *kv;  /* a cache of its own, or NULL: the model's */
 } Session;
 
+/* A session in the model's own cache (one context at a time). */
 void session_init(Session *s, Infer *m);
+/* A session with a cache of its own, so that several run over one model
+ * at once (session_feed_batch); session_free frees it. */
+void session_init_cache(Session *s, Infer *m);
 void session_free(Session *s);
 void session_reset(Session *s);
 /* Run one more token; returns the logits for the token after it. */
@@ -106,5 +121,10 @@ const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n);
  * calls of session_feed would give them, slides included (scoring); in
  * blocks. */
 void session_feed_all(Session *s, const uint16_t *tokens, size_t n, float *logits);
+/* One token each for n sessions over the same model, each with a cache of
+ * its own (session_init_cache): as session_feed for each in turn, slides
+ * included, the same logits to the last bit, but their mat-vecs run as one
+ * matrix product. logits (n, V): row i after tokens[i] in s[i]. */
+void session_feed_batch(Session *const s[], const int *tokens, size_t n, float *logits);
 
 #endif

@@ -15,6 +15,7 @@ static size_t utf8_len(uint8_t b) { return b >= 0xF0 && b < 0xF8 ? 4 : b >= 0xE0
 
 void out_flush(Out *o)
 {
+    if (o->to_mem) return;
     if (o->n_held) fwrite(o->held, 1, o->n_held, stdout);
     o->n_held = 0;
     fflush(stdout);
@@ -22,6 +23,12 @@ void out_flush(Out *o)
 
 void out_bytes(Out *o, const uint8_t *b, size_t n)
 {
+    if (o->to_mem) {
+        if (o->n_mem + n > o->cap_mem) o->mem = xrealloc(o->mem, o->cap_mem = 2 * (o->n_mem + n) + 64);
+        memcpy(o->mem + o->n_mem, b, n);
+        o->n_mem += n;
+        return;
+    }
     if (!o->stream) {
         fwrite(b, 1, n, stdout);
         return;
@@ -129,58 +136,74 @@ static void write_pending(Gen *g, Out *out, size_t n)
     g->n_pending -= n;
 }
 
-GenEnd gen_continue(Gen *g, Session *s, Sampler *sp, const float *logits, Out *out, uint64_t pos)
+void gen_begin(Gen *g)
 {
-    const Tokenizer *tok = &s->m->tok;
-    uint32_t V = s->m->cfg.vocab;
     g->tail = NULL;
     g->n_tail = 0;
     g->end_token = -1;
     g->n_pending = 0;
-    GenEnd why = END_LIMIT;
-    for (uint64_t t = 0; t < g->max_tokens; t++) {
-        uint32_t next = sampler_pick(sp, logits);
-        if (g->logprobs) logprob_row(pos + t, tok, next, token_logprob(logits, V, next));
-        if (next == TOK_EOD) {
-            why = END_EOD;
-            g->end_token = next;
-            break;
-        }
-        g->generated++;
-        size_t len;
-        const uint8_t *b = tok_bytes(tok, next, &len);
-        /* the token joins what is pending: the end of a stop string, if
-         * one completes, lies in it */
-        size_t before = g->n_pending;
-        if (g->n_pending + len > g->cap) g->pending = xrealloc(g->pending, g->cap = 2 * (g->n_pending + len) + 64);
-        memcpy(g->pending + g->n_pending, b, len);
-        g->n_pending += len;
-        const uint8_t *nl = g->at_newline ? memchr(b, '\n', len) : NULL;
-        size_t newline_at = nl ? before + (size_t)(nl - b) : g->n_pending;
-        size_t stop_end, stop_at = g->n_stops ? find_stop(g, g->pending, g->n_pending, &stop_end) : g->n_pending;
-        if (stop_at < g->n_pending && stop_at <= newline_at) {
-            write_pending(g, out, stop_at);
-            why = END_STOP;
-            g->tail = b;
-            g->n_tail = stop_end > before ? stop_end - before : 0;
-            g->end_token = next;
-            break;
-        }
-        if (nl) {
-            write_pending(g, out, newline_at);
-            why = END_NEWLINE;
-            g->tail = b;
-            g->n_tail = (size_t)(nl - b) + 1;
-            g->end_token = next;
-            break;
-        }
-        write_pending(g, out, g->n_pending - stop_prefix_len(g, g->pending, g->n_pending));
-        logits = feed_token(s, sp, next);
-    }
-    /* at the limit or the end of document no stop string completed: what
-     * was held back is text; else the rest is not */
+    g->steps = 0;
+}
+
+/* at the limit or the end of document no stop string completed: what was
+ * held back is text; else the rest is not */
+static int gen_end(Gen *g, Out *out, GenEnd why, GenEnd *why_out)
+{
     if (why == END_LIMIT || why == END_EOD) write_pending(g, out, g->n_pending);
     g->n_pending = 0;
+    *why_out = why;
+    return 0;
+}
+
+int gen_step(Gen *g, const Tokenizer *tok, uint32_t V, Sampler *sp, const float *logits, Out *out, uint64_t pos,
+             uint32_t *next_out, GenEnd *why)
+{
+    if (g->steps >= g->max_tokens) return gen_end(g, out, END_LIMIT, why);
+    uint32_t next = sampler_pick(sp, logits);
+    if (g->logprobs) logprob_row(pos + g->steps, tok, next, token_logprob(logits, V, next));
+    g->steps++;
+    if (next == TOK_EOD) {
+        g->end_token = next;
+        return gen_end(g, out, END_EOD, why);
+    }
+    g->generated++;
+    size_t len;
+    const uint8_t *b = tok_bytes(tok, next, &len);
+    /* the token joins what is pending: the end of a stop string, if one
+     * completes, lies in it */
+    size_t before = g->n_pending;
+    if (g->n_pending + len > g->cap) g->pending = xrealloc(g->pending, g->cap = 2 * (g->n_pending + len) + 64);
+    memcpy(g->pending + g->n_pending, b, len);
+    g->n_pending += len;
+    const uint8_t *nl = g->at_newline ? memchr(b, '\n', len) : NULL;
+    size_t newline_at = nl ? before + (size_t)(nl - b) : g->n_pending;
+    size_t stop_end, stop_at = g->n_stops ? find_stop(g, g->pending, g->n_pending, &stop_end) : g->n_pending;
+    if (stop_at < g->n_pending && stop_at <= newline_at) {
+        write_pending(g, out, stop_at);
+        g->tail = b;
+        g->n_tail = stop_end > before ? stop_end - before : 0;
+        g->end_token = next;
+        return gen_end(g, out, END_STOP, why);
+    }
+    if (nl) {
+        write_pending(g, out, newline_at);
+        g->tail = b;
+        g->n_tail = (size_t)(nl - b) + 1;
+        g->end_token = next;
+        return gen_end(g, out, END_NEWLINE, why);
+    }
+    write_pending(g, out, g->n_pending - stop_prefix_len(g, g->pending, g->n_pending));
+    *next_out = next;
+    return 1;
+}
+
+GenEnd gen_continue(Gen *g, Session *s, Sampler *sp, const float *logits, Out *out, uint64_t pos)
+{
+    GenEnd why;
+    uint32_t next;
+    gen_begin(g);
+    while (gen_step(g, &s->m->tok, s->m->cfg.vocab, sp, logits, out, pos, &next, &why))
+        logits = feed_token(s, sp, next);
     return why;
 }
 

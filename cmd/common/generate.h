@@ -18,6 +18,11 @@ typedef struct {
     int stream;        /* flush after every token */
     uint8_t held[4];   /* the start of an unfinished UTF-8 character */
     size_t n_held;
+    /* to_mem: kept in memory instead (one of several answers made at
+     * once, written whole when its turn comes) */
+    int to_mem;
+    uint8_t *mem;
+    size_t n_mem, cap_mem;
 } Out;
 
 void out_bytes(Out *o, const uint8_t *b, size_t n);
@@ -54,6 +59,7 @@ typedef struct {
     long end_token;
     /* every call */
     uint64_t generated;        /* tokens chosen, end of document excluded */
+    uint64_t steps;            /* tokens chosen in this continuation */
     uint8_t *pending;          /* chosen, not yet written: may begin a stop string */
     size_t n_pending, cap;
 } Gen;
@@ -69,6 +75,14 @@ void gen_free(Gen *g);
  * document, a newline (at_newline) or right before the first stop string.
  * pos: the position of the first new token in the text, for logprobs. */
 GenEnd gen_continue(Gen *g, Session *s, Sampler *sp, const float *logits, Out *out, uint64_t pos);
+/* The same a token at a time, for continuations in lockstep: gen_begin,
+ * then gen_step with each new logits. gen_step chooses a token and writes
+ * what is decided; it returns 1 with the token to run next in *next (the
+ * caller has the sampler accept it and runs it), or 0 at the end, with how
+ * it ended in *why. gen_continue is exactly that loop on one session. */
+void gen_begin(Gen *g);
+int gen_step(Gen *g, const Tokenizer *tok, uint32_t V, Sampler *sp, const float *logits, Out *out, uint64_t pos,
+             uint32_t *next, GenEnd *why);
 
 /* ---- log-probabilities ------------------------------------------------- */
 

@@ -45,6 +45,30 @@ setup() {
     [ "$(sed -n 2p out.txt | cut -c1-5)" = " dog." ]
 }
 
+@test "--lines --batch N: many lines at once, each answered as alone, in input order" {
+    for i in $(seq 30); do printf 'the quick\nthe lazy\n\nover the\n'; done > many.txt   # 120 lines
+    l1b-sample -m fox.l1b --lines --batch 1 -T 3 -s 5 -n 30 < many.txt > one.txt
+    [ "$(wc -l < one.txt)" -eq 120 ]
+    l1b-sample -m fox.l1b --lines --batch 40 -T 3 -s 5 -n 30 < many.txt > forty.txt
+    l1b-sample -m fox.l1b --lines -T 3 -s 5 -n 30 -f many.txt > auto.txt
+    cmp one.txt forty.txt
+    cmp one.txt auto.txt
+    # line k is sampled with seed -s + k - 1: the answer it gets alone
+    [ "$(sed -n 5p one.txt)" = "$(printf 'the quick\n' | l1b-sample -m fox.l1b --lines -T 3 -s 9 -n 30)" ]
+    [ "$(sed -n 7p forty.txt)" = "$(l1b-sample -m fox.l1b -T 3 -s 11 -n 30 -i '' | head -n 1)" ]
+    # the answers differ (the temperature is high), yet each is the same line's
+    [ "$(sort -u one.txt | wc -l)" -gt 10 ]
+    l1b-sample -m fox.l1b --lines --batch 30 --greedy -n 30 < many.txt > greedy.txt
+    [ "$(sed -n 1p greedy.txt)" = " brown fox jumps over the lazy" ]
+    [ "$(sed -n 2p greedy.txt)" = " dog. the quick brown fox jump" ]
+    [ "$(sed -n 118p greedy.txt)" = " dog. the quick brown fox jump" ]
+    run l1b-sample -m fox.l1b --batch 4 -i the
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "l1b-sample: --batch goes with --lines" ]
+    run l1b-sample -m fox.l1b --lines --batch 0 < /dev/null
+    [ "$status" -eq 2 ]
+}
+
 @test "--score: low loss on the training text, high on other text" {
     run l1b-sample -m fox.l1b --score tiny.txt
     [ "$status" -eq 0 ]

@@ -508,3 +508,56 @@ TEST(session_feed_all_equals_session_feed_across_slides)
     unlink(path);
     free(path);
 }
+
+/* Sequences in lockstep, each in a cache of its own: their mat-vecs become
+ * one matrix product, but every row comes out as session_feed gives it to
+ * the last bit, slides included (ctx 12), for the int8 and float paths and
+ * f32 layers (whose float products then run a row at a time). */
+static void check_batch(uint32_t quant, int flags)
+{
+    Model m;
+    char *path = random_checkpoint(&m, quant, FFN_SWIGLU);
+    Infer a, b;
+    CHECK_EQ(infer_read(&a, path, flags), 0);
+    CHECK_EQ(infer_read(&b, path, flags), 0);
+    enum { N = 26, STEPS = 20 };  /* from 24 sequences on they run as one product */
+    Session ref, seq[N], *ptr[N];
+    session_init(&ref, &a);
+    float *got = xmalloc(STEPS * N * 257 * sizeof *got);
+    uint16_t prompt[N][64];
+    for (int i = 0; i < N; i++) {
+        session_init_cache(&seq[i], &b);
+        ptr[i] = &seq[i];
+        for (int j = 0; j < 3 + 2 * i; j++) prompt[i][j] = (uint16_t)((i * 53 + j * 11) % 256);  /* 3..53 */
+        session_feed_many(&seq[i], prompt[i], (size_t)(3 + 2 * i));
+    }
+    for (int t = 0; t < STEPS; t++) {
+        int tokens[N];
+        for (int i = 0; i < N; i++) tokens[i] = (i * 31 + t * 7) % 256;
+        session_feed_batch(ptr, tokens, N, got + (size_t)t * N * 257);
+    }
+    for (int i = 0; i < N; i++) {
+        session_reset(&ref);
+        uint64_t slides = ref.slides;  /* counted since session_init */
+        session_feed_many(&ref, prompt[i], (size_t)(3 + 2 * i));
+        for (int t = 0; t < STEPS; t++) {
+            const float *lg = session_feed(&ref, (i * 31 + t * 7) % 256);
+            if (memcmp(lg, got + ((size_t)t * N + i) * 257, 257 * sizeof *lg))
+                FAIL_AT("sequence %d, step %d: off by %g", i, t, worst_diff(lg, got + ((size_t)t * N + i) * 257, 257));
+        }
+        CHECK_EQ(ref.slides - slides, seq[i].slides);
+        CHECK(seq[i].slides > 0);
+    }
+    free(got);
+    session_free(&ref);
+    for (int i = 0; i < N; i++) session_free(&seq[i]);
+    infer_free(&a);
+    infer_free(&b);
+    model_free(&m);
+    unlink(path);
+    free(path);
+}
+
+TEST(session_feed_batch_equals_one_at_a_time_int8) { check_batch(QUANT_ABSMEAN, 0); }
+TEST(session_feed_batch_equals_one_at_a_time_exact) { check_batch(QUANT_ABSMEAN, INFER_EXACT); }
+TEST(session_feed_batch_equals_one_at_a_time_f32) { check_batch(QUANT_F32, 0); check_batch(QUANT_F32, INFER_EXACT); }
