@@ -357,47 +357,57 @@ static void head_one(Infer *m, const float *xn, float *logits)
     PROFILED(PROF_MATMUL_FWD, q8_matvec(logits, &m->head_q, m->xq, xscale));
 }
 
-/* infer_forward on a given cache */
-static const float *forward_one(Infer *m, InferCache *kv, int token, uint32_t pos)
+/* Layer l for one token at pos: m->x in and out. With kv_stored its key
+ * and value are in the cache already (a block made them) and only its
+ * query is made: the same numbers, the products being exact integers per
+ * row. */
+static void layer_one(Infer *m, InferCache *kv, size_t l, uint32_t pos, int kv_stored)
 {
     const ModelConfig *c = &m->cfg;
     size_t C = c->dim, H = c->hidden, NH = c->n_heads, HS = C / NH;
     int p = (int)pos;
+    const Linear *lin = m->lin + l * N_LIN;
+    float rstd;
+    PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS));
+    if (kv_stored) {
+        linear(m, m->q, &lin[LIN_Q], m->xn);
+    } else {
+        float *const out[3] = {m->q, m->k, m->v};
+        const Linear *const qkv[3] = {&lin[LIN_Q], &lin[LIN_K], &lin[LIN_V]};
+        linear_many(m, out, qkv, 3, m->xn);
+    }
+    PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
+    if (!kv_stored) PROFILED(PROF_ELEMENTWISE, rope_forward(m->k, &p, 1, NH, HS, ROPE_THETA));
+    double t0 = prof_begin();
+    if (!kv_stored) cache_store(m, kv, l, pos, m->k, m->v);
+    cache_attend(m, kv, l, pos);
+    prof_end(PROF_ATTENTION, t0);
+    linear(m, m->tmp, &lin[LIN_O], m->atty);
+    PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
+
+    PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS));
+    if (c->ffn_act == FFN_SWIGLU) {
+        float *const out[2] = {m->up, m->gate};
+        const Linear *const ug[2] = {&lin[LIN_UP], &lin[LIN_GATE]};
+        linear_many(m, out, ug, 2, m->xn);
+        PROFILED(PROF_ELEMENTWISE, swiglu_forward(m->act, m->gate, m->up, 1, H));
+    } else {
+        linear(m, m->up, &lin[LIN_UP], m->xn);
+        PROFILED(PROF_ELEMENTWISE, relu2_forward(m->act, m->up, 1, H));
+    }
+    linear(m, m->tmp, &lin[LIN_DOWN], m->act);
+    PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
+}
+
+/* infer_forward on a given cache */
+static const float *forward_one(Infer *m, InferCache *kv, int token, uint32_t pos)
+{
+    size_t C = m->cfg.dim;
     if (m->exact)
         memcpy(m->x, m->tok_emb + (size_t)token * C, C * sizeof(float));
     else
         q8_get_row(&m->emb_q, (size_t)token, m->x);
-    for (size_t l = 0; l < c->n_layers; l++) {
-        const Linear *lin = m->lin + l * N_LIN;
-        float rstd;
-        PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->attn_norm + l * C, 1, C, RMSNORM_EPS));
-        {
-            float *const out[3] = {m->q, m->k, m->v};
-            const Linear *const qkv[3] = {&lin[LIN_Q], &lin[LIN_K], &lin[LIN_V]};
-            linear_many(m, out, qkv, 3, m->xn);
-        }
-        PROFILED(PROF_ELEMENTWISE, rope_forward(m->q, &p, 1, NH, HS, ROPE_THETA));
-        PROFILED(PROF_ELEMENTWISE, rope_forward(m->k, &p, 1, NH, HS, ROPE_THETA));
-        double t0 = prof_begin();
-        cache_store(m, kv, l, pos, m->k, m->v);
-        cache_attend(m, kv, l, pos);
-        prof_end(PROF_ATTENTION, t0);
-        linear(m, m->tmp, &lin[LIN_O], m->atty);
-        PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
-
-        PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->ffn_norm + l * C, 1, C, RMSNORM_EPS));
-        if (c->ffn_act == FFN_SWIGLU) {
-            float *const out[2] = {m->up, m->gate};
-            const Linear *const ug[2] = {&lin[LIN_UP], &lin[LIN_GATE]};
-            linear_many(m, out, ug, 2, m->xn);
-            PROFILED(PROF_ELEMENTWISE, swiglu_forward(m->act, m->gate, m->up, 1, H));
-        } else {
-            linear(m, m->up, &lin[LIN_UP], m->xn);
-            PROFILED(PROF_ELEMENTWISE, relu2_forward(m->act, m->up, 1, H));
-        }
-        linear(m, m->tmp, &lin[LIN_DOWN], m->act);
-        PROFILED(PROF_ELEMENTWISE, residual_forward(m->x, m->tmp, m->x, C));
-    }
+    for (size_t l = 0; l < m->cfg.n_layers; l++) layer_one(m, kv, l, pos, 0);
     float rstd;
     PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS));
     head_one(m, m->xn, m->logits);
@@ -714,6 +724,24 @@ static void forward_rows(Infer *m, const int *tokens, size_t B, int want, float 
     for (size_t l = 0; l < c->n_layers; l++) {
         const Linear *lin = m->lin + l * N_LIN;
         PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x, m->attn_norm + l * C, B, C, RMSNORM_EPS));
+        if (l + 1 == c->n_layers && want < 2) {
+            /* Only the last layer's keys and values of the rows are needed
+             * further on (no logits, or the last row's): those, then the
+             * rest of the layer for the last row alone, as infer_forward
+             * runs it. */
+            float *const out[2] = {b->k, b->v};
+            const Linear *const kv[2] = {&lin[LIN_K], &lin[LIN_V]};
+            block_linear(m, out, kv, 2, b->xn, B, rowwise);
+            PROFILED(PROF_ELEMENTWISE, rope_forward(b->k, b->pos, B, NH, HS, ROPE_THETA));
+            for (size_t i = 0; i < B; i++) cache_store(m, b->kvs[i], l, (uint32_t)b->pos[i], b->k + i * C, b->v + i * C);
+            if (want == 0) return;
+            memcpy(m->x, b->x + (B - 1) * C, C * sizeof(float));
+            layer_one(m, b->kvs[B - 1], l, (uint32_t)b->pos[B - 1], 1);
+            float rstd;
+            PROFILED(PROF_NORM, rmsnorm_forward(m->xn, &rstd, m->x, m->final_norm, 1, C, RMSNORM_EPS));
+            head_one(m, m->xn, m->logits);
+            return;
+        }
         {
             float *const out[3] = {b->q, b->k, b->v};
             const Linear *const qkv[3] = {&lin[LIN_Q], &lin[LIN_K], &lin[LIN_V]};
@@ -754,10 +782,7 @@ static void forward_rows(Infer *m, const int *tokens, size_t B, int want, float 
         }
         PROFILED(PROF_ELEMENTWISE, residual_forward(b->x, b->tmp, b->x, B * C));
     }
-    if (want == 1) {
-        PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x + (B - 1) * C, m->final_norm, 1, C, RMSNORM_EPS));
-        head_one(m, b->xn, m->logits);
-    } else if (want == 2) {
+    if (want == 2) {
         PROFILED(PROF_NORM, rmsnorm_forward(b->xn, b->rstd, b->x, m->final_norm, B, C, RMSNORM_EPS));
         if (m->exact) {
             PROFILED(PROF_MATMUL_FWD, float_rows(logits, b->xn, m->head, B, C, c->vocab, rowwise));

@@ -413,10 +413,13 @@ static void check_block(const ModelConfig *c, uint32_t packing, int flags, doubl
     for (size_t t = 0; t < n; t++) CHECK_EQ(argmax(ref + t * V, (uint32_t)V), argmax(got + t * V, (uint32_t)V));
     d = worst_diff(next, infer_forward(&b, 65, (uint32_t)n), V);
     if (d > tol) FAIL_AT("the token after: off by %g (tol %g)", d, tol);
-    /* the cache run again, the last logits only */
+    /* the cache run again, the last logits only (the last layer of the
+     * other rows makes only keys and values), and the token after */
     const float *last = infer_forward_block(&b, tokens, n, 0, NULL);
     d = worst_diff(ref + (n - 1) * V, last, V);
     if (d > tol) FAIL_AT("the last token's logits: off by %g (tol %g)", d, tol);
+    d = worst_diff(next, infer_forward(&b, 65, (uint32_t)n), V);
+    if (d > tol) FAIL_AT("the token after the last logits only: off by %g (tol %g)", d, tol);
     CHECK(infer_forward_block(&b, tokens, 0, 0, NULL) == NULL);
     free(ref);
     free(got);
