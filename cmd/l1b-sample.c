@@ -353,6 +353,10 @@ static void generate_lines(Infer *m, const Gen *tmpl, const Options *o, Stats *s
     Slot **going_slot = xmalloc(N * sizeof *going_slot);
     int *next_tok = xmalloc(N * sizeof *next_tok);
     float *logits = xmalloc(N * V * sizeof *logits);
+    Session **new_s = xmalloc(N * sizeof *new_s);
+    Slot **new_slot = xmalloc(N * sizeof *new_slot);
+    uint16_t **new_ids = xmalloc(N * sizeof *new_ids);
+    size_t *new_len = xmalloc(N * sizeof *new_len), n_new = 0;
     Answer *done = NULL;
     size_t n_done = 0, cap_done = 0;
     uint64_t line_no = 0, written = 0;
@@ -386,10 +390,31 @@ static void generate_lines(Infer *m, const Gen *tmpl, const Options *o, Stats *s
             rng_seed(&sl->sp.rng, o->seed + line_no - 1);
             sl->out.n_mem = 0;
             if (o->echo) out_bytes(&sl->out, (const uint8_t *)line, len);
-            memcpy(sl->logits, start_context(&sl->s, &sl->sp, (const uint8_t *)line, len, NULL), V * sizeof *sl->logits);
+            /* a fresh context: the end-of-document token, then the line */
+            session_reset(&sl->s);
+            sampler_forget(&sl->sp);
+            size_t n_ids;
+            uint16_t *ids = encode_text(m, (const uint8_t *)line, len, &n_ids);
+            for (size_t k = 0; k < n_ids; k++) sampler_accept(&sl->sp, ids[k]);
+            new_ids[n_new] = xmalloc((n_ids + 1) * sizeof **new_ids);
+            new_ids[n_new][0] = TOK_EOD;
+            memcpy(new_ids[n_new] + 1, ids, n_ids * sizeof *ids);
+            new_len[n_new] = n_ids + 1;
+            free(ids);
+            new_s[n_new] = &sl->s;
+            new_slot[n_new++] = sl;
             gen_begin(&sl->g);
             sl->busy = 1;
             busy++;
+        }
+        /* their prompts together, in blocks across the lines */
+        if (n_new) {
+            session_feed_prompts(new_s, (const uint16_t *const *)new_ids, new_len, n_new, logits);
+            for (size_t k = 0; k < n_new; k++) {
+                memcpy(new_slot[k]->logits, logits + k * V, V * sizeof *logits);
+                free(new_ids[k]);
+            }
+            n_new = 0;
         }
         if (!busy) break;
         /* a step of every answer: those that go on run their next token
@@ -451,6 +476,10 @@ static void generate_lines(Infer *m, const Gen *tmpl, const Options *o, Stats *s
     free(going_slot);
     free(next_tok);
     free(logits);
+    free(new_s);
+    free(new_slot);
+    free(new_ids);
+    free(new_len);
     free(done);
     free(L.buf);
     if (L.fd != STDIN_FILENO) close(L.fd);

@@ -961,3 +961,53 @@ void session_feed_batch(Session *const s[], const int *tokens, size_t n, float *
         for (size_t i = 0; i < B; i++) s[at + i]->n++;
     }
 }
+
+void session_feed_prompts(Session *const s[], const uint16_t *const tokens[], const size_t len[], size_t n,
+                          float *logits)
+{
+    if (!n) return;
+    Infer *m = s[0]->m;
+    size_t V = m->cfg.vocab, ctx = m->cfg.ctx;
+    InferCache *view = xmalloc(n * sizeof *view), **kv = xmalloc(n * sizeof *kv);
+    float *rows = xmalloc((size_t)INFER_BLOCK * V * sizeof *rows);
+    int *toks = xmalloc(INFER_BLOCK * sizeof *toks);
+    size_t *last_of = xmalloc(INFER_BLOCK * sizeof *last_of);  /* the sequence a row ends, or n */
+    uint8_t *alone = xcalloc(n, 1);
+    struct InferBlock *b = block_scratch(m);
+    for (size_t i = 0; i < n; i++) {
+        kv[i] = cache_of(s[i], &view[i]);
+        if (len[i] && s[i]->n + len[i] > ctx) {  /* a slide: alone, in the window it ends in */
+            memcpy(logits + i * V, session_feed_many(s[i], tokens[i], len[i]), V * sizeof *logits);
+            alone[i] = 1;
+        }
+    }
+    size_t B = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!len[i] || alone[i]) continue;
+        for (size_t j = 0; j < len[i]; j++) {
+            s[i]->tokens[s[i]->n + j] = tokens[i][j];
+            toks[B] = tokens[i][j];
+            b->pos[B] = (int)(s[i]->n + j);
+            b->kvs[B] = kv[i];
+            last_of[B] = j + 1 == len[i] ? i : n;
+            if (++B == INFER_BLOCK) {
+                forward_rows(m, toks, B, 2, rows, 1);
+                for (size_t r = 0; r < B; r++)
+                    if (last_of[r] < n) memcpy(logits + last_of[r] * V, rows + r * V, V * sizeof *rows);
+                B = 0;
+            }
+        }
+        s[i]->n += (uint32_t)len[i];
+    }
+    if (B) {
+        forward_rows(m, toks, B, 2, rows, 1);
+        for (size_t r = 0; r < B; r++)
+            if (last_of[r] < n) memcpy(logits + last_of[r] * V, rows + r * V, V * sizeof *rows);
+    }
+    free(view);
+    free(kv);
+    free(rows);
+    free(toks);
+    free(last_of);
+    free(alone);
+}
