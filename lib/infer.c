@@ -949,13 +949,14 @@ void session_feed_batch(Session *const s[], const int *tokens, size_t n, float *
     for (size_t i = 0; i < n; i++)
         if (s[i]->n == m->cfg.ctx) slide(s[i]);
     struct InferBlock *b = block_scratch(m);
+    InferCache view;  /* a session in the model's cache (at most one can be) */
     for (size_t at = 0; at < n; at += INFER_BLOCK) {
         size_t B = n - at < INFER_BLOCK ? n - at : INFER_BLOCK;
         for (size_t i = 0; i < B; i++) {
             Session *si = s[at + i];
             si->tokens[si->n] = tokens[at + i];
             b->pos[i] = (int)si->n;
-            b->kvs[i] = si->kv;
+            b->kvs[i] = cache_of(si, &view);
         }
         forward_rows(m, tokens + at, B, 2, logits + at * V, 1);
         for (size_t i = 0; i < B; i++) s[at + i]->n++;

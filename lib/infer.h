@@ -122,18 +122,20 @@ const float *session_feed_many(Session *s, const uint16_t *tokens, size_t n);
  * blocks. */
 void session_feed_all(Session *s, const uint16_t *tokens, size_t n, float *logits);
 /* One token each for n sessions over the same model, each with a cache of
- * its own (session_init_cache): as session_feed for each in turn, slides
+ * its own (session_init_cache; at most one may be in the model's own
+ * cache, session_init): as session_feed for each in turn, slides
  * included, the same logits to the last bit, but their mat-vecs run as one
  * matrix product. logits (n, V): row i after tokens[i] in s[i]. */
 void session_feed_batch(Session *const s[], const int *tokens, size_t n, float *logits);
 /* The prompts of n sessions over the same model, each with a cache of its
- * own: tokens[i][0..len[i]) after what s[i] holds, run together in blocks
- * whose rows come from several sessions (short prompts fill a block
- * between them); logits (n, V): row i after the last of tokens[i] (left
- * as it is for len[i] = 0). The logits of the int8 path are those of
- * session_feed_many; float products (f32 layers, the exact head) run a
- * row at a time, so they do not depend on how the rows are grouped. A
- * prompt that makes its session slide runs alone (session_feed_many). */
+ * own (as for session_feed_batch): tokens[i][0..len[i]) after what s[i]
+ * holds, run together in blocks whose rows come from several sessions
+ * (short prompts fill a block between them); logits (n, V): row i after
+ * the last of tokens[i] (left as it is for len[i] = 0). The logits of the
+ * int8 path are those of session_feed_many; float products (f32 layers,
+ * the exact head) run a row at a time, so they do not depend on how the
+ * rows are grouped. A prompt that makes its session slide runs alone
+ * (session_feed_many). */
 void session_feed_prompts(Session *const s[], const uint16_t *const tokens[], const size_t len[], size_t n,
                           float *logits);
 
