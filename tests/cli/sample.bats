@@ -69,6 +69,20 @@ setup() {
     [ "$status" -eq 2 ]
 }
 
+@test "--lines as a coprocess: each answer comes before the next line is written" {
+    # a batch takes only the lines already there: the default batch must not
+    # wait for a second line before answering the first
+    coproc SAMPLE { l1b-sample -m fox.l1b --lines --greedy -n 20; }
+    echo 'the quick' >&"${SAMPLE[1]}"
+    IFS= read -r -t 20 first <&"${SAMPLE[0]}"
+    [ "$first" = " brown fox jumps ove" ]
+    echo 'the lazy' >&"${SAMPLE[1]}"
+    IFS= read -r -t 20 second <&"${SAMPLE[0]}"
+    [ "$second" = " dog. the quick brow" ]
+    exec {SAMPLE[1]}>&-
+    wait "$SAMPLE_PID"
+}
+
 @test "--score: low loss on the training text, high on other text" {
     run l1b-sample -m fox.l1b --score tiny.txt
     [ "$status" -eq 0 ]
