@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dataset.h"
 #include "dist.h"
+#include "infer.h"
 #include "profile.h"
 #include "progress.h"
 #include "threads.h"
@@ -28,7 +29,79 @@ typedef struct {
     const char *time_arg;  /* --time as given */
     uint64_t until;        /* --until, 0: none */
     Progress pg;
+    /* --sample-every: a sample after every N-th evaluation's metric line */
+    uint64_t sample_every, evaluations;
+    const char *sample_prompt;
+    const Model *model;    /* from started */
+    const Tokenizer *tok;
 } View;
+
+enum { SAMPLE_TOKENS = 64 };
+
+/* b[0..n) onto the text (*len of *cap bytes) with newline, tab, CR and
+ * backslash escaped, other control bytes as \xHH: one line whatever it says */
+static void append_escaped(char **text, size_t *len, size_t *cap, const uint8_t *b, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (*len + 5 > *cap) *text = xrealloc(*text, *cap *= 2);
+        char *t = *text + *len;
+        uint8_t c = b[j];
+        if (c == '\n') *len += (size_t)sprintf(t, "\\n");
+        else if (c == '\t') *len += (size_t)sprintf(t, "\\t");
+        else if (c == '\r') *len += (size_t)sprintf(t, "\\r");
+        else if (c == '\\') *len += (size_t)sprintf(t, "\\\\");
+        else if (c < 0x20 || c == 0x7f) *len += (size_t)sprintf(t, "\\x%02x", c);
+        else (*text)[(*len)++] = (char)c;
+    }
+}
+
+/* A sample of the model as it stands: the end-of-document token, the
+ * prompt, then SAMPLE_TOKENS greedy tokens (fewer at the end of a
+ * document), as l1b-sample --greedy would continue it from a checkpoint
+ * saved now. Built from a copy of the weights (infer_init): training is
+ * untouched. */
+static void print_sample(View *v, uint64_t step)
+{
+    Tokenizer tok;
+    size_t rs = tok_record_size(v->tok);
+    uint8_t *rec = xmalloc(rs);
+    tok_record_write(v->tok, rec);
+    int rc = tok_record_read(&tok, rec, rs, "sample");
+    free(rec);
+    if (rc < 0) {
+        cli_warn("warning: no sample: %s", l1b_last_error());
+        return;
+    }
+    Infer inf;
+    infer_init(&inf, &v->model->cfg, v->model->params, &tok, 0);
+    Session se;
+    session_init(&se, &inf);
+    const float *logits = session_feed(&se, TOK_EOD);
+    size_t plen = strlen(v->sample_prompt);
+    uint16_t *ids = xmalloc((plen + 1) * sizeof *ids);
+    size_t n_ids = tok_encode_text(&inf.tok, (const uint8_t *)v->sample_prompt, plen, ids);
+    if (n_ids) logits = session_feed_many(&se, ids, n_ids);
+    free(ids);
+    size_t cap = 256, len = 0;
+    char *text = xmalloc(cap);
+    append_escaped(&text, &len, &cap, (const uint8_t *)v->sample_prompt, plen);
+    for (int i = 0; i < SAMPLE_TOKENS; i++) {
+        uint32_t best = 0;
+        for (uint32_t k = 1; k < inf.cfg.vocab; k++)
+            if (logits[k] > logits[best]) best = k;
+        if (best == TOK_EOD) break;
+        size_t n;
+        const uint8_t *b = tok_bytes(&inf.tok, best, &n);
+        append_escaped(&text, &len, &cap, b, n);
+        if (i + 1 < SAMPLE_TOKENS) logits = session_feed(&se, (int)best);
+    }
+    text[len] = 0;
+    progress_clear(&v->pg);
+    cli_warn("sample at step %llu: %s", (unsigned long long)step, text);
+    free(text);
+    session_free(&se);
+    infer_free(&inf);
+}
 
 static int log_failed(View *v)
 {
@@ -70,6 +143,8 @@ static void warn_schedule(const View *v, const TrainStart *s)
 static int started(void *ctx, const TrainStart *s)
 {
     View *v = ctx;
+    v->model = s->model;
+    v->tok = s->tok;
     warn_schedule(v, s);
     if (v->verbose) {
         const ModelConfig *c = s->cfg;
@@ -154,6 +229,7 @@ static int row(void *ctx, const HistRow *r, uint64_t total_steps)
     snprintf(f[n++], sizeof f[0], "%.0fs", x[H_ELAPSED]);
     for (int i = 0; i < n; i++) fields[i] = f[i];
     progress_print(&v->pg, fields, n);
+    if (v->sample_every && ++v->evaluations % v->sample_every == 0 && v->model) print_sample(v, (uint64_t)x[H_STEP]);
     return 0;
 }
 
@@ -240,6 +316,8 @@ static void usage(const TrainOptions *d)
            "training:\n"
            "  --steps N        length of the run and its schedule (default %llu)\n"
            "  --time DURATION  stop, save and exit 0 after this long (90s, 30m, 2h)\n"
+           "  --schedule-time  with --time: set --steps to what the time allows (timed\n"
+           "                   before the first step), so the cosine ends with the run\n"
            "  --until N        stop, save and exit 0 after step N of the schedule\n"
            "  --batch N        sequences per micro-batch (default %u)\n"
            "  --accum N        micro-batches per step (default %u)\n"
@@ -259,7 +337,13 @@ static void usage(const TrainOptions *d)
            "checkpoints and output:\n"
            "  -o, --output MODEL  checkpoint to write (atomically)\n"
            "  --save-every N   also save every N steps; 0: only at the end (default %u)\n"
-           "  --resume         continue MODEL if it exists (else start fresh)\n"
+           "  --resume         continue MODEL if it exists (else start fresh); --lr,\n"
+           "                   --min-lr, --warmup, --steps and --batch may change it\n"
+           "  --keep-best FILE also save to FILE at every evaluation with the lowest\n"
+           "                   validation loss so far (needs validation data)\n"
+           "  --sample-every N print a 64-token greedy sample after every N-th\n"
+           "                   evaluation's metric line\n"
+           "  --sample-prompt TEXT  the sample's prompt (default: none, a document's start)\n"
            "  --log FILE       append a TSV row of metrics at every evaluation\n"
            "  -j, --threads N  threads (default: the CPUs it may use)\n"
            "  -q, --quiet      no progress on stderr\n"
@@ -326,7 +410,8 @@ int main(int argc, char **argv)
     enum {
         O_DIM = 256, O_LAYERS, O_HEADS, O_HIDDEN, O_CTX, O_FFN, O_QUANT, O_STEPS, O_TIME, O_BATCH, O_ACCUM,
         O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_SEED, O_BATCHING, O_VAL, O_VAL_FRAC, O_EVAL_EVERY,
-        O_EVAL_BATCHES, O_SAVE_EVERY, O_RESUME, O_LOG, O_UNTIL, O_PROFILE
+        O_EVAL_BATCHES, O_SAVE_EVERY, O_RESUME, O_LOG, O_UNTIL, O_PROFILE, O_KEEP_BEST, O_SAMPLE_EVERY,
+        O_SAMPLE_PROMPT, O_SCHEDULE_TIME
     };
     static const struct option longopts[] = {
         {"dim", required_argument, 0, O_DIM}, {"layers", required_argument, 0, O_LAYERS},
@@ -343,6 +428,8 @@ int main(int argc, char **argv)
         {"save-every", required_argument, 0, O_SAVE_EVERY}, {"resume", no_argument, 0, O_RESUME},
         {"log", required_argument, 0, O_LOG}, {"until", required_argument, 0, O_UNTIL},
         {"profile", no_argument, 0, O_PROFILE}, {"output", required_argument, 0, 'o'},
+        {"keep-best", required_argument, 0, O_KEEP_BEST}, {"sample-every", required_argument, 0, O_SAMPLE_EVERY},
+        {"sample-prompt", required_argument, 0, O_SAMPLE_PROMPT}, {"schedule-time", no_argument, 0, O_SCHEDULE_TIME},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -389,6 +476,10 @@ int main(int argc, char **argv)
         case O_RESUME: o.resume = 1; break;
         case O_LOG: view.log_path = optarg; break;
         case O_PROFILE: profile = 1; break;
+        case O_KEEP_BEST: o.best_path = optarg; break;
+        case O_SAMPLE_EVERY: view.sample_every = cli_uint("--sample-every", optarg, 1, 1000000000); break;
+        case O_SAMPLE_PROMPT: view.sample_prompt = optarg; break;
+        case O_SCHEDULE_TIME: o.schedule_time = 1; break;
         case O_UNTIL: o.until = view.until = cli_uint("--until", optarg, 1, 1000000000000ull); break;
         case 'o': o.model_path = optarg; break;
         case 'j': o.threads = (int)cli_uint("-j", optarg, 1, 64); break;
@@ -402,6 +493,12 @@ int main(int argc, char **argv)
     if (!o.model_path) cli_usage_error("no model file: -o MODEL is required");
     if (argc - optind > 1) cli_usage_error("one token stream at most (got %d)", argc - optind);
     if (o.val_path && o.val_frac_set) cli_usage_error("--val and --val-frac exclude each other");
+    if (o.schedule_time && !o.time_budget) cli_usage_error("--schedule-time needs --time (the budget the schedule fills)");
+    if (o.schedule_time && o.steps_set) cli_usage_error("--schedule-time and --steps exclude each other");
+    if (o.best_path && !strcmp(o.best_path, o.model_path))
+        cli_usage_error("--keep-best %s: the same file as -o", o.best_path);
+    if (view.sample_prompt && !view.sample_every) cli_usage_error("--sample-prompt needs --sample-every");
+    if (!view.sample_prompt) view.sample_prompt = "";
     o.data_path = optind < argc ? argv[optind] : "-";
     if (launched && !dist_built_in())
         cli_usage_error("started by mpirun as one of several processes, but built without MPI (make MPI=1)");

@@ -13,7 +13,8 @@ _l1b_train_opts='--dim --layers --heads --hidden --ctx --ffn-act --quant
     --steps --time --until --batch --accum --lr --min-lr --warmup --wd --clip
     --seed --batching --val --val-frac --eval-every --eval-batches
     -o --output --save-every --resume --log -j --threads -q --quiet
-    -v --verbose --profile -h --help -V --version'
+    -v --verbose --profile -h --help -V --version --keep-best --sample-every
+    --sample-prompt --schedule-time'
 _l1b_sample_opts='-m --model -i --input -f --file -n --tokens
     -T --temperature -k --top-k -p --top-p --min-p --repeat-penalty
     --repeat-last --greedy -s --seed --stop --echo --raw --lines --batch
@@ -63,12 +64,12 @@ _l1b_value()
             local head=${cur%"${cur##*,}"} w words=
             for w in $_l1b_simd_levels; do words+=" $head$w"; done
             _l1b_words "$words" ;;
-        --tokenizer|-o|--output|--val|--log|-m|--model|-f|--file|--svg|--tokenizer-out)
+        --tokenizer|-o|--output|--val|--log|--keep-best|-m|--model|-f|--file|--svg|--tokenizer-out)
             [[ $1 == l1b-tokenize && $prev == -f ]] && return 1  # -f is --force there
             _l1b_files ;;
         --vocab|--sample-bytes|--user-symbols|--dim|--layers|--heads|--hidden|--ctx|--steps|--time|--until|--batch|\
         --accum|--lr|--min-lr|--warmup|--wd|--clip|--seed|--val-frac|--eval-every|\
-        --eval-batches|--save-every|-j|--threads|-i|--input|-n|--tokens|-T|--temperature|\
+        --eval-batches|--save-every|--sample-every|--sample-prompt|-j|--threads|-i|--input|-n|--tokens|-T|--temperature|\
         -k|--top-k|-p|--top-p|--min-p|--repeat-penalty|--repeat-last|-s|--seed|--stop|--shape)
             COMPREPLY=() ;;  # a value to type
         *) return 1 ;;

@@ -15,6 +15,11 @@ const char *const hist_names[H_COLS] = {
     "zero_share", "tok_per_s", "ms_per_step", "elapsed_s",
 };
 
+const NameValue setting_names[] = {{"lr", SET_LR}, {"min-lr", SET_MIN_LR}, {"warmup", SET_WARMUP},
+                                   {"steps", SET_STEPS}, {"batch", SET_BATCH}, {NULL, 0}};
+const NameValue change_cause_names[] = {{"resume", CHANGE_RESUME}, {"schedule-time", CHANGE_SCHEDULE_TIME},
+                                        {NULL, 0}};
+
 /* ---- CONF, TOKZ, HIST: both kinds ---------------------------------------- */
 
 void ckpt_encode_conf(const ModelConfig *c, uint8_t b[CKPT_CONF_SIZE])
@@ -167,6 +172,63 @@ static int check_stat(const TrainState *s, const char *path)
     return 0;
 }
 
+/* ---- CHNG ------------------------------------------------------------------ */
+
+static uint8_t *encode_changes(const SettingChange *c, size_t n, size_t *size)
+{
+    *size = 8 + n * CKPT_CHANGE_SIZE;
+    uint8_t *b = xcalloc(*size, 1);
+    put32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *r = b + 8 + i * CKPT_CHANGE_SIZE;
+        put64(r, c[i].step);
+        put32(r + 8, c[i].setting);
+        put32(r + 12, c[i].cause);
+        put64(r + 16, f64_bits(c[i].was));
+        put64(r + 24, f64_bits(c[i].now));
+    }
+    return b;
+}
+
+/* The CHNG section of f, if it has one; last_step: the checkpoint's step
+ * (no change lies beyond it) */
+static int read_changes(const Container *f, uint64_t last_step, SettingChange **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    const ContainerSection *cs = container_find(f, "CHNG");
+    if (!cs) return 0;
+    if (cs->size < 8) return l1b_error("%s: corrupt CHNG section", f->path);
+    uint8_t *b = container_load(f, "CHNG", 0);
+    if (!b) return -1;
+    uint32_t n = le32(b);
+    if (le32(b + 4) != 0 || cs->size != 8 + (uint64_t)n * CKPT_CHANGE_SIZE) {
+        free(b);
+        return l1b_error("%s: corrupt CHNG section", f->path);
+    }
+    SettingChange *c = xmalloc(((size_t)n + 1) * sizeof *c);
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = b + 8 + (size_t)i * CKPT_CHANGE_SIZE;
+        c[i].step = le64(r);
+        c[i].setting = le32(r + 8);
+        c[i].cause = le32(r + 12);
+        c[i].was = bits_f64(le64(r + 16));
+        c[i].now = bits_f64(le64(r + 24));
+        if (c[i].setting >= SET_COUNT || c[i].cause >= CHANGE_CAUSES || c[i].step < prev || c[i].step > last_step ||
+            !(c[i].was >= 0 && c[i].was <= 0x1p53) || !(c[i].now >= 0 && c[i].now <= 0x1p53)) {
+            free(b);
+            free(c);
+            return l1b_error("%s: corrupt CHNG section (change %u)", f->path, i);
+        }
+        prev = c[i].step;
+    }
+    free(b);
+    *out = c;
+    *n_out = n;
+    return 0;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 Checkpoint ckpt_of_model(const Model *m, const uint8_t *tok_record, size_t tok_record_size)
@@ -206,6 +268,9 @@ int ckpt_write(const char *path, const Checkpoint *ck)
         container_put_floats(adam_copy, ck->adam_m, ck->n_params);
         container_put_floats(adam_copy + 4 * ck->n_params, ck->adam_v, ck->n_params);
     }
+    /* CHNG only when a setting changed: such a file is what it was before */
+    size_t chng_size = 0;
+    uint8_t *chng = ck->n_changes ? encode_changes(ck->changes, ck->n_changes, &chng_size) : NULL;
     const ContainerPart parts[] = {
         {"CONF", conf, CKPT_CONF_SIZE},
         {"TOKZ", ck->tok_record, ck->tok_record_size},
@@ -213,8 +278,11 @@ int ckpt_write(const char *path, const Checkpoint *ck)
         {"HIST", hist, hist_size},
         {"PARM", parm, 4 * ck->n_params},
         {"ADAM", adam, 8 * ck->n_params},
+        {"CHNG", chng, chng_size},
     };
-    int rc = container_write(path, CKPT_KIND_TRAIN, parts, (int)(sizeof parts / sizeof parts[0]));
+    int n_parts = (int)(sizeof parts / sizeof parts[0]) - (chng ? 0 : 1);
+    int rc = container_write(path, CKPT_KIND_TRAIN, parts, n_parts);
+    free(chng);
     free(hist);
     free(parm_copy);
     free(adam_copy);
@@ -223,7 +291,8 @@ int ckpt_write(const char *path, const Checkpoint *ck)
 
 /* ---- reading ------------------------------------------------------------- */
 
-static const char *const train_tags[] = {"CONF", "TOKZ", "STAT", "HIST", "PARM", "ADAM"};
+/* CHNG last: optional */
+static const char *const train_tags[] = {"CONF", "TOKZ", "STAT", "HIST", "PARM", "ADAM", "CHNG"};
 
 /* The optimizer moments, all finite: into m and v, or (both NULL) read in
  * pieces and checked without keeping them. */
@@ -248,7 +317,8 @@ static int read_moments(const Container *f, float *m, float *v, size_t n)
 
 static int read_train(const Container *f, Checkpoint *ck, int flags)
 {
-    if (container_check_tags(f, train_tags, 6, "training checkpoint") < 0) return -1;
+    if (container_check_tags(f, train_tags, container_find(f, "CHNG") ? 7 : 6, "training checkpoint") < 0)
+        return -1;
     if (ckpt_read_common(f, &ck->cfg, &ck->tok_record, &ck->tok_record_size, &ck->hist, &ck->n_hist) < 0) return -1;
     TensorInfo info[N_TENSORS];
     ck->n_params = model_tensor_table(&ck->cfg, info);
@@ -257,6 +327,7 @@ static int read_train(const Container *f, Checkpoint *ck, int flags)
     decode_stat(stat_b, &ck->st);
     free(stat_b);
     if (check_stat(&ck->st, f->path) < 0) return -1;
+    if (read_changes(f, ck->st.step, &ck->changes, &ck->n_changes) < 0) return -1;
     SectionIn r;
     if (section_open(&r, f, "PARM", 4 * (uint64_t)ck->n_params) < 0) return -1;
     if (!(ck->params = container_alloc(f, 4 * (uint64_t)ck->n_params))) return -1;
@@ -304,5 +375,27 @@ void ckpt_free(Checkpoint *ck)
     free(ck->adam_m);
     free(ck->adam_v);
     free(ck->hist);
+    free(ck->changes);
     memset(ck, 0, sizeof *ck);
+}
+
+int ckpt_read_changes(const char *path, SettingChange **changes, size_t *n_changes)
+{
+    *changes = NULL;
+    *n_changes = 0;
+    Container f;
+    if (container_open(&f, path) < 0) return -1;
+    int rc = 0;
+    if (f.kind == CKPT_KIND_TRAIN && container_find(&f, "CHNG")) {
+        uint8_t *stat_b = container_load(&f, "STAT", STAT_SIZE);
+        if (!stat_b) rc = -1;
+        else {
+            TrainState st;
+            decode_stat(stat_b, &st);
+            free(stat_b);
+            rc = read_changes(&f, st.step, changes, n_changes);
+        }
+    }
+    container_close(&f);
+    return rc;
 }

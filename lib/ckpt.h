@@ -16,6 +16,7 @@
 #include "container.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "util.h"
 
 /* Where a training run stands, and the settings that define its course. */
 typedef struct {
@@ -41,6 +42,23 @@ enum {
 extern const char *const hist_names[H_COLS];
 typedef struct { double v[H_COLS]; } HistRow;
 
+/* A training setting changed in the course of a model's training: an
+ * option given on --resume (l1b-train --lr, --min-lr, --warmup, --steps,
+ * --batch) or the schedule's length set by --schedule-time. Stored in the
+ * CHNG section, which a checkpoint has only when something changed (man
+ * l1b-format(5)). setting_names spells the settings as l1b-train's options
+ * do, change_cause_names the causes. */
+enum { SET_LR, SET_MIN_LR, SET_WARMUP, SET_STEPS, SET_BATCH, SET_COUNT };
+enum { CHANGE_RESUME, CHANGE_SCHEDULE_TIME, CHANGE_CAUSES };
+extern const NameValue setting_names[], change_cause_names[];
+typedef struct {
+    uint64_t step;      /* the step reached when it changed */
+    uint32_t setting;   /* SET_* */
+    uint32_t cause;     /* CHANGE_* */
+    double was, now;    /* the old and the new value */
+} SettingChange;
+#define CKPT_CHANGE_SIZE 32
+
 typedef struct {
     ModelConfig cfg;
     uint8_t *tok_record;
@@ -50,6 +68,8 @@ typedef struct {
     TrainState st;
     HistRow *hist;
     size_t n_hist;
+    SettingChange *changes;  /* n_changes of them, oldest first; NULL: none */
+    size_t n_changes;
     size_t n_params;
 } Checkpoint;
 
@@ -69,6 +89,11 @@ int ckpt_read(const char *path, Checkpoint *ck, int flags);
 /* The same from a model file already open (container_open). */
 int ckpt_read_from(const Container *f, Checkpoint *ck, int flags);
 void ckpt_free(Checkpoint *ck);
+
+/* The settings changes of the model file at path: none (0, *changes NULL)
+ * for an inference file or a checkpoint without a CHNG section. The
+ * section is checked as ckpt_read checks it; *changes is malloc'ed. */
+int ckpt_read_changes(const char *path, SettingChange **changes, size_t *n_changes);
 
 /* ---- the sections both kinds of model file have ------------------------- */
 

@@ -80,6 +80,9 @@ typedef struct {
     int resumed;             /* from the file's state */
     TrainStop stop;          /* why the loop ended */
     uint64_t steps_run, tokens_run;  /* in this session */
+    SettingChange *changes;  /* the model's settings changes (ckpt.h), saved with it */
+    size_t n_changes;
+    double best_val;         /* the lowest validation loss of the history; INFINITY: none */
 } Trainer;
 
 static volatile sig_atomic_t stop_signal;
@@ -89,6 +92,19 @@ static volatile sig_atomic_t stop_signal;
 static int same_tokenizer(const TokenFile *a, const uint8_t *rec, size_t n)
 {
     return a->tok_record_size == n && !memcmp(a->tok_record, rec, n);
+}
+
+/* A setting changed (on --resume, or by --schedule-time): recorded for the
+ * checkpoint and told through the note callback. */
+static void change_setting(Trainer *tr, uint32_t setting, uint32_t cause, double was, double now)
+{
+    tr->changes = xrealloc(tr->changes, (tr->n_changes + 1) * sizeof *tr->changes);
+    tr->changes[tr->n_changes++] = (SettingChange){tr->st.step, setting, cause, was, now};
+    if (cause == CHANGE_RESUME && tr->rep->note) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "--%s %g (was %g)", name_of(setting_names, (int)setting), now, was);
+        tr->rep->note(tr->rep->ctx, msg);
+    }
 }
 
 /* explicit option vs stored value on resume */
@@ -115,19 +131,15 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
         return l1b_error("%s: --quant differs from the model being resumed (%s there)", o->model_path,
                          name_of(quant_names, (int)c->quant));
     const TrainState *s = &ck->st;
-    CONFLICT(o->batch_set, o->batch, s->batch, "batch");
     /* --accum counts each rank's micro-batches; the file, a step's */
     if (tr->ranks > 1 && o->accum_set && (uint64_t)o->accum * (uint64_t)tr->ranks != s->accum)
         return l1b_error("%s: --accum %u on %d ranks (%llu micro-batches a step) differs from the model being "
                          "resumed (%u a step there)", o->model_path, o->accum, tr->ranks,
                          (unsigned long long)o->accum * (unsigned long long)tr->ranks, s->accum);
     if (tr->ranks == 1) CONFLICT(o->accum_set, o->accum, s->accum, "accum");
-    CONFLICT(o->warmup_set, o->warmup, s->warmup, "warmup");
     if (o->batching_set && o->batching != s->batching)
         return l1b_error("%s: --batching differs from the model being resumed (%s there)", o->model_path,
                          name_of(batching_names, (int)s->batching));
-    CONFLICT(o->lr_set, o->lr, s->lr, "lr");
-    CONFLICT(o->min_lr_set, o->min_lr, s->min_lr, "min-lr");
     CONFLICT(o->wd_set, o->wd, s->wd, "wd");
     CONFLICT(o->clip_set, o->clip, s->clip, "clip");
     CONFLICT(o->val_frac_set, o->val_frac, s->val_frac, "val-frac");
@@ -140,8 +152,32 @@ static int resume_from(Trainer *tr, Checkpoint *ck)
                          (unsigned long long)o->steps, (unsigned long long)s->step);
     tr->st = *s;
     tr->resumed = 1;
-    if (o->steps_set) tr->st.total_steps = o->steps;
-    model_init(&tr->m, c, s->batch);
+    tr->changes = ck->changes;
+    tr->n_changes = ck->n_changes;
+    ck->changes = NULL;
+    /* what fine-tuning may change, each a note and a recorded change */
+    TrainState *t = &tr->st;
+    if (o->lr_set && o->lr != t->lr) {
+        change_setting(tr, SET_LR, CHANGE_RESUME, t->lr, o->lr);
+        t->lr = o->lr;
+    }
+    if (o->min_lr_set && o->min_lr != t->min_lr) {
+        change_setting(tr, SET_MIN_LR, CHANGE_RESUME, t->min_lr, o->min_lr);
+        t->min_lr = o->min_lr;
+    }
+    if (o->warmup_set && o->warmup != t->warmup) {
+        change_setting(tr, SET_WARMUP, CHANGE_RESUME, t->warmup, o->warmup);
+        t->warmup = o->warmup;
+    }
+    if (o->steps_set && o->steps != t->total_steps) {
+        change_setting(tr, SET_STEPS, CHANGE_RESUME, (double)t->total_steps, (double)o->steps);
+        t->total_steps = o->steps;
+    }
+    if (o->batch_set && o->batch != t->batch) {
+        change_setting(tr, SET_BATCH, CHANGE_RESUME, t->batch, o->batch);
+        t->batch = o->batch;
+    }
+    model_init(&tr->m, c, t->batch);
     memcpy(tr->m.params, ck->params, tr->m.n_params * sizeof(float));
     if (tr->ranks == 1) {
         memcpy(tr->m.m, ck->adam_m, tr->m.n_params * sizeof(float));
@@ -358,6 +394,69 @@ static int share_model(Trainer *tr)
 
 /* ---- the run's set-up, on every rank ------------------------------------ */
 
+/* --schedule-time: rank 0 times three steps' forwards and backwards (each
+ * rank's share of a step's micro-batches, on the step's own data) without
+ * training — the random state, the batch counter and the weights are left
+ * as they were, so the run is the one --steps would give — and from the
+ * last two estimates the time a step takes, evaluations (forwards of the
+ * validation batches, every eval_every steps) included. The schedule then
+ * ends where this session's --time would, with 5% spare; every rank gets
+ * the length. */
+static int plan_schedule(Trainer *tr)
+{
+    TrainState *s = &tr->st;
+    Model *m = &tr->m;
+    int64_t total = (int64_t)s->total_steps;
+    double step_s = 0, per_step = 0;
+    if (tr->rank == 0) {
+        uint32_t per_rank = (s->accum + (uint32_t)tr->ranks - 1) / (uint32_t)tr->ranks;
+        Rng saved = tr->rng;
+        double fwd = 0, all = 0;
+        for (int k = 0; k < 3; k++) {
+            double t0 = now_seconds(), tf = 0;
+            for (uint32_t a = 0; a < per_rank; a++) {
+                size_t n_targets;
+                int T = batcher_fill(&tr->batcher, s->batch_index + a, &tr->rng, tr->inputs, tr->targets, &n_targets);
+                if (T < 0) {
+                    total = -1;
+                    break;
+                }
+                double t1 = now_seconds();
+                model_forward(m, tr->inputs, tr->targets, s->batch, (size_t)T);
+                tf += now_seconds() - t1;
+                model_zero_grads(m);
+                model_backward(m, tr->inputs, tr->targets, s->batch, (size_t)T, 1.0f / (float)s->accum);
+            }
+            tr->rng = saved;
+            if (total < 0) break;
+            if (k == 0) continue;  /* caches and pages warm up */
+            all += (now_seconds() - t0) / 2;
+            fwd += tf / per_rank / 2;
+        }
+        model_zero_grads(m);
+        step_s = all;
+        per_step = all + (double)tr->n_eval * fwd / (double)tr->eval_every;
+        double left = 0.95 * tr->o->time_budget;
+        double n = per_step > 0 ? floor(left / per_step) : 1e12;
+        if (n < 1) n = 1;
+        if (n > 1e12) n = 1e12;
+        if (total >= 0) total = (int64_t)(s->step + (uint64_t)n);
+    }
+    dist_bcast(&total, sizeof total, 0);
+    if (total < 0) return tr->rank == 0 ? -1 : l1b_error("rank 0 failed");
+    if ((uint64_t)total != s->total_steps && tr->rank == 0)
+        change_setting(tr, SET_STEPS, CHANGE_SCHEDULE_TIME, (double)s->total_steps, (double)total);
+    if (tr->rank == 0 && tr->rep->note) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "--schedule-time: the schedule ends at step %lld (was %llu): %llu steps of %.3g s "
+                 "(%.3g s with evaluations) fit in --time with 5%% spare", (long long)total,
+                 (unsigned long long)s->total_steps, (unsigned long long)((uint64_t)total - s->step), step_s, per_step);
+        tr->rep->note(tr->rep->ctx, msg);
+    }
+    s->total_steps = (uint64_t)total;
+    return 0;
+}
+
 /* rank 0: the output checked and locked, the model read when resuming */
 static int open_output(Trainer *tr, Checkpoint *ck, int *exists)
 {
@@ -432,6 +531,21 @@ static int setup(Trainer *tr)
     uint64_t nb = eval_batches(tr->val_begin, tr->val_end, s->batch, c->ctx);
     tr->n_eval = nb < o->eval_batches ? nb : o->eval_batches;
     if (tr->rank != 0) tr->n_eval = 0;
+    tr->best_val = INFINITY;
+    for (size_t i = 0; i < tr->n_hist; i++)
+        if (tr->hist[i].v[H_VAL_LOSS] < tr->best_val) tr->best_val = tr->hist[i].v[H_VAL_LOSS];
+    rc = 0;
+    if (o->best_path && tr->rank == 0 && !tr->n_eval) {
+        if (!o->eval_batches)
+            rc = l1b_error("--keep-best %s: --eval-batches 0 evaluates nothing to choose the best by", o->best_path);
+        else if (tr->val_end == tr->val_begin)
+            rc = l1b_error("--keep-best %s: no validation data to choose the best by (%s)", o->best_path,
+                           tr->resumed ? "give --val FILE" : "give --val FILE or --val-frac F");
+        else
+            rc = l1b_error("--keep-best %s: %s has too little validation data for one batch of %u x %u",
+                           o->best_path, o->val_path ? o->val_path : tr->data.path, s->batch, c->ctx);
+    }
+    if (agree(tr, rc) < 0) return -1;
     if (!tr->n_eval && o->eval_batches && tr->rep->note) {
         char msg[512];
         if (tr->val_end == tr->val_begin && tr->resumed)  /* its --val-frac is fixed: the split is the data's */
@@ -447,9 +561,10 @@ static int setup(Trainer *tr)
     rc = batcher_init(&tr->batcher, &tr->data, tr->train_begin, tr->train_end, (int)s->batching, s->batch, c->ctx,
                       s->seed);
     if (agree(tr, rc) < 0) return -1;
-    tr->oc = (OptimConfig){s->lr, s->min_lr, s->warmup, s->total_steps, 0.9f, 0.95f, 1e-8f, s->wd, s->clip};
     tr->inputs = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->inputs);
     tr->targets = xmalloc((size_t)s->batch * c->ctx * sizeof *tr->targets);
+    if (o->schedule_time && o->time_budget > 0 && agree(tr, plan_schedule(tr)) < 0) return -1;
+    tr->oc = (OptimConfig){s->lr, s->min_lr, s->warmup, s->total_steps, 0.9f, 0.95f, 1e-8f, s->wd, s->clip};
     if (tr->ranks == 1 && s->accum > 1) tr->scratch = xmalloc(tr->m.n_params * sizeof *tr->scratch);
     if (tr->ranks > 1 && s->accum % (uint32_t)tr->ranks && tr->rep->note) {
         uint32_t last = s->accum % (uint32_t)tr->ranks;
@@ -465,7 +580,7 @@ static int setup(Trainer *tr)
         double per = 4.0 * (double)tr->m.n_params * (double)(tr->ranks - 1) / (double)tr->ranks;
         TrainStart ts = {c, tr->m.n_params, s, tr->train_end - tr->train_begin, tr->n_eval,
                          tr->batcher.n_batches, tr->batcher.pad_share, threads_count(),
-                         tr->ranks, tr->ranks > 1 ? (double)(rounds + 1) * per : 0.0};
+                         tr->ranks, tr->ranks > 1 ? (double)(rounds + 1) * per : 0.0, &tr->m, &tr->data.tok};
         rc = tr->rep->started(tr->rep->ctx, &ts);
     }
     return agree(tr, rc);
@@ -526,7 +641,7 @@ static int add_row(Trainer *tr, const HistRow *row)
 
 /* Every rank calls it: with ranks, rank 0 gathers the moments' shards and
  * writes the one file, in the format one process writes. */
-static int save(Trainer *tr)
+static int save_to(Trainer *tr, const char *path)
 {
     double t0 = prof_begin();
     Checkpoint ck = ckpt_of_model(&tr->m, tr->data.tok_record, tr->data.tok_record_size);
@@ -534,6 +649,8 @@ static int save(Trainer *tr)
     ck.st.rng_state = tr->rng.s;
     ck.hist = tr->hist;
     ck.n_hist = tr->n_hist;
+    ck.changes = tr->changes;
+    ck.n_changes = tr->n_changes;
     int rc = 0;
     if (tr->ranks > 1) {
         /* into rank 0's gradient block, twice as long (share_model) and
@@ -544,15 +661,17 @@ static int save(Trainer *tr)
         ck.adam_m = g;
         ck.adam_v = v;
     }
-    if (tr->rank == 0) rc = ckpt_write(tr->o->model_path, &ck);
+    if (tr->rank == 0) rc = ckpt_write(path, &ck);
     if (tr->ranks > 1) {
         int64_t failed = rc < 0;
         dist_bcast(&failed, sizeof failed, 0);
-        if (failed && tr->rank != 0) rc = l1b_error("rank 0 could not save %s", tr->o->model_path);
+        if (failed && tr->rank != 0) rc = l1b_error("rank 0 could not save %s", path);
     }
     prof_end(PROF_IO, t0);
     return rc;
 }
+
+static int save(Trainer *tr) { return save_to(tr, tr->o->model_path); }
 
 /* ---- the loop --------------------------------------------------------- */
 
@@ -750,7 +869,7 @@ static int run_loop(Trainer *tr, int *stopped_by)
         steps_since++;
 
         if (s->step % tr->eval_every == 0 || last || budget_spent || signal) {
-            int rc = 0;
+            int rc = 0, best = 0;
             if (tr->rank == 0) {
                 HistRow row;
                 double dt = now - t_mark;
@@ -769,15 +888,22 @@ static int run_loop(Trainer *tr, int *stopped_by)
                 row.v[H_VAL_PPL] = er.ppl;
                 row.v[H_VAL_BPB] = er.bpb;
                 row.v[H_VAL_ACC] = er.acc;
+                /* strictly lower: the earliest of equal losses stays the best */
+                if (rc == 0 && er.loss < tr->best_val) {
+                    tr->best_val = er.loss;
+                    best = o->best_path != NULL;
+                }
                 if (rc == 0) rc = add_row(tr, &row);
             }
             if (tr->ranks > 1) {  /* rank 0's evaluation and report, for all */
-                int64_t v[2] = {rc < 0, tr->report_failed};
+                int64_t v[3] = {rc < 0, tr->report_failed, best};
                 dist_bcast(v, sizeof v, 0);
                 tr->report_failed = (int)v[1];
+                best = (int)v[2];
                 if (v[0] && tr->rank != 0) rc = l1b_error("rank 0 failed");
             }
             if (rc < 0) return -1;
+            if (best && !tr->report_failed && save_to(tr, o->best_path) < 0) return -1;
             t_mark = now_seconds();
             loss_sum = 0;
             steps_since = tokens_since = 0;
@@ -859,6 +985,7 @@ int train_run(const TrainOptions *o, const TrainReport *report)
     free(tr.file_m);
     free(tr.file_v);
     free(tr.hist);
+    free(tr.changes);
     batcher_free(&tr.batcher);
     model_free(&tr.m);
     tokfile_close(&tr.data);

@@ -12,8 +12,11 @@
 
 /* Options as given; the *_set flags say which were given explicitly (on
  * --resume the file's values win, and a different explicit value is an
- * error, except for the per-session ones: steps, time, eval/save cadence,
- * log, threads, verbosity). */
+ * error, except for the per-session ones — time, until, eval/save cadence,
+ * keep-best, schedule-time, threads — and those a resumed run may change
+ * for fine-tuning: lr, min-lr, warmup, steps and batch, each then told
+ * through the note callback and recorded in the checkpoint's changes,
+ * ckpt.h SettingChange). */
 typedef struct {
     const char *model_path;   /* -o */
     const char *data_path;    /* NULL or "-": stdin */
@@ -29,6 +32,15 @@ typedef struct {
     int steps_set, batch_set, accum_set, warmup_set, batching_set, lr_set, min_lr_set, wd_set, clip_set,
         val_frac_set, seed_set;
     int resume, threads;
+    /* also write the checkpoint here whenever an evaluation has the lowest
+     * validation loss of the model's whole history (strictly lower than
+     * every earlier one); an error without validation data. NULL: none */
+    const char *best_path;
+    /* with time_budget: before the first step, time a step (and estimate
+     * an evaluation) without training, and set the schedule's length to
+     * the step reached plus the steps this session's --time allows, 5%
+     * spare (a change with cause CHANGE_SCHEDULE_TIME) */
+    int schedule_time;
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
@@ -48,6 +60,11 @@ typedef struct {
     int threads;                   /* per rank */
     int ranks;                     /* processes training together (mpirun); 1 alone */
     double exchange_bytes;         /* sent by each rank per step, about: 0 alone */
+    /* the model being trained and its tokenizer, for the callbacks to read
+     * (a sample at an evaluation, say: infer_init from model->params);
+     * valid until train_run returns; never to be written */
+    const Model *model;
+    const Tokenizer *tok;
 } TrainStart;
 
 /* Why a run ended (TrainEnd), or which end a running one heads for

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "inspect.h"
 #include "svg.h"
 #include "util.h"
@@ -39,6 +40,42 @@ static void json_num(FILE *out, double v, const char *fmt)
 {
     if (isfinite(v)) fprintf(out, fmt, v);
     else fputs("null", out);
+}
+
+/* ---- the stored training settings (training checkpoints) ----------------- */
+
+/* A float setting in the fewest digits that read back as the same float:
+ * 0.001, not 0.00100000005. */
+static const char *float_text(char *out, size_t n, float x)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(out, n, "%.*g", digits, (double)x);
+        if ((float)strtod(out, NULL) == x) break;
+    }
+    return out;
+}
+
+/* "lr 0.001, min-lr 0.0001, ..." (sep ", ", quote "") or the members of a
+ * JSON object ("lr": 0.001, ...; names with _ for -) */
+static void print_settings(FILE *out, const TrainState *st, int json)
+{
+    char lr[32], min_lr[32], wd[32], clip[32], vf[32];
+    float_text(lr, sizeof lr, st->lr);
+    float_text(min_lr, sizeof min_lr, st->min_lr);
+    float_text(wd, sizeof wd, st->wd);
+    float_text(clip, sizeof clip, st->clip);
+    float_text(vf, sizeof vf, st->val_frac);
+    const char *batching = name_of(batching_names, (int)st->batching);
+    if (json)
+        fprintf(out, "{\"lr\": %s, \"min_lr\": %s, \"warmup\": %u, \"steps\": %llu, \"batch\": %u, \"accum\": %u,"
+                     " \"wd\": %s, \"clip\": %s, \"seed\": %llu, \"val_frac\": %s, \"batching\": \"%s\"}",
+                lr, min_lr, st->warmup, (unsigned long long)st->total_steps, st->batch, st->accum, wd, clip,
+                (unsigned long long)st->seed, vf, batching);
+    else
+        fprintf(out, "lr %s, min-lr %s, warmup %u, steps %llu, batch %u, accum %u, wd %s, clip %s, seed %llu, "
+                     "val-frac %s, batching %s",
+                lr, min_lr, st->warmup, (unsigned long long)st->total_steps, st->batch, st->accum, wd, clip,
+                (unsigned long long)st->seed, vf, batching);
 }
 
 static void print_json(FILE *out, const ModelSummary *s)
@@ -77,6 +114,10 @@ static void print_json(FILE *out, const ModelSummary *s)
     json_num(out, s->val_bpb, "%.6g");
     fputs(", \"val_step\": ", out);
     json_num(out, s->val_step, "%.0f");
+    if (s->kind == CKPT_KIND_TRAIN) {  /* inference files keep no settings */
+        fputs(",\n \"settings\": ", out);
+        print_settings(out, &s->st, 1);
+    }
     fprintf(out, ",\n \"file_bytes\": %llu, \"bytes_per_param\": %.4f,\n \"tensors\": [",
             (unsigned long long)s->file_bytes, (double)s->file_bytes / (double)s->n_params);
     const char *sep = "\n";
@@ -146,6 +187,11 @@ static void print_text(FILE *out, const ModelSummary *s)
                 (unsigned long long)s->tokens_seen);
     else
         fprintf(out, "training      -\n");
+    if (s->kind == CKPT_KIND_TRAIN) {
+        fputs("settings      ", out);
+        print_settings(out, &s->st, 0);
+        fputc('\n', out);
+    }
     fputs("last metrics  ", out);
     if (isfinite(s->train_loss)) fprintf(out, "train loss %.4f (step %.0f)", s->train_loss, s->train_step);
     else fputs("train loss -", out);
@@ -273,6 +319,32 @@ static const char *const hist_formats[H_COLS] = {
     "%.0f", "%.0f", "%.4f", "%.4f", "%.3f", "%.4f", "%.4f", "%.3g", "%.4f", "%.4f", "%.0f", "%.2f", "%.1f",
 };
 
+/* A training checkpoint's settings changes after its history (l1b-train
+ * --resume with --lr and the like, --schedule-time); nothing when none. */
+static int report_changes(FILE *out, const char *path)
+{
+    SettingChange *c;
+    size_t n;
+    if (ckpt_read_changes(path, &c, &n) < 0) return -1;
+    if (n) fputs("\nsettings changed\n", out);
+    for (size_t i = 0; i < n; i++) {
+        char was[32], now[32];
+        int f = c[i].setting == SET_LR || c[i].setting == SET_MIN_LR;
+        if (f) {
+            float_text(was, sizeof was, (float)c[i].was);
+            float_text(now, sizeof now, (float)c[i].now);
+        } else {
+            snprintf(was, sizeof was, "%.0f", c[i].was);
+            snprintf(now, sizeof now, "%.0f", c[i].now);
+        }
+        fprintf(out, "step %llu: --%s %s (was %s), %s\n", (unsigned long long)c[i].step,
+                name_of(setting_names, (int)c[i].setting), now, was,
+                c[i].cause == CHANGE_SCHEDULE_TIME ? "by --schedule-time" : "on --resume");
+    }
+    free(c);
+    return 0;
+}
+
 int report_history(FILE *out, const char *path)
 {
     PackedModel pm;
@@ -296,7 +368,7 @@ int report_history(FILE *out, const char *path)
             fprintf(out, "%*s%s", width[c], cell[r * H_COLS + c], c + 1 < H_COLS ? "  " : "\n");
     free(cell);
     packed_model_free(&pm);
-    return 0;
+    return report_changes(out, path);
 }
 
 int report_history_svg(const char *path, const char *svg_path)

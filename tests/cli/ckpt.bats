@@ -82,7 +82,8 @@ json() {
     # 2VC + L(4C^2 + 3CH + 2C) + C with C 32, H 96, V 257
     [ "${lines[2]}" = "parameters    29856 (ternary 13312, float 16544)" ]
     [ "${lines[5]}" = "training      step 300 of 300, 38400 tokens seen" ]
-    [[ "${lines[6]}" =~ ^last\ metrics\ \ train\ loss\ [0-9.]+\ \(step\ 300\),\ val\ loss\ [0-9.]+,\ val\ bpb\ [0-9.]+\ \(step\ 300\)$ ]]
+    [ "${lines[6]}" = "settings      lr 0.003, min-lr 0.0001, warmup 10, steps 300, batch 8, accum 1, wd 0.1, clip 1, seed 1337, val-frac 0.1, batching pack" ]
+    [[ "${lines[7]}" =~ ^last\ metrics\ \ train\ loss\ [0-9.]+\ \(step\ 300\),\ val\ loss\ [0-9.]+,\ val\ bpb\ [0-9.]+\ \(step\ 300\)$ ]]
     [[ "$output" == *$'\nwq[0]          32x32  '* ]]
     [ "$(json fox.l1b '$j->{params}')" = 29856 ]
     [ "$(json fox.l1b '$j->{kind}')" = training ]
@@ -284,9 +285,9 @@ json() {
     [ "$(l1b-sample -m go.l1b --greedy -n 35 -i 'the quick')" = " brown fox jumps over the lazy dog." ]
     # l1b-train's defaults otherwise, and explicit values must agree
     l1b-ckpt convert --unpack fox.l1bi def.l1b
-    run l1b-train -q -o def.l1b --resume --lr 3e-3 --steps 5 tiny.tok
+    run l1b-train -q -o def.l1b --resume --seed 3 --steps 5 tiny.tok
     [ "$status" -eq 1 ]
-    [[ "$output" == *"--lr differs from the model being resumed"* ]]
+    [[ "$output" == *"--seed differs from the model being resumed"* ]]
     l1b-train -q -o def.l1b --resume --steps 5 tiny.tok
     # an inference file is not resumed
     cp fox.l1bi inf.l1b
