@@ -23,20 +23,37 @@
 #define L1B_SPIN_US 50
 #endif
 
+/* The ticket is one atomic word: 64 bits where the CPU swaps those
+ * without a lock, else 32 (32-bit PowerPC, where they would need
+ * libatomic), gen above the chunk index. A job has at most
+ * L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD = 512 chunks, and the index
+ * reaches the count, so 10 bits hold it. */
+#if ATOMIC_LLONG_LOCK_FREE == 2 && !defined(L1B_TICKET32)
+typedef uint64_t Ticket;
+#define CHUNK_BITS 32
+#else
+typedef uint32_t Ticket;
+#define CHUNK_BITS 10
+#endif
+_Static_assert(L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD < (1 << 10), "chunk index fits the ticket");
+
 /* One job at a time, cut into chunks that the threads claim.
  *
- * ticket = gen << 32 | next chunk. The caller writes the job's fields, then
+ * ticket = gen << CHUNK_BITS | next chunk. The caller writes the job's fields, then
  * publishes it by storing a new gen with next = 0; a thread claims chunk i
  * by moving next from i to i + 1 with a compare-and-swap that also checks
  * gen. The fields are read between loading the ticket and the swap: if the
  * swap succeeds, the job was still unfinished when they were read, so they
  * were this job's (the next job's fields are written only after every chunk
  * of this one is done). A late worker therefore either claims a chunk of
- * the current job or finds nothing, never a stale mixture.
+ * the current job or finds nothing, never a stale mixture. (Unless gen
+ * went all the way round while one thread sat between the load and the
+ * swap: 2^32 jobs, or 2^22 where the ticket is 32 bits, far more than
+ * run in the time slices of a descheduled thread.)
  * done counts finished chunks; the caller returns when it reaches n_chunks.
  * The counters that different sides write sit on separate cache lines. */
 static struct {
-    _Alignas(64) _Atomic uint64_t ticket;
+    _Alignas(64) _Atomic Ticket ticket;
     _Atomic(ParallelFn) fn;
     _Atomic(void *) ctx;
     _Atomic size_t n_items;
@@ -64,7 +81,10 @@ static atomic_int count = 1;
 /* Index of this thread inside a running job, -1 outside one. */
 static _Thread_local int self_thread = -1;
 
-static uint32_t gen_of(uint64_t ticket) { return (uint32_t)(ticket >> 32); }
+static uint32_t gen_of(Ticket ticket) { return (uint32_t)(ticket >> CHUNK_BITS); }
+static Ticket ticket_of(uint32_t gen) { return (Ticket)gen << CHUNK_BITS; }
+/* the gen after this one, as gen_of will read it back */
+static uint32_t gen_next(uint32_t gen) { return gen_of(ticket_of(gen + 1)); }
 
 size_t parallel_chunks(size_t n_items, int n_threads)
 {
@@ -98,14 +118,14 @@ static int spin_round(unsigned i, double *deadline)
  * begun); thread is the index passed to fn. */
 static void run_chunks(uint32_t gen, int thread)
 {
-    uint64_t t = atomic_load(&pool.ticket);
+    Ticket t = atomic_load(&pool.ticket);
     for (;;) {
         if (gen_of(t) != gen) return;
         ParallelFn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
         void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
         size_t n = atomic_load_explicit(&pool.n_items, memory_order_relaxed);
         uint32_t k = atomic_load_explicit(&pool.n_chunks, memory_order_relaxed);
-        uint32_t c = (uint32_t)t;
+        uint32_t c = (uint32_t)(t & (((Ticket)1 << CHUNK_BITS) - 1));
         if (c >= k) return;
         /* on failure t is reloaded and the fields are read again */
         if (!atomic_compare_exchange_weak(&pool.ticket, &t, t + 1)) continue;
@@ -232,7 +252,7 @@ static void stop_workers(void)
     pthread_mutex_lock(&pool.lock);
     atomic_store(&pool.stop, 1);
     atomic_store(&pool.n_chunks, 0);
-    atomic_store(&pool.ticket, (uint64_t)(gen_of(atomic_load(&pool.ticket)) + 1) << 32);
+    atomic_store(&pool.ticket, ticket_of(gen_next(gen_of(atomic_load(&pool.ticket)))));
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     for (int t = 1; t < pool.n_threads; t++) pthread_join(pool.workers[t], NULL);
@@ -302,13 +322,13 @@ static void run_inline(size_t n_items, ParallelFn fn, void *ctx)
 static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
 {
     uint32_t k = (uint32_t)parallel_chunks(n_items, pool.n_threads);
-    uint32_t gen = gen_of(atomic_load(&pool.ticket)) + 1;
+    uint32_t gen = gen_next(gen_of(atomic_load(&pool.ticket)));
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&pool.n_items, n_items, memory_order_relaxed);
     atomic_store_explicit(&pool.n_chunks, k, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
-    atomic_store(&pool.ticket, (uint64_t)gen << 32);  /* publishes the fields above */
+    atomic_store(&pool.ticket, ticket_of(gen));  /* publishes the fields above */
     if (atomic_load(&pool.n_sleeping)) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
