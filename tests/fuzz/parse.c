@@ -30,11 +30,11 @@ static int ref_u64(const char *s, uint64_t *out)
     size_t d = 0;
     while (s[d] >= '0' && s[d] <= '9') d++;
     if (d == 0) return -1;
-    unsigned shift = 0;
+    uint64_t unit = 1;  /* decimal suffixes: 10k = 10000 */
     const char *rest = s + d;
-    if (*rest == 'k' || *rest == 'K') shift = 10, rest++;
-    else if (*rest == 'M') shift = 20, rest++;
-    else if (*rest == 'G') shift = 30, rest++;
+    if (*rest == 'k' || *rest == 'K') unit = 1000, rest++;
+    else if (*rest == 'M') unit = 1000000, rest++;
+    else if (*rest == 'G') unit = 1000000000, rest++;
     if (*rest) return -1;
     size_t z = 0;
     while (z + 1 < d && s[z] == '0') z++;  /* leading zeros */
@@ -44,8 +44,8 @@ static int ref_u64(const char *s, uint64_t *out)
     memcpy(digits, s + z, d - z);
     digits[d - z] = 0;
     uint64_t v = strtoull(digits, NULL, 10);
-    if (shift && v > (UINT64_MAX >> shift)) return -1;
-    *out = v << shift;
+    if (v > UINT64_MAX / unit) return -1;
+    *out = v * unit;
     return 0;
 }
 
