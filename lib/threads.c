@@ -58,9 +58,14 @@ static struct {
     _Atomic(void *) ctx;
     _Atomic size_t n_items;
     _Atomic uint32_t n_chunks;
+    atomic_int active;              /* threads 0..active-1 claim chunks */
     atomic_int stop;                /* with a gen bump: workers exit */
     int n_threads;                  /* T of this pool */
     int spin;                       /* spin before sleeping */
+    int n_cpus;                     /* threads_available() at creation */
+    int n_online;                   /* the machine's online CPUs, all users' */
+    int n_active;                   /* threads that take part: follow_load() */
+    double load_checked, others;    /* when, and the others' runnable tasks, averaged */
     _Alignas(64) _Atomic uint32_t done;    /* chunks finished */
     _Alignas(64) atomic_int n_sleeping;    /* workers blocked on wake */
     atomic_int caller_waiting;             /* caller blocked on done */
@@ -76,6 +81,8 @@ static struct {
 
 /* Serialises top-level parallel_for calls and pool (re)creation. */
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Whether the threads taking part follow the load (threads_follow_load). */
+static int following = 1;
 /* Thread count read without call_lock by the one-thread fast path. */
 static atomic_int count = 1;
 /* Index of this thread inside a running job, -1 outside one. */
@@ -125,6 +132,7 @@ static void run_chunks(uint32_t gen, int thread)
         void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
         size_t n = atomic_load_explicit(&pool.n_items, memory_order_relaxed);
         uint32_t k = atomic_load_explicit(&pool.n_chunks, memory_order_relaxed);
+        if (thread >= atomic_load_explicit(&pool.active, memory_order_relaxed)) return;
         uint32_t c = (uint32_t)(t & (((Ticket)1 << CHUNK_BITS) - 1));
         if (c >= k) return;
         /* on failure t is reloaded and the fields are read again */
@@ -268,7 +276,13 @@ static void start_workers(int n)
     atomic_store(&pool.done, 0);
     atomic_store(&pool.n_sleeping, 0);
     atomic_store(&pool.caller_waiting, 0);
-    pool.spin = n <= threads_available();
+    pool.n_cpus = threads_available();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    pool.n_online = online < 1 ? 1 : online > 4096 ? 4096 : (int)online;
+    pool.spin = n <= pool.n_cpus;
+    pool.n_active = n;
+    pool.load_checked = 0;
+    pool.others = 0;
     /* Workers block the asynchronous signals, so handlers (temporary-file
      * clean-up) run on the main thread as they would without the pool. */
     sigset_t all, old;
@@ -318,6 +332,50 @@ static void run_inline(size_t n_items, ParallelFn fn, void *ctx)
     self_thread = -1;
 }
 
+/* How many threads should take part, from the tasks other programs have
+ * ready to run: with every CPU busy elsewhere, a second thread of ours
+ * only takes turns with theirs, and each job then waits for whichever of
+ * ours was descheduled. Linux's /proc/loadavg gives the runnable tasks now
+ * (4th field, "R/total"), ours included: this thread and the workers not
+ * asleep. Sampled every 50 ms, averaged over the last few samples; the
+ * threads that take part are the machine's CPUs less the others' tasks,
+ * at most the CPUs this process may use, at least 1. Without /proc, all of them. What is computed does not change,
+ * only who computes it. call_lock is held. */
+static void follow_load(void)
+{
+    double now = now_seconds();
+    if (now - pool.load_checked < 0.05) return;
+    pool.load_checked = now;
+    char buf[128];
+    unsigned running, total;
+    const char *f = read_small_file("/proc/loadavg", buf, sizeof buf) < 0 ? NULL : strchr(buf, '/');
+    while (f && f > buf && f[-1] != ' ') f--;
+    if (!f || sscanf(f, "%u/%u", &running, &total) != 2) {
+        pool.n_active = pool.n_threads;
+        return;
+    }
+    int awake = pool.n_threads - 1 - atomic_load(&pool.n_sleeping);
+    double others = (double)running - 1 - awake;
+    pool.others = 0.6 * pool.others + 0.4 * (others < 0 ? 0 : others);
+    pool.n_active = threads_active(pool.n_threads, pool.n_cpus, pool.n_online, pool.others);
+}
+
+int threads_active(int n_threads, int n_cpus, int n_online, double others)
+{
+    int active = n_online - (int)(others + 0.5);
+    if (active > n_cpus) active = n_cpus;
+    return active < 1 ? 1 : active > n_threads ? n_threads : active;
+}
+
+void threads_follow_load(int on)
+{
+    pthread_mutex_lock(&call_lock);
+    following = on;
+    pool.n_active = pool.n_threads;
+    pool.others = 0;
+    pthread_mutex_unlock(&call_lock);
+}
+
 /* Run one job on the workers and this thread; call_lock is held. */
 static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
 {
@@ -327,6 +385,7 @@ static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&pool.n_items, n_items, memory_order_relaxed);
     atomic_store_explicit(&pool.n_chunks, k, memory_order_relaxed);
+    atomic_store_explicit(&pool.active, pool.n_active, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     atomic_store(&pool.ticket, ticket_of(gen));  /* publishes the fields above */
     if (atomic_load(&pool.n_sleeping)) {
@@ -396,7 +455,8 @@ void parallel_for(size_t n_items, ParallelFn fn, void *ctx)
         return;
     }
     pthread_mutex_lock(&call_lock);
-    if (pool.n_threads > 1) run_on_pool(n_items, fn, ctx);
-    else run_inline(n_items, fn, ctx);  /* shut down since threads_count() */
+    if (pool.n_threads > 1 && following) follow_load();
+    if (pool.n_threads > 1 && pool.n_active > 1) run_on_pool(n_items, fn, ctx);
+    else run_inline(n_items, fn, ctx);  /* one active, or shut down since threads_count() */
     pthread_mutex_unlock(&call_lock);
 }

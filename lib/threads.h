@@ -59,6 +59,19 @@ int threads_init(int n);
  * sched_getaffinity), fewer under a cgroup CPU quota (cpu.max, rounded
  * up), else the online CPUs; 1..L1B_MAX_THREADS. */
 int threads_available(void);
+/* Under load, fewer threads take part in each job than the pool has: the
+ * machine's CPUs less the tasks other programs have ready to run (Linux's
+ * /proc/loadavg, sampled every 50 ms and averaged), at least one; the
+ * others sleep. On a machine whose every core is busy elsewhere a job then
+ * runs on the calling thread alone, as with one thread, instead of taking
+ * turns with the other programs and waiting for its descheduled workers.
+ * Only who computes changes, never what. On by default; off, every thread
+ * of the pool takes part (the tests of the chunking turn it off). */
+void threads_follow_load(int on);
+/* The threads that take part: the machine's n_online CPUs less others
+ * (rounded), at most n_cpus (those this process may use) and n_threads,
+ * at least 1. */
+int threads_active(int n_threads, int n_cpus, int n_online, double others);
 /* Current thread count: 1 before threads_init and after threads_shutdown. */
 int threads_count(void);
 /* Chunks per thread: enough that a descheduled thread's share is small,

@@ -55,6 +55,7 @@ static size_t formula(size_t n, size_t c, size_t k) { return c * n / k; }
 
 TEST(threads_visit_each_item_once_in_formula_chunks)
 {
+    threads_follow_load(0);  /* as main() does: every thread takes part */
     for (int T = 1; T <= 4; T++) {
         CHECK_EQ(threads_init(T), T);
         CHECK_EQ(threads_count(), T);
@@ -84,6 +85,20 @@ TEST(threads_visit_each_item_once_in_formula_chunks)
             }
     }
     threads_init(1);
+}
+
+TEST(threads_active_counts_the_cpus_left_free)
+{
+    CHECK_EQ(threads_active(2, 2, 2, 0), 2);      /* idle */
+    CHECK_EQ(threads_active(2, 2, 2, 0.4), 2);
+    CHECK_EQ(threads_active(2, 2, 2, 0.6), 1);    /* a core's worth busy elsewhere */
+    CHECK_EQ(threads_active(2, 2, 2, 1), 1);
+    CHECK_EQ(threads_active(2, 2, 2, 5), 1);      /* never below one */
+    CHECK_EQ(threads_active(8, 16, 16, 4), 8);    /* never above the pool */
+    CHECK_EQ(threads_active(8, 8, 8, 3), 5);
+    CHECK_EQ(threads_active(4, 2, 2, 0), 2);      /* more threads than CPUs */
+    CHECK_EQ(threads_active(2, 2, 8, 6), 2);      /* taskset to 2 of 8, the others busy elsewhere */
+    CHECK_EQ(threads_active(4, 4, 8, 6), 2);
 }
 
 TEST(threads_chunks_of_1000_items_on_3_threads)
@@ -128,6 +143,7 @@ static void stall_chunk(void *ctx, size_t begin, size_t end, int thread)
 
 TEST(threads_caller_takes_over_a_stalled_workers_share)
 {
+    threads_follow_load(0);
     for (int T = 2; T <= 3; T++) {
         threads_init(T);
         for (int rep = 0; rep < 5; rep++) {
