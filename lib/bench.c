@@ -261,6 +261,45 @@ static void free_kernel(KCtx *k)
     free(k->c);
 }
 
+/* One core reading a buffer several times the size of any last-level
+ * cache, front to back, and summing its bytes (sum_u8): the roof for
+ * streaming a large model's weights. */
+static void run_read(void *p)
+{
+    KCtx *k = p;
+    const uint8_t *at = k->codes + (-(uintptr_t)k->codes & 63);  /* whole cache lines */
+    k->out[0] = (int32_t)kern.sum_u8(at, k->M);
+}
+
+static void bench_read_bandwidth(const BenchOptions *o, BenchTable *t)
+{
+    int top = -1;
+    for (int lv = 0; lv < SIMD_LEVELS; lv++)
+        if (o->levels[lv] && kernels_for_level((SimdLevel)lv, &kern) == 0) top = lv;
+    if (top < 0) return;
+    kernels_for_level((SimdLevel)top, &kern);
+    KCtx k;
+    memset(&k, 0, sizeof k);
+    /* M bytes: several times any L3, less on a 32-bit host */
+    k.M = (size_t)(o->quick ? 128 : sizeof(size_t) < 8 ? 256 : 512) << 20;
+    k.codes = xmalloc(k.M + 64);
+    memset(k.codes, 1, k.M + 64);  /* every page really there */
+    k.out = xmalloc(sizeof *k.out);
+    double sp, sec = time_median(run_read, &k, o->quick ? 3 : 11, &sp);
+    BenchRow *row = add_row(t);
+    snprintf(row->bench, sizeof row->bench, "read bandwidth");
+    snprintf(row->shape, sizeof row->shape, "%zu MB, one core", k.M >> 20);
+    snprintf(row->simd, sizeof row->simd, "%s", simd_name((SimdLevel)top));
+    row->threads = 1;
+    row->median = sec * 1e3;
+    row->unit = "ms";
+    row->spread = sp;
+    row->rate = (double)k.M / sec / 1e9;
+    row->rate_unit = "GB/s";
+    free(k.codes);
+    free(k.out);
+}
+
 void bench_kernels(const BenchOptions *o, BenchTable *t)
 {
     /* the shapes of the sampling issue (dim 768, hidden 2048) and of the
@@ -346,6 +385,7 @@ void bench_kernels(const BenchOptions *o, BenchTable *t)
         }
         free_kernel(&k);
     }
+    bench_read_bandwidth(o, t);
     kern = saved;
 }
 
@@ -477,23 +517,16 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
     for (size_t i = 0; i < n; i++) {
         ModelConfig c = shapes[i];
         if (!c.hidden) c.hidden = model_default_hidden(c.dim, c.ffn_act);
-        TensorInfo info[N_TENSORS];
-        size_t np = model_tensor_table(&c, info);
-        float *params = xmalloc(np * sizeof(float));
-        Rng r;
-        rng_seed(&r, 3);
-        for (size_t j = 0; j < np; j++) params[j] = 0.02f * rng_normal(&r);
-        for (int k = 0; k < N_TENSORS; k++)
-            if (info[k].rows == 1)
-                for (size_t j = 0; j < (size_t)info[k].layers * info[k].cols; j++) params[info[k].offset + j] = 1;
         Tokenizer tok;
         tok_init_bytes(&tok);
         /* a byte tokenizer cannot name vocab > 257 ids, but the model does
-         * not care: decoding runs on ids */
+         * not care: decoding runs on ids. The random model is made packed,
+         * in about the packed model's memory (a float model first would
+         * need 16 times that). */
         SampleCtx sc;
-        infer_init(&sc.inf, &c, params, &tok, 0);
-        free(params);
-        if (o->packing) infer_repack(&sc.inf, o->packing);
+        infer_init_random(&sc.inf, &c, &tok, o->packing ? o->packing : model_packing(&c), 3);
+        Rng r;
+        rng_seed(&r, 4);
         sc.n_tokens = o->quick ? 32 : c.ctx;
         double sp, sec = time_median(run_decode, &sc, o->quick ? 3 : 5, &sp);
         BenchRow *row = add_row(t);
@@ -507,6 +540,17 @@ void bench_sample(const BenchOptions *o, BenchTable *t)
         row->spread = sp;
         row->rate = sc.n_tokens / sec;
         row->rate_unit = "tok/s";
+        /* what a token streams: every weight but the embedding table, of
+         * which it reads one row; against "read bandwidth" of kernels */
+        double streamed = (double)(sc.inf.weight_bytes - q8_bytes(&sc.inf.emb_q));
+        row = add_row(t);
+        snprintf(row->bench, sizeof row->bench, "decode weights");
+        shape_string(row->shape, sizeof row->shape, &c, 0);
+        snprintf(row->simd, sizeof row->simd, "%s", simd_name(kern.level));
+        row->median = streamed / 1e6;
+        row->unit = "MB/tok";
+        row->rate = streamed * sc.n_tokens / sec / 1e9;
+        row->rate_unit = "GB/s";
         sc.prompt = xmalloc(sc.n_tokens * sizeof *sc.prompt);
         sc.logits = xmalloc((size_t)INFER_BLOCK * c.vocab * sizeof *sc.logits);
         for (uint32_t j = 0; j < sc.n_tokens; j++) sc.prompt[j] = (int)rng_below(&r, c.vocab);

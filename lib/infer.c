@@ -229,6 +229,47 @@ void infer_repack(Infer *m, uint32_t packing)
     }
 }
 
+void infer_init_random(Infer *m, const ModelConfig *c, Tokenizer *tok, uint32_t packing, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->tok = *tok;
+    m->cfg = *c;
+    TensorInfo info[N_TENSORS];
+    model_tensor_table(c, info);
+    size_t C = c->dim, L = c->n_layers, V = c->vocab;
+    Rng r;
+    rng_seed(&r, seed);
+    m->attn_norm = xmalloc(L * C * sizeof(float));
+    m->ffn_norm = xmalloc(L * C * sizeof(float));
+    m->final_norm = xmalloc(C * sizeof(float));
+    for (size_t i = 0; i < L * C; i++) m->attn_norm[i] = m->ffn_norm[i] = 1;
+    for (size_t i = 0; i < C; i++) m->final_norm[i] = 1;
+    m->weight_bytes = (2 * L * C + C) * sizeof(float);
+    /* int8 rows of about the spread of 0.02 N(0, 1) floats */
+    q8_init(&m->emb_q, (uint32_t)V, (uint32_t)C);
+    q8_init(&m->head_q, (uint32_t)V, (uint32_t)C);
+    for (size_t i = 0; i < V * C; i++) {
+        uint64_t u = rng_u64(&r);
+        m->emb_q.q[i] = (int8_t)((int)(u % 255) - 127);
+        m->head_q.q[i] = (int8_t)((int)(u >> 32) % 255 - 127);
+    }
+    for (size_t i = 0; i < V; i++) m->emb_q.scale[i] = m->head_q.scale[i] = 0.02f / 73;
+    m->weight_bytes += q8_bytes(&m->emb_q) + q8_bytes(&m->head_q);
+    m->lin = xcalloc(L * N_LIN, sizeof *m->lin);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < N_LIN; k++) {
+            const TensorInfo *ti = &info[lin_tensor[k]];
+            Linear *lin = &m->lin[l * N_LIN + k];
+            lin->rows = ti->rows;
+            lin->cols = ti->cols;
+            if (!ti->rows) continue;  /* no gate in a ReLU² model */
+            lin->ternary = 1;
+            ternary_random(&lin->t, ti->rows, ti->cols, 0.016f, packing, &r);  /* absmean of 0.02 N(0, 1) */
+            m->weight_bytes += ternary_bytes(&lin->t);
+        }
+    alloc_buffers(m);
+}
+
 /* out[j] (rows of lin[j]) = lin[j](in (cols)), j < n, all of the same
  * cols: as bitlinear_forward / matmul_forward do it, the input quantised
  * once and the ternary products run as one job */

@@ -60,6 +60,11 @@ int infer_read(Infer *m, const char *path, int flags);
  * takes over tok. */
 void infer_init(Infer *m, const ModelConfig *c, const float *params, Tokenizer *tok, int flags);
 void infer_free(Infer *m);
+/* A model of random weights for benchmarks, made straight in its packed
+ * form, in about the packed model's memory: the ternary matrices in
+ * packing (ternary_random), int8 embedding and head rows, norms 1, the
+ * int8 cache; c->quant other than QUANT_F32. Takes over tok. */
+void infer_init_random(Infer *m, const ModelConfig *c, Tokenizer *tok, uint32_t packing, uint64_t seed);
 /* The ternary weights in another packing (PACK_2BIT or PACK_BASE3,
  * ternary.h): the same products in another amount of memory. */
 void infer_repack(Infer *m, uint32_t packing);

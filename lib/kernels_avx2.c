@@ -603,6 +603,25 @@ static __m256i dot_i8_16(__m128i qa, __m128i qv, const int8_t *row)
     return _mm256_castsi128_si256(_mm_madd_epi16(_mm_maddubs_epi16(qa, _mm_sign_epi8(r, qv)), _mm_set1_epi16(1)));
 }
 
+/* bytes summed in 64-bit lanes by vpsadbw, four independent chains */
+static uint64_t sum_u8_avx2(const uint8_t *x, size_t n)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm256_add_epi64(a0, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i)), zero));
+        a1 = _mm256_add_epi64(a1, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i + 32)), zero));
+        a2 = _mm256_add_epi64(a2, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i + 64)), zero));
+        a3 = _mm256_add_epi64(a3, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i + 96)), zero));
+    }
+    __m256i a = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    uint64_t lanes[4], s = 0;
+    _mm256_storeu_si256((__m256i *)lanes, a);
+    for (; i < n; i++) s += x[i];
+    return s + lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
 static void dot_i8_rows_avx2(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
     size_t full = len / 32 * 32, half = len - full >= 16, t = 0;
@@ -698,6 +717,7 @@ void kernels_fill_avx2(Kernels *k)
     k->relu2_bwd_f32 = relu2_bwd_f32_avx2;
     k->binary_masked_sum = binary_masked_sum_avx2;
     k->dot_i8_rows = dot_i8_rows_avx2;
+    k->sum_u8 = sum_u8_avx2;
     k->axpy_i8_rows = axpy_i8_rows_avx2;
     k->codes_panel_4x32 = codes_panel_4x32_avx2;
 }

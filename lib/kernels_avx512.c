@@ -240,6 +240,22 @@ static void dot4_i8_long(int32_t *out, const int8_t *q, const int8_t *r, size_t 
     _mm_storeu_si128((__m128i *)out, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
 }
 
+/* bytes summed in 64-bit lanes by vpsadbw, four independent chains */
+static uint64_t sum_u8_avx512(const uint8_t *x, size_t n)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        a0 = _mm512_add_epi64(a0, _mm512_sad_epu8(_mm512_loadu_si512(x + i), zero));
+        a1 = _mm512_add_epi64(a1, _mm512_sad_epu8(_mm512_loadu_si512(x + i + 64), zero));
+        a2 = _mm512_add_epi64(a2, _mm512_sad_epu8(_mm512_loadu_si512(x + i + 128), zero));
+        a3 = _mm512_add_epi64(a3, _mm512_sad_epu8(_mm512_loadu_si512(x + i + 192), zero));
+    }
+    for (; i < n; i += 64) a0 = _mm512_add_epi64(a0, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(first_bytes(n - i), x + i), zero));
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+}
+
 static void dot_i8_rows_avx512(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
     size_t t = 0;
@@ -354,6 +370,7 @@ void kernels_fill_avx512(Kernels *k)
     k->swiglu_f32 = swiglu_f32_avx512;
     k->swiglu_bwd_f32 = swiglu_bwd_f32_avx512;
     k->dot_i8_rows = dot_i8_rows_avx512;
+    k->sum_u8 = sum_u8_avx512;
     k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;
 }

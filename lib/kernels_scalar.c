@@ -189,6 +189,13 @@ static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
+static uint64_t sum_u8_scalar(const uint8_t *x, size_t n)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
 static void dot_i8_rows_scalar(int32_t *out, const int8_t *q, const int8_t *rows, size_t len, size_t n)
 {
     for (size_t t = 0; t < n; t++) out[t] = dot_i8_scalar(q, rows + t * len, len);

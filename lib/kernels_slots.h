@@ -77,6 +77,9 @@ KERNEL_SLOT(relu2_bwd_f32, void, (float *dx, const float *dout, const float *x, 
 KERNEL_SLOT(binary_masked_sum, int32_t, (const uint8_t *bits, const int8_t *x, size_t n_blocks))
 /* sum_i a[i] * b[i] of int8 vectors with values in [-127, 127], exact */
 KERNEL_SLOT(dot_i8, int32_t, (const int8_t *a, const int8_t *b, size_t n))
+/* sum_i x[i] of n bytes: reading memory as fast as the level can (the
+ * read-bandwidth row of l1b-bench) */
+KERNEL_SLOT(sum_u8, uint64_t, (const uint8_t *x, size_t n))
 /* the same over n rows of len values (attention over an int8 cache):
  *   out[t] = sum_i q[i] * rows[t*len + i]        (dot_i8 per row)
  *   y[i] += a[t] * rows[t*len + i], for t = 0, 1, .. in turn */

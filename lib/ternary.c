@@ -93,6 +93,51 @@ void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t col
     free(codes);
 }
 
+/* weight c of row r set to code (0..2; for PACK_SIGN 0 or 1, the bit) */
+static void set_code(PackedTernary *p, uint32_t r, uint32_t c, unsigned code)
+{
+    uint8_t *row = p->data + r * ternary_row_bytes(p);
+    if (p->packing == PACK_SIGN) {
+        row[c / 8] = (uint8_t)((row[c / 8] & ~(1u << (c % 8))) | code << (c % 8));
+        return;
+    }
+    uint32_t b, i, j;
+    locate(p->packing, c, &b, &i, &j);
+    uint8_t *byte = &row[b * 16 + i];
+    if (p->packing == PACK_2BIT) {
+        *byte = (uint8_t)((*byte & ~(3u << (2 * j))) | code << (2 * j));
+        return;
+    }
+    uint8_t digits[5];
+    for (uint32_t d = 0; d < 5; d++) digits[d] = (uint8_t)base3_digit(*byte, d);
+    digits[j] = (uint8_t)code;
+    *byte = base3_byte(digits);
+}
+
+void ternary_random(PackedTernary *p, uint32_t rows, uint32_t cols, float scale, uint32_t packing, Rng *r)
+{
+    p->rows = rows;
+    p->cols = cols;
+    p->packing = packing;
+    p->n_blocks = (cols + ternary_block_cols(packing) - 1) / ternary_block_cols(packing);
+    p->scale = scale;
+    size_t n = rows * ternary_row_bytes(p);
+    p->data = xmalloc(n + 1);
+    /* the bytes a packing writes: 81 of four codes, 243 of five, 256 of 8 bits */
+    uint8_t valid[256];
+    unsigned n_valid = 0;
+    for (unsigned v = 0; v < 256; v++)
+        if (packing == PACK_SIGN || (packing == PACK_2BIT ? (v & 0x55 & v >> 1) == 0 : ternary_base3_byte_valid((uint8_t)v)))
+            valid[n_valid++] = (uint8_t)v;
+    for (size_t i = 0; i < n; i += 4) {
+        uint64_t u = rng_u64(r);
+        for (size_t k = 0; k < 4 && i + k < n; k++, u >>= 16) p->data[i + k] = valid[(u & 0xffff) * n_valid >> 16];
+    }
+    /* padding as ternary_pack writes it: zero weights, clear bits */
+    for (uint32_t row = 0; row < rows; row++)
+        for (size_t c = cols; c < ternary_padded_cols(p); c++) set_code(p, row, (uint32_t)c, packing == PACK_SIGN ? 0 : 1);
+}
+
 void ternary_repack(PackedTernary *p, uint32_t packing)
 {
     if (p->packing == packing) return;

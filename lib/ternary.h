@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
 #include "util.h"
 
 typedef enum {
@@ -68,6 +69,11 @@ int ternary_base3_byte_valid(uint8_t byte);
 /* Pack q (rows, cols) of -1/0/+1 (-1/+1 for PACK_SIGN) into p (allocates
  * p->data). */
 void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t packing);
+/* A random rows x cols matrix made straight in its packing (allocates
+ * p->data): each weight -1, 0 or +1 (PACK_SIGN: -1 or +1) with about
+ * equal odds, padding as ternary_pack writes it. For benchmarks: no
+ * unpacked copy is made. */
+void ternary_random(PackedTernary *p, uint32_t rows, uint32_t cols, float scale, uint32_t packing, Rng *r);
 /* p's weights in another packing of the same ternary values (not to or
  * from PACK_SIGN); p->data is replaced. */
 void ternary_repack(PackedTernary *p, uint32_t packing);

@@ -15,21 +15,24 @@ load helper
     grep -q '^prefill .* ms .* tok/s' <<< "$output"
     grep -q '^score per token .* ms/tok .* tok/s' <<< "$output"
     grep -q '^first token ' <<< "$output"
+    grep -q '^read bandwidth .* GB/s' <<< "$output"
+    grep -q '^decode weights .* MB/tok .* GB/s' <<< "$output"
 }
 
 @test "tsv has a header and ten columns on every row" {
     run l1b-bench kernels --quick --simd scalar --format tsv
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "$(printf 'bench\tshape\tsimd\tthreads\tmedian\tunit\tspread\trate\trate_unit\tspeedup')" ]
-    [ "${#lines[@]}" -eq 3 ]   # header + two kernels at one level
+    [ "${#lines[@]}" -eq 4 ]   # header + two kernels at one level + read bandwidth
     for l in "${lines[@]}"; do [ "$(awk -F'\t' '{ print NF }' <<< "$l")" -eq 10 ]; done
     [[ "${lines[1]}" == "ternary_matvec"$'\t'"256x256"$'\t'"scalar"$'\t'"1"$'\t'* ]]
+    [[ "${lines[3]}" == "read bandwidth"$'\t'"128 MB, one core"$'\t'"scalar"$'\t'"1"$'\t'*$'\t'"ms"$'\t'*$'\t'"GB/s"$'\t'nan ]]
 }
 
-@test "the full kernel list: every row of the man page, attention last" {
+@test "the full kernel list: every row of the man page, attention, then the read bandwidth last" {
     run l1b-bench kernels --simd scalar --format tsv
     [ "$status" -eq 0 ]
-    [ "${#lines[@]}" -eq 25 ]   # header + 24 kernels at one level
+    [ "${#lines[@]}" -eq 26 ]   # header + 24 kernels at one level + read bandwidth
     names=$(cut -f1 <<< "$output" | sort -u | tr '\n' '|')
     for k in ternary_matvec "matvec 1.6-bit" ternary_matmat "gemm_nt (fwd)" "gemm_nn (bwd dx)" "gemm_tn (bwd dW)" quantize_i8 \
              adamw exp "softmax (attn)" "softmax (loss)" rmsnorm rmsnorm_bwd swiglu swiglu_bwd relu2 relu2_bwd \
@@ -39,6 +42,7 @@ load helper
     [[ "${lines[5]}" == "matvec 1.6-bit"$'\t'288x288$'\t'scalar$'\t'*$'\t'GOP/s$'\t'* ]]
     [[ "${lines[23]}" == "attention (train)"$'\t'"B12 T64 C128 h4"$'\t'scalar$'\t'* ]]
     [[ "${lines[24]}" == "attention (decode)"$'\t'"6 heads x 256 rows of 48"$'\t'scalar$'\t'*$'\t'GOP/s$'\t'* ]]
+    [[ "${lines[25]}" == "read bandwidth"$'\t'"512 MB, one core"$'\t'scalar$'\t'*$'\t'GB/s$'\t'* ]]
 }
 
 @test "json is one object with a row per measurement" {

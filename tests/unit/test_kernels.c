@@ -77,6 +77,7 @@ static const struct {
     {"binary_masked_sum", "binary_masked_sum_matches_scalar_at_every_level"},
     {"dot_i8", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
     {"dot_i8_rows", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
+    {"sum_u8", "sum_u8_matches_scalar_at_every_level"},
     {"axpy_i8_rows", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
     {"codes_panel_4x32", "codes_panel_matches_scalar_at_every_level"},
 };

@@ -46,6 +46,31 @@ TEST(binary_masked_sum_matches_scalar_at_every_level)
     free(x);
 }
 
+TEST(sum_u8_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    const uint8_t three[3] = {255, 1, 7};
+    CHECK_EQ(ref.sum_u8(three, 3), (uint64_t)263);
+    enum { N = 1000 };
+    uint8_t *x = malloc(N + 3);
+    unsigned seed = 12;
+    for (size_t i = 0; i < N + 3; i++) x[i] = (uint8_t)next(&seed);
+    x[0] = x[1] = 255;
+    static const size_t sizes[] = {0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 700, N};
+    for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+        if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int off = 0; off < 3; off++) {
+                uint64_t want = ref.sum_u8(x + off, sizes[si]), got = k.sum_u8(x + off, sizes[si]);
+                if (want != got)
+                    FAIL_AT("sum_u8 %s, n %zu, offset %d: %llu != %llu", simd_name((SimdLevel)lv), sizes[si], off,
+                            (unsigned long long)got, (unsigned long long)want);
+            }
+    }
+    free(x);
+}
+
 TEST(dot_i8_and_the_row_kernels_match_scalar_at_every_level)
 {
     Kernels ref, k;

@@ -171,3 +171,44 @@ TEST(ternary_matvec_many_equals_one_at_a_time)
     threads_init(1);
     free(x);
 }
+
+/* random matrices made in their packing: every weight -1, 0 or +1 (the
+ * bytes are ones the packing writes), about a third each, padding as
+ * ternary_pack writes it, so a repack round-trips */
+TEST(ternary_random_draws_valid_weights_in_every_packing)
+{
+    static const uint32_t packings[] = {PACK_2BIT, PACK_BASE3, PACK_SIGN};
+    for (int k = 0; k < 3; k++) {
+        Rng r;
+        rng_seed(&r, 7);
+        PackedTernary p;
+        ternary_random(&p, 30, 150, 0.25f, packings[k], &r);
+        CHECK(p.rows == 30 && p.cols == 150 && p.scale == 0.25f && p.packing == packings[k]);
+        int count[3] = {0, 0, 0};
+        for (uint32_t row = 0; row < 30; row++) {
+            for (uint32_t c = 0; c < 150; c++) {
+                int w = ternary_get(&p, row, c);
+                CHECK(w >= -1 && w <= 1);
+                count[w + 1]++;
+            }
+            for (uint32_t c = 150; c < ternary_padded_cols(&p); c++) {
+                if (packings[k] == PACK_SIGN) CHECK_EQ(p.data[row * ternary_row_bytes(&p) + c / 8] >> (c % 8) & 1, 0);
+                else CHECK_EQ(ternary_get(&p, row, c), 0);
+            }
+        }
+        if (packings[k] == PACK_BASE3)
+            for (size_t i = 0; i < ternary_bytes(&p); i++) CHECK(ternary_base3_byte_valid(p.data[i]));
+        if (packings[k] == PACK_SIGN) CHECK(count[1] == 0 && count[0] > 2000 && count[2] > 2000);
+        else CHECK(count[0] > 1300 && count[1] > 1300 && count[2] > 1300);
+        if (packings[k] != PACK_SIGN) {  /* the other packing holds the same weights */
+            PackedTernary q = p;
+            q.data = malloc(ternary_bytes(&p) + 1);
+            memcpy(q.data, p.data, ternary_bytes(&p));
+            ternary_repack(&q, packings[k] == PACK_2BIT ? PACK_BASE3 : PACK_2BIT);
+            for (uint32_t row = 0; row < 30; row++)
+                for (uint32_t c = 0; c < 150; c++) CHECK_EQ(ternary_get(&q, row, c), ternary_get(&p, row, c));
+            ternary_free(&q);
+        }
+        ternary_free(&p);
+    }
+}
