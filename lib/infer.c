@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "packed.h"
 #include "kernels.h"
 #include "layers.h"
@@ -480,6 +481,10 @@ struct InferBlock {
     int32_t *dots;         /* per thread: (ctx) */
     int8_t *qq;            /* per thread: (qq_len) */
     size_t qq_len;
+    size_t *runs;          /* (B + 1): rows of one cache at consecutive positions */
+    float *keys;           /* per thread: a head's keys as floats, (HS, ctx to 16) */
+    float *scores;         /* per thread: (4, ctx to 16) */
+    float *qf;             /* per thread: (4, HS) */
 };
 
 static void block_free(struct InferBlock *b)
@@ -488,6 +493,7 @@ static void block_free(struct InferBlock *b)
     free(b->x); free(b->xn); free(b->q); free(b->k); free(b->v); free(b->atty); free(b->tmp);
     free(b->gate); free(b->up); free(b->act); free(b->rstd); free(b->xscale); free(b->xsum); free(b->pos); free(b->kvs);
     free(b->xq); free(b->panels); free(b->att); free(b->dots); free(b->qq);
+    free(b->runs); free(b->keys); free(b->scores); free(b->qf);
     free(b);
 }
 
@@ -518,11 +524,17 @@ static struct InferBlock *block_scratch(Infer *m)
         b->xq = xcalloc((B + 3) / 4 * 4 * b->ldx, 1);
         b->panel_bytes = 32 * b->ldx;
         b->qq_len = (HS + 63) / 64 * 64;
+        b->runs = xcalloc(B + 1, sizeof *b->runs);
     }
     int nt = threads_count();
     if (nt != b->threads) {
         free(b->panels); free(b->att); free(b->dots); free(b->qq);
+        free(b->keys); free(b->scores); free(b->qf);
         b->threads = nt;
+        size_t Tp = (T + 15) / 16 * 16;
+        b->keys = xmalloc((size_t)nt * HS * Tp * sizeof(float));
+        b->scores = xmalloc((size_t)nt * 4 * Tp * sizeof(float));
+        b->qf = xmalloc((size_t)nt * 4 * HS * sizeof(float));
         b->panels = xmalloc((size_t)nt * b->panel_bytes);
         b->att = xmalloc((size_t)nt * T * sizeof(float));
         b->dots = xmalloc((size_t)nt * T * sizeof(int32_t));
@@ -593,6 +605,10 @@ static void unpack_panel(uint8_t *panel, const PackedTernary *w, size_t r0, size
 {
     size_t rb = ternary_row_bytes(w), nb = w->n_blocks, bc = ternary_block_cols(w->packing),
            bb = ternary_block_bytes(w->packing), rows = w->rows - r0 < 32 ? w->rows - r0 : 32;
+    if (w->packing == PACK_2BIT) {
+        kern.panel_2bit(panel, w->data + r0 * rb, rb, rows, nb);
+        return;
+    }
     uint8_t codes[4][80];
     for (size_t j0 = 0; j0 < 32; j0 += 4) {
         size_t have = j0 < rows ? rows - j0 : 0;
@@ -643,14 +659,19 @@ static void block_panels(void *ctx, size_t p0, size_t p1, int thread)
         size_t wc = OC - r0 < 32 ? OC - r0 : 32;
         unpack_panel(panel, w, r0, K);
         float *out = bl->out[j];
+        /* zeroed once: the sums read are zeroed as they are read, and the
+         * others (rows past the matrix's, tokens past B) stay 0 */
+        memset(acc, 0, sizeof acc);
         for (size_t m0 = 0; m0 < bl->B; m0 += 4) {
-            memset(acc, 0, sizeof acc);
             kern.codes_panel_4x32(acc, b->xq + m0 * b->ldx, b->ldx, panel, K);
             for (size_t i = 0; i < 4 && m0 + i < bl->B; i++) {
                 float s = b->xscale[m0 + i] * w->scale;
                 float *o = out + (m0 + i) * OC + r0;
-                const int32_t *a = acc + i * 32, xs = b->xsum[m0 + i];
-                for (size_t c = 0; c < wc; c++) o[c] = (float)(a[c] - xs) * s;
+                int32_t *a = acc + i * 32, xs = b->xsum[m0 + i];
+                for (size_t c = 0; c < wc; c++) {
+                    o[c] = (float)(a[c] - xs) * s;
+                    a[c] = 0;
+                }
             }
         }
     }
@@ -743,6 +764,65 @@ static void block_attend_rows(void *ctx, size_t i0, size_t i1, int thread)
     }
 }
 
+/* Attention of a run of rows (one cache, consecutive positions) for one
+ * head as matrix products, over the int8 cache: the head's keys as floats
+ * once, then per group of 4 queries (quantised as attend_head does) the
+ * scores as a float product. The products of int8 values summed over HS
+ * <= ATTEND_GEMM_MAX_HS are integers below 2^24, exact in floats in any
+ * order, so the scores, the softmax and the weighted values (axpy_i8_rows
+ * per query, as attend_head) are those of one query at a time. */
+#define ATTEND_GEMM_MAX_HS 1024
+
+static void block_attend_heads(void *ctx, size_t j0, size_t j1, int thread)
+{
+    const BlockAttend *a = ctx;
+    const Infer *m = a->m;
+    const struct InferBlock *b = a->b;
+    size_t C = m->cfg.dim, NH = m->cfg.n_heads, HS = C / NH, T = m->cfg.ctx;
+    size_t Tp = (T + 15) / 16 * 16;
+    float *keys = b->keys + (size_t)thread * HS * Tp, *scores = b->scores + (size_t)thread * 4 * Tp;
+    float *qf = b->qf + (size_t)thread * 4 * HS;
+    int8_t *qq = b->qq + (size_t)thread * b->qq_len;
+    for (size_t job = j0; job < j1; job++) {
+        size_t run = job / NH, h = job % NH, i0 = b->runs[run], i1 = b->runs[run + 1];
+        const InferCache *kv = b->kvs[i0];
+        if (i1 - i0 < 2) {
+            for (size_t i = i0; i < i1; i++)
+                attend_head(m, kv, a->l, h, (size_t)b->pos[i] + 1, b->q + i * C + h * HS, b->atty + i * C + h * HS,
+                            b->att + (size_t)thread * T, b->dots + (size_t)thread * T, qq);
+            continue;
+        }
+        /* np: n rounded up to whole tiles of 16 columns, zero keys past n */
+        size_t r0 = (a->l * NH + h) * T, n = (size_t)b->pos[i1 - 1] + 1, np = (n + 15) / 16 * 16;
+        const int8_t *kq = kv->kq.q + r0 * HS;
+        for (size_t k = 0; k < HS; k++) {
+            float *kk = keys + k * np;
+            for (size_t t = 0; t < n; t++) kk[t] = (float)kq[t * HS + k];
+            for (size_t t = n; t < np; t++) kk[t] = 0;
+        }
+        float qscale[4];
+        for (size_t g = i0; g < i1; g += 4) {
+            size_t gm = i1 - g < 4 ? i1 - g : 4, ng = ((size_t)b->pos[g + gm - 1] + 16) / 16 * 16;
+            for (size_t i = 0; i < gm; i++) {
+                act_quant_int8(b->q + (g + i) * C + h * HS, HS, qq, &qscale[i]);
+                qscale[i] /= sqrtf((float)HS);
+                for (size_t k = 0; k < HS; k++) qf[i * HS + k] = (float)qq[k];
+            }
+            memset(scores, 0, gm * ng * sizeof *scores);
+            gemm_block(scores, ng, qf, HS, 1, keys, np, gm, HS, ng, 1.0f);
+            for (size_t i = 0; i < gm; i++) {
+                size_t ni = (size_t)b->pos[g + i] + 1;
+                float *att = scores + i * ng, *out = b->atty + (g + i) * C + h * HS;
+                for (size_t t = 0; t < ni; t++) att[t] = att[t] * kv->kq.scale[r0 + t] * qscale[i];
+                kern.softmax_f32(att, att, ni, NULL);
+                for (size_t t = 0; t < ni; t++) att[t] *= kv->vq.scale[r0 + t];
+                memset(out, 0, HS * sizeof *out);
+                kern.axpy_i8_rows(out, att, kv->vq.q + r0 * HS, HS, ni);
+            }
+        }
+    }
+}
+
 /* B <= INFER_BLOCK rows, row i token tokens[i] at position b->pos[i] of
  * the cache b->kvs[i], after its positions before it (rows of one cache
  * at consecutive positions: a block of one sequence; or of several caches:
@@ -793,7 +873,15 @@ static void forward_rows(Infer *m, const int *tokens, size_t B, int want, float 
         double t0 = prof_begin();
         for (size_t i = 0; i < B; i++) cache_store(m, b->kvs[i], l, (uint32_t)b->pos[i], b->k + i * C, b->v + i * C);
         BlockAttend ba = {m, b, l};
-        parallel_for_min(B * NH, span * C, (size_t)1 << 16, block_attend_rows, &ba);
+        if (m->exact || HS > ATTEND_GEMM_MAX_HS) {
+            parallel_for_min(B * NH, span * C, (size_t)1 << 16, block_attend_rows, &ba);
+        } else {
+            size_t runs = 0;
+            for (size_t i = 0; i < B; i++)
+                if (!i || b->kvs[i] != b->kvs[i - 1] || b->pos[i] != b->pos[i - 1] + 1) b->runs[runs++] = i;
+            b->runs[runs] = B;
+            parallel_for_min(runs * NH, span * C, (size_t)1 << 16, block_attend_heads, &ba);
+        }
         prof_end(PROF_ATTENTION, t0);
         {
             float *const out[1] = {b->tmp};

@@ -694,6 +694,45 @@ static void axpy_i8_rows_avx2(float *y, const float *a, const int8_t *rows, size
     axpy_i8_rows_from(y, a, rows, len, n, i);
 }
 
+/* 16 rows of a block at a time: rows i and i + 8 in the two lanes of a
+ * register, an 8 x 8 transpose of 16-bit words in each lane, so that
+ * register w holds word w of the 16 rows; each of its 4 shifts masked is
+ * half a 64-byte row of the panel. */
+static void panel_2bit_avx2(uint8_t *panel, const uint8_t *rows, size_t row_bytes, size_t n_rows, size_t n_blocks)
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    for (size_t b = 0; b < n_blocks; b++)
+        for (size_t j0 = 0; j0 < 32; j0 += 16) {
+            __m256i y[8], t[8], s[8], w[8];
+            for (size_t i = 0; i < 8; i++) {
+                size_t ja = j0 + i, jb = j0 + i + 8;
+                __m128i lo = ja < n_rows ? _mm_loadu_si128((const __m128i *)(rows + ja * row_bytes + b * 16)) : _mm_setzero_si128();
+                __m128i hi = jb < n_rows ? _mm_loadu_si128((const __m128i *)(rows + jb * row_bytes + b * 16)) : _mm_setzero_si128();
+                y[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+            }
+            for (size_t i = 0; i < 4; i++) {
+                t[2 * i] = _mm256_unpacklo_epi16(y[2 * i], y[2 * i + 1]);      /* words 0-3 of rows 2i, 2i+1 */
+                t[2 * i + 1] = _mm256_unpackhi_epi16(y[2 * i], y[2 * i + 1]);  /* words 4-7 */
+            }
+            for (size_t i = 0; i < 2; i++) {  /* rows 0-3, 4-7 */
+                s[4 * i] = _mm256_unpacklo_epi32(t[4 * i], t[4 * i + 2]);          /* words 0, 1 */
+                s[4 * i + 1] = _mm256_unpackhi_epi32(t[4 * i], t[4 * i + 2]);      /* words 2, 3 */
+                s[4 * i + 2] = _mm256_unpacklo_epi32(t[4 * i + 1], t[4 * i + 3]);  /* words 4, 5 */
+                s[4 * i + 3] = _mm256_unpackhi_epi32(t[4 * i + 1], t[4 * i + 3]);  /* words 6, 7 */
+            }
+            for (size_t i = 0; i < 4; i++) {
+                w[2 * i] = _mm256_unpacklo_epi64(s[i], s[4 + i]);
+                w[2 * i + 1] = _mm256_unpackhi_epi64(s[i], s[4 + i]);
+            }
+            uint8_t *at = panel + b * 32 * 64 + 2 * j0;
+            for (size_t p = 0; p < 8; p++) {
+                __m256i x = w[p];
+                for (size_t sh = 0; sh < 4; sh++, x = _mm256_srli_epi16(x, 2))
+                    _mm256_storeu_si256((__m256i *)(at + (8 * sh + p) * 64), _mm256_and_si256(x, three));
+            }
+        }
+}
+
 void kernels_fill_avx2(Kernels *k)
 {
     k->dot_f32 = dot_f32_avx2;
@@ -720,4 +759,5 @@ void kernels_fill_avx2(Kernels *k)
     k->sum_u8 = sum_u8_avx2;
     k->axpy_i8_rows = axpy_i8_rows_avx2;
     k->codes_panel_4x32 = codes_panel_4x32_avx2;
+    k->panel_2bit = panel_2bit_avx2;
 }

@@ -359,6 +359,60 @@ static void swiglu_bwd_f32_avx512(float *dgate, float *dup, const float *dout, c
     }
 }
 
+/* 32 rows of a block at once: 8 registers of 4 rows (a row a 128-bit
+ * lane), their 16-bit words reordered word-major within each (vpermw),
+ * then an 8 x 8 transpose of 64-bit quarters, so that register w holds
+ * word w of the 32 rows; each of its 4 shifts masked is one 64-byte row
+ * of the panel. */
+static void panel_2bit_avx512(uint8_t *panel, const uint8_t *rows, size_t row_bytes, size_t n_rows, size_t n_blocks)
+{
+    static const uint16_t word_major[32] = {0, 8,  16, 24, 1, 9,  17, 25, 2, 10, 18, 26, 3, 11, 19, 27,
+                                            4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31};
+    const __m512i wm = _mm512_loadu_si512(word_major), three = _mm512_set1_epi8(3);
+    const __m512i i_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), i_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512i i_a = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), i_b = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+    for (size_t b = 0; b < n_blocks; b++) {
+        __m512i z[8], u[8], v[8], t[8];
+        for (size_t r = 0; r < 8; r++) {
+            __m128i q[4];
+            for (size_t i = 0; i < 4; i++) {
+                size_t j = 4 * r + i;
+                q[i] = j < n_rows ? _mm_loadu_si128((const __m128i *)(rows + j * row_bytes + b * 16)) : _mm_setzero_si128();
+            }
+            __m512i x = _mm512_castsi128_si512(q[0]);
+            x = _mm512_inserti32x4(x, q[1], 1);
+            x = _mm512_inserti32x4(x, q[2], 2);
+            x = _mm512_inserti32x4(x, q[3], 3);
+            z[r] = _mm512_permutexvar_epi16(wm, x);  /* quarter w: word w of the 4 rows */
+        }
+        for (size_t p = 0; p < 4; p++) {
+            u[2 * p] = _mm512_unpacklo_epi64(z[2 * p], z[2 * p + 1]);      /* words 0 2 4 6 */
+            u[2 * p + 1] = _mm512_unpackhi_epi64(z[2 * p], z[2 * p + 1]);  /* words 1 3 5 7 */
+        }
+        for (size_t g = 0; g < 2; g++) {  /* rows 0-15, 16-31 */
+            __m512i *uu = u + 4 * g, *vv = v + 4 * g;
+            vv[0] = _mm512_permutex2var_epi64(uu[0], i_lo, uu[2]);  /* words 0, 4 */
+            vv[1] = _mm512_permutex2var_epi64(uu[0], i_hi, uu[2]);  /* words 2, 6 */
+            vv[2] = _mm512_permutex2var_epi64(uu[1], i_lo, uu[3]);  /* words 1, 5 */
+            vv[3] = _mm512_permutex2var_epi64(uu[1], i_hi, uu[3]);  /* words 3, 7 */
+        }
+        t[0] = _mm512_permutex2var_epi64(v[0], i_a, v[4]);
+        t[4] = _mm512_permutex2var_epi64(v[0], i_b, v[4]);
+        t[2] = _mm512_permutex2var_epi64(v[1], i_a, v[5]);
+        t[6] = _mm512_permutex2var_epi64(v[1], i_b, v[5]);
+        t[1] = _mm512_permutex2var_epi64(v[2], i_a, v[6]);
+        t[5] = _mm512_permutex2var_epi64(v[2], i_b, v[6]);
+        t[3] = _mm512_permutex2var_epi64(v[3], i_a, v[7]);
+        t[7] = _mm512_permutex2var_epi64(v[3], i_b, v[7]);
+        uint8_t *at = panel + b * 32 * 64;
+        for (size_t w = 0; w < 8; w++) {
+            __m512i x = t[w];
+            for (size_t s = 0; s < 4; s++, x = _mm512_srli_epi16(x, 2))
+                _mm512_storeu_si512(at + (8 * s + w) * 64, _mm512_and_si512(x, three));
+        }
+    }
+}
+
 void kernels_fill_avx512(Kernels *k)
 {
     k->gemm_tile_f32 = gemm_tile_f32_avx512;
@@ -373,4 +427,5 @@ void kernels_fill_avx512(Kernels *k)
     k->sum_u8 = sum_u8_avx512;
     k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;
+    k->panel_2bit = panel_2bit_avx512;
 }

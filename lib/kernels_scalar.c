@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "util.h"
 
 static float dot_f32_scalar(const float *a, const float *b, size_t n)
 {
@@ -221,6 +222,37 @@ static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, c
         for (int i = 0; i < 4; i++) {
             int32_t x0 = x[i * ldx + k], x1 = x[i * ldx + k + 1], *o = out + i * 32;
             for (int j = 0; j < 32; j++) o[j] += panel[2 * j] * x0 + panel[2 * j + 1] * x1;
+        }
+}
+
+/* the 16-bit fields of four words as a 4 x 4 matrix, transposed in place */
+static void transpose16(uint64_t m[4])
+{
+    const uint64_t f16 = 0x0000ffff0000ffffull, f32 = 0x00000000ffffffffull;
+    uint64_t t;
+    t = (m[0] >> 16 ^ m[1]) & f16, m[1] ^= t, m[0] ^= t << 16;
+    t = (m[2] >> 16 ^ m[3]) & f16, m[3] ^= t, m[2] ^= t << 16;
+    t = (m[0] >> 32 ^ m[2]) & f32, m[2] ^= t, m[0] ^= t << 32;
+    t = (m[1] >> 32 ^ m[3]) & f32, m[3] ^= t, m[1] ^= t << 32;
+}
+
+/* Four rows at a time, in 64-bit words read little-endian: a pair of codes
+ * (2p, 2p + 1) is the 16-bit word p % 8 of the block shifted by 2 (p / 8).
+ * The four rows' words of a half block, transposed, give pairs p, p + 8,
+ * p + 16, p + 24 of the four rows by a shift and a mask each. */
+static void panel_2bit_scalar(uint8_t *panel, const uint8_t *rows, size_t row_bytes, size_t n_rows, size_t n_blocks)
+{
+    const uint64_t three = 0x0303030303030303ull;
+    for (size_t j0 = 0; j0 < 32; j0 += 4)
+        for (size_t b = 0; b < n_blocks; b++) {
+            uint8_t *at = panel + b * 32 * 64 + 2 * j0;
+            for (size_t hf = 0; hf < 2; hf++) {
+                uint64_t m[4] = {0, 0, 0, 0};
+                for (size_t r = 0; r < 4 && j0 + r < n_rows; r++) m[r] = le64(rows + (j0 + r) * row_bytes + b * 16 + 8 * hf);
+                transpose16(m);
+                for (size_t p = 0; p < 4; p++)
+                    for (size_t s = 0; s < 4; s++) put64(at + (8 * s + 4 * hf + p) * 64, m[p] >> (2 * s) & three);
+            }
         }
 }
 

@@ -91,5 +91,11 @@ KERNEL_SLOT(axpy_i8_rows, void, (float *y, const float *a, const int8_t *rows, s
  * the panel holds code(k, j) at panel[(k/2 * 32 + j) * 2 + k%2], so a
  * pair of k is a byte pair for pmaddubsw; x in [-127, 127]; exact */
 KERNEL_SLOT(codes_panel_4x32, void, (int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K))
+/* n_rows <= 32 rows of 2-bit packed ternary codes (ternary.h: n_blocks
+ * blocks of 16 bytes, code k of a block bits 2 (k / 16) of byte k % 16),
+ * row_bytes apart, as the panel codes_panel_4x32 takes for K = 64 n_blocks:
+ * code(k, j) of row j at panel[(k/2 * 32 + j) * 2 + k%2]; rows n_rows..31
+ * code 0. Writes 2048 n_blocks bytes. */
+KERNEL_SLOT(panel_2bit, void, (uint8_t *panel, const uint8_t *rows, size_t row_bytes, size_t n_rows, size_t n_blocks))
 
 #undef KERNEL_SLOT

@@ -171,6 +171,43 @@ TEST(codes_panel_matches_scalar_at_every_level)
     free(panel);
 }
 
+/* 2-bit rows into the panel: plain C against the layout written out
+ * (code k of a row: bits 2 (k % 64 / 16) of byte k / 64 * 16 + k % 16),
+ * every level against plain C, on partial panels, several blocks, an odd
+ * row stride and unaligned rows */
+TEST(panel_2bit_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    enum { MAXB = 5, STRIDE = MAXB * 16 + 3 };
+    unsigned seed = 5;
+    uint8_t *rows = malloc(32 * STRIDE + 1), *want = malloc(2048 * MAXB), *got = malloc(2048 * MAXB);
+    for (size_t i = 0; i < 32 * STRIDE + 1; i++) rows[i] = (uint8_t)next(&seed);
+    static const size_t nrs[] = {1, 3, 4, 15, 16, 17, 31, 32}, nbs[] = {1, 2, 5};
+    for (size_t a = 0; a < sizeof nrs / sizeof nrs[0]; a++)
+        for (size_t c = 0; c < sizeof nbs / sizeof nbs[0]; c++)
+            for (int off = 0; off < 2; off++) {
+                size_t nr = nrs[a], nb = nbs[c], bytes = 2048 * nb;
+                const uint8_t *r = rows + off;
+                memset(want, 0xaa, bytes);
+                ref.panel_2bit(want, r, STRIDE, nr, nb);
+                for (size_t kk = 0; kk < 64 * nb; kk++)
+                    for (size_t j = 0; j < 32; j++) {
+                        int code = j < nr ? r[j * STRIDE + kk / 64 * 16 + kk % 16] >> (2 * (kk % 64 / 16)) & 3 : 0;
+                        if (want[(kk / 2 * 32 + j) * 2 + kk % 2] != code)
+                            FAIL_AT("plain C: %zu rows, %zu blocks, k %zu, row %zu", nr, nb, kk, j);
+                    }
+                for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+                    if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+                    memset(got, 0x55, bytes);
+                    k.panel_2bit(got, r, STRIDE, nr, nb);
+                    if (memcmp(want, got, bytes))
+                        FAIL_AT("%s: %zu rows, %zu blocks, offset %d differ", simd_name((SimdLevel)lv), nr, nb, off);
+                }
+            }
+    free(rows); free(want); free(got);
+}
+
 /* the BitLinear forward product against a plain triple loop, on shapes
  * with partial row groups and an odd column, at 1 and 2 threads */
 TEST(gemm_codes_nt_equals_the_integer_product)
