@@ -294,7 +294,8 @@ expect_vals() {
     [ "${#lines[@]}" -eq 2 ]
     run l1b-train -o m.l1b --resume --steps 40 --until 10 tiny.tok
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = "l1b-train: warning: --until 10: step 20 already reached; nothing to do" ]
+    [ "${lines[0]}" = "l1b-train: --steps 40 (was 20)" ]
+    [ "${lines[1]}" = "l1b-train: warning: --until 10: step 20 already reached; nothing to do" ]
     # the default schedule and a warmup that fits: no warning
     l1b-train -o w.l1b $TINY --steps 20 tiny.tok 2> err.txt
     ! grep -q warning err.txt
@@ -306,7 +307,8 @@ expect_vals() {
     l1b-train -q -o m.l1b $TINY --steps 5 --val val.tok tiny.tok
     run l1b-train -o m.l1b --resume --steps 10 tiny.tok
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = "l1b-train: no validation data (m.l1b holds out none of its training data: give --val FILE); no validation" ]
+    [ "${lines[0]}" = "l1b-train: --steps 10 (was 5)" ]
+    [ "${lines[1]}" = "l1b-train: no validation data (m.l1b holds out none of its training data: give --val FILE); no validation" ]
     run l1b-train -q -o m.l1b --resume --steps 15 --val val.tok tiny.tok
     [ "$status" -eq 0 ]
 }
