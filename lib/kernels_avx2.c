@@ -167,6 +167,18 @@ static int32_t ternary_base3_dot_avx2(const uint8_t *codes, const int8_t *x, siz
     return _mm_cvtsi128_si32(h);
 }
 
+/* Software prefetch of the four-row kernels: the four rows of a call
+ * are 4 row_bytes in a row in memory (the rows of a matrix follow each
+ * other), and the calls go down the matrix, so as a call reads its 64
+ * bytes a block it asks for the 64 bytes TERNARY_PF_BYTES further on: the
+ * rows of the calls ahead are on their way while this one computes. The
+ * hardware prefetchers alone left decoding a large model at under half
+ * of the memory's bandwidth (docs/BENCHMARKS.md). Past the end of a
+ * matrix the prefetches are wasted, never a fault. */
+#ifndef TERNARY_PF_BYTES
+#define TERNARY_PF_BYTES 8192
+#endif
+
 /* four rows against one x, two blocks at a time: the x registers of a
  * pair of blocks serve all four rows */
 static void ternary_base3_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t row_bytes, const int8_t *x,
@@ -176,7 +188,10 @@ static void ternary_base3_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t
     __m256i acc[4];
     for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_si256();
     size_t b = 0;
+    const uint8_t *ahead = codes + TERNARY_PF_BYTES;
     for (; b + 2 <= n_blocks; b += 2) {
+        _mm_prefetch((const char *)(ahead + 64 * b), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ahead + 64 * b + 64), _MM_HINT_T0);
         __m256i xj[5];
         for (int j = 0; j < 5; j++) xj[j] = load_lanes(x + 80 * b + 16 * j, 80);
         for (int r = 0; r < 4; r++) {
@@ -236,7 +251,10 @@ static void ternary_codes_dot4_avx2(int32_t out[4], const uint8_t *codes, size_t
     __m256i acc[4];
     for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_si256();
     size_t b = 0;
+    const uint8_t *ahead = codes + TERNARY_PF_BYTES;
     for (; b + 2 <= n_blocks; b += 2) {
+        _mm_prefetch((const char *)(ahead + 64 * b), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ahead + 64 * b + 64), _MM_HINT_T0);
         const int8_t *xb = x + 64 * b;
         __m256i xj[4];
         for (int j = 0; j < 4; j++)

@@ -85,6 +85,11 @@ static void codes_panel_4x32_avx512(int32_t *out, const int8_t *x, size_t ldx, c
     }
 }
 
+/* how far ahead the four-row kernels prefetch (kernels_avx2.c) */
+#ifndef TERNARY_PF_BYTES
+#define TERNARY_PF_BYTES 8192
+#endif
+
 /* 16 bytes of each of four rows, row_bytes apart, one row a 128-bit lane */
 static inline __m512i rows_in_lanes(const uint8_t *c, size_t row_bytes)
 {
@@ -115,7 +120,9 @@ static void ternary_codes_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     const __m512i three = _mm512_set1_epi8(3);
     __m512i acc[4];
     for (int j = 0; j < 4; j++) acc[j] = _mm512_setzero_si512();
+    const uint8_t *ahead = codes + TERNARY_PF_BYTES;
     for (size_t b = 0; b < n_blocks; b++) {
+        _mm_prefetch((const char *)(ahead + 64 * b), _MM_HINT_T0);
         __m512i v = rows_in_lanes(codes + 16 * b, row_bytes);
         for (int j = 0; j < 4; j++) {
             __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 64 * b + 16 * j)));
@@ -136,7 +143,9 @@ static void ternary_base3_dot4_avx512(int32_t out[4], const uint8_t *codes, size
     const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(86), hi = _mm512_set1_epi8((char)171);
     __m512i acc[5];
     for (int j = 0; j < 5; j++) acc[j] = _mm512_setzero_si512();
+    const uint8_t *ahead = codes + TERNARY_PF_BYTES;
     for (size_t b = 0; b < n_blocks; b++) {
+        _mm_prefetch((const char *)(ahead + 64 * b), _MM_HINT_T0);
         __m512i q = rows_in_lanes(codes + 16 * b, row_bytes);
         for (int j = 0; j < 5; j++) {
             __m512i xj = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 80 * b + 16 * j)));
