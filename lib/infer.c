@@ -810,15 +810,20 @@ static void block_attend_heads(void *ctx, size_t j0, size_t j1, int thread)
             }
             memset(scores, 0, gm * ng * sizeof *scores);
             gemm_block(scores, ng, qf, HS, 1, keys, np, gm, HS, ng, 1.0f);
+            size_t nmax = (size_t)b->pos[g + gm - 1] + 1;
             for (size_t i = 0; i < gm; i++) {
                 size_t ni = (size_t)b->pos[g + i] + 1;
                 float *att = scores + i * ng, *out = b->atty + (g + i) * C + h * HS;
                 for (size_t t = 0; t < ni; t++) att[t] = att[t] * kv->kq.scale[r0 + t] * qscale[i];
                 kern.softmax_f32(att, att, ni, NULL);
                 for (size_t t = 0; t < ni; t++) att[t] *= kv->vq.scale[r0 + t];
+                /* a later position adds a product of 0 to a sum that is
+                 * never -0: the same sum */
+                for (size_t t = ni; t < nmax; t++) att[t] = 0;
                 memset(out, 0, HS * sizeof *out);
-                kern.axpy_i8_rows(out, att, kv->vq.q + r0 * HS, HS, ni);
+                if (gm < 4) kern.axpy_i8_rows(out, att, kv->vq.q + r0 * HS, HS, ni);
             }
+            if (gm == 4) kern.axpy4_i8_rows(b->atty + g * C + h * HS, C, scores, ng, kv->vq.q + r0 * HS, HS, nmax);
         }
     }
 }

@@ -368,6 +368,53 @@ static void swiglu_bwd_f32_avx512(float *dgate, float *dup, const float *dout, c
     }
 }
 
+/* nv strips of 16 values of the four y rows in registers over all the
+ * rows, each row's values widened once for the four; the last strip
+ * masked to the columns there are. Per element the product and sum of
+ * axpy_strip. */
+static inline __attribute__((always_inline)) void axpy4_strips(float *y, size_t ldy, const float *a, size_t lda,
+                                                               const int8_t *rows, size_t len, size_t n,
+                                                               const int nv, __mmask16 last)
+{
+    __m512 acc[4][4];
+    for (int v = 0; v < nv; v++) {
+        __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
+        for (int i = 0; i < 4; i++) acc[i][v] = _mm512_maskz_loadu_ps(m, y + i * ldy + 16 * v);
+    }
+    for (size_t t = 0; t < n; t++) {
+        const int8_t *r = rows + t * len;
+        __m512 f[4];
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
+            f[v] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r + 16 * v)));
+        }
+        for (int i = 0; i < 4; i++) {
+            __m512 at = _mm512_set1_ps(a[i * lda + t]);
+            for (int v = 0; v < nv; v++) acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_mul_ps(at, f[v]));
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
+        for (int i = 0; i < 4; i++) _mm512_mask_storeu_ps(y + i * ldy + 16 * v, m, acc[i][v]);
+    }
+}
+
+static void axpy4_i8_rows_avx512(float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len,
+                                 size_t n)
+{
+    size_t j = 0;
+    for (; j + 64 <= len; j += 64) axpy4_strips(y + j, ldy, a, lda, rows + j, len, n, 4, 0xffff);
+    size_t left = len - j;
+    __mmask16 last = left % 16 ? (__mmask16)((1u << left % 16) - 1) : (__mmask16)0xffff;
+    switch ((left + 15) / 16) {
+    case 4: axpy4_strips(y + j, ldy, a, lda, rows + j, len, n, 4, last); break;
+    case 3: axpy4_strips(y + j, ldy, a, lda, rows + j, len, n, 3, last); break;
+    case 2: axpy4_strips(y + j, ldy, a, lda, rows + j, len, n, 2, last); break;
+    case 1: axpy4_strips(y + j, ldy, a, lda, rows + j, len, n, 1, last); break;
+    default: break;
+    }
+}
+
 /* 32 rows of a block at once: 8 registers of 4 rows (a row a 128-bit
  * lane), their 16-bit words reordered word-major within each (vpermw),
  * then an 8 x 8 transpose of 64-bit quarters, so that register w holds
@@ -437,4 +484,5 @@ void kernels_fill_avx512(Kernels *k)
     k->axpy_i8_rows = axpy_i8_rows_avx512;
     k->codes_panel_4x32 = codes_panel_4x32_avx512;
     k->panel_2bit = panel_2bit_avx512;
+    k->axpy4_i8_rows = axpy4_i8_rows_avx512;
 }

@@ -192,6 +192,12 @@ static void quantize_i8_mmx(const float *x, size_t n, float s, int8_t *q)
     quantize_i8_ref(x + i, n - i, s, q + i);
 }
 
+/* the level's own row kernel four times */
+static void axpy4_i8_rows_mmx(float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t i = 0; i < 4; i++) axpy_i8_rows_mmx(y + i * ldy, a + i * lda, rows, len, n);
+}
+
 void kernels_fill_mmx(Kernels *k)
 {
     k->quantize_i8 = quantize_i8_mmx;
@@ -203,4 +209,5 @@ void kernels_fill_mmx(Kernels *k)
     k->dot_i8 = dot_i8_mmx;
     k->dot_i8_rows = dot_i8_rows_mmx;
     k->axpy_i8_rows = axpy_i8_rows_mmx;
+    k->axpy4_i8_rows = axpy4_i8_rows_mmx;
 }

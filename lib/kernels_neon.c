@@ -726,6 +726,12 @@ static void codes_panel_4x32_neon(int32_t *out, const int8_t *x, size_t ldx, con
     }
 }
 
+/* the level's own row kernel four times */
+static void axpy4_i8_rows_neon(float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t i = 0; i < 4; i++) axpy_i8_rows_neon(y + i * ldy, a + i * lda, rows, len, n);
+}
+
 void kernels_fill_neon(Kernels *k)
 {
     k->int8_simd = 1;
@@ -752,5 +758,6 @@ void kernels_fill_neon(Kernels *k)
     k->dot_i8 = dot_i8_neon;
     k->dot_i8_rows = dot_i8_rows_neon;
     k->axpy_i8_rows = axpy_i8_rows_neon;
+    k->axpy4_i8_rows = axpy4_i8_rows_neon;
     k->codes_panel_4x32 = codes_panel_4x32_neon;
 }

@@ -216,6 +216,12 @@ static void axpy_i8_rows_scalar(float *y, const float *a, const int8_t *rows, si
     axpy_i8_rows_from(y, a, rows, len, n, 0);
 }
 
+static void axpy4_i8_rows_scalar(float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len,
+                                 size_t n)
+{
+    for (size_t i = 0; i < 4; i++) axpy_i8_rows_from(y + i * ldy, a + i * lda, rows, len, n, 0);
+}
+
 static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
 {
     for (size_t k = 0; k < K; k += 2, panel += 64)

@@ -97,5 +97,11 @@ KERNEL_SLOT(codes_panel_4x32, void, (int32_t *out, const int8_t *x, size_t ldx, 
  * code(k, j) of row j at panel[(k/2 * 32 + j) * 2 + k%2]; rows n_rows..31
  * code 0. Writes 2048 n_blocks bytes. */
 KERNEL_SLOT(panel_2bit, void, (uint8_t *panel, const uint8_t *rows, size_t row_bytes, size_t n_rows, size_t n_blocks))
+/* axpy_i8_rows for 4 weight rows a (4, lda) into 4 outputs y (4, ldy), the
+ * rows' values read once for the four (attention of 4 queries):
+ *   y[i*ldy + j] += a[i*lda + t] * rows[t*len + j], t = 0, 1, .. in turn
+ * every output exactly as axpy_i8_rows makes it */
+KERNEL_SLOT(axpy4_i8_rows, void,
+            (float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len, size_t n))
 
 #undef KERNEL_SLOT

@@ -214,6 +214,12 @@ static void codes_panel_4x32_sse2(int32_t *out, const int8_t *x, size_t ldx, con
     }
 }
 
+/* the level's own row kernel four times */
+static void axpy4_i8_rows_sse2(float *y, size_t ldy, const float *a, size_t lda, const int8_t *rows, size_t len, size_t n)
+{
+    for (size_t i = 0; i < 4; i++) axpy_i8_rows_sse2(y + i * ldy, a + i * lda, rows, len, n);
+}
+
 void kernels_fill_sse2(Kernels *k)
 {
     k->int8_simd = 1;
@@ -227,5 +233,6 @@ void kernels_fill_sse2(Kernels *k)
     k->dot_i8 = dot_i8_sse2;
     k->dot_i8_rows = dot_i8_rows_sse2;
     k->axpy_i8_rows = axpy_i8_rows_sse2;
+    k->axpy4_i8_rows = axpy4_i8_rows_sse2;
     k->codes_panel_4x32 = codes_panel_4x32_sse2;
 }

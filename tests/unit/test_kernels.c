@@ -81,6 +81,7 @@ static const struct {
     {"axpy_i8_rows", "dot_i8_and_the_row_kernels_match_scalar_at_every_level"},
     {"codes_panel_4x32", "codes_panel_matches_scalar_at_every_level"},
     {"panel_2bit", "panel_2bit_matches_scalar_at_every_level"},
+    {"axpy4_i8_rows", "axpy4_i8_rows_matches_scalar_at_every_level"},
 };
 
 TEST(kernel_table_is_full_at_every_level)
@@ -97,7 +98,7 @@ TEST(kernel_table_is_full_at_every_level)
     CHECK(kernel_slot(&k, -1) == NULL && kernel_slot(&k, KERNEL_N_SLOTS) == NULL);
     /* the names are the members' (the list gives both) */
     CHECK_STR(kernel_slot_names[KERNEL_SLOT_dot_f32], "dot_f32");
-    CHECK_STR(kernel_slot_names[KERNEL_N_SLOTS - 1], "panel_2bit");
+    CHECK_STR(kernel_slot_names[KERNEL_N_SLOTS - 1], "axpy4_i8_rows");
     CHECK(kernel_slot(&k, KERNEL_SLOT_exp_f32) == (KernelFn)k.exp_f32);
 }
 

@@ -208,6 +208,39 @@ TEST(panel_2bit_matches_scalar_at_every_level)
     free(rows); free(want); free(got);
 }
 
+/* four axpy_i8_rows at once: plain C as four calls of axpy_i8_rows, every
+ * level equal to it to the bit (weights with zeros, as attention's masked
+ * positions, odd strides, unaligned rows) */
+TEST(axpy4_i8_rows_matches_scalar_at_every_level)
+{
+    Kernels ref, k;
+    kernels_for_level(SIMD_SCALAR, &ref);
+    enum { MAXN = 257, NR = 21, LDY = MAXN + 3, LDA = NR + 2 };
+    unsigned seed = 9;
+    int8_t *rows = malloc(NR * MAXN + 3);
+    float *a = malloc(4 * LDA * sizeof *a), *y0 = malloc(4 * LDY * sizeof *y0);
+    float *yr = malloc(4 * LDY * sizeof *yr), *yk = malloc(4 * LDY * sizeof *yk);
+    for (size_t i = 0; i < NR * MAXN + 3; i++) rows[i] = (int8_t)((int)(next(&seed) % 255) - 127);
+    for (size_t i = 0; i < 4 * LDA; i++) a[i] = i % 7 == 3 ? 0 : (float)(next(&seed) % 1000) / 997.0f;
+    for (size_t i = 0; i < 4 * LDY; i++) y0[i] = (float)((int)(next(&seed) % 2001) - 1000) / 64.0f;
+    static const size_t sizes[] = {1, 3, 8, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 257};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t nr = 1; nr <= NR; nr += 4)
+            for (int off = 0; off < 2; off++) {
+                size_t len = sizes[si];
+                memcpy(yr, y0, 4 * LDY * sizeof *yr);
+                for (int i = 0; i < 4; i++) ref.axpy_i8_rows(yr + i * LDY + off, a + i * LDA, rows + off, len, nr);
+                for (int lv = SIMD_SCALAR; lv < SIMD_LEVELS; lv++) {
+                    if (kernels_for_level((SimdLevel)lv, &k) < 0) continue;
+                    memcpy(yk, y0, 4 * LDY * sizeof *yk);
+                    k.axpy4_i8_rows(yk + off, LDY, a, LDA, rows + off, len, nr);
+                    if (memcmp(yr, yk, 4 * LDY * sizeof *yr))
+                        FAIL_AT("%s: len %zu, %zu rows, offset %d differs", simd_name((SimdLevel)lv), len, nr, off);
+                }
+            }
+    free(rows); free(a); free(y0); free(yr); free(yk);
+}
+
 /* the BitLinear forward product against a plain triple loop, on shapes
  * with partial row groups and an odd column, at 1 and 2 threads */
 TEST(gemm_codes_nt_equals_the_integer_product)
