@@ -18,8 +18,10 @@
 #
 #   train   l1b-train --steps 40 at l1b-train's default (nanoGPT) shape:
 #           dim 128, 4 layers, ctx 64, batch 12
-#   decode  l1b-sample -n 256 --greedy, dim 288, 6 layers, 6 heads, ctx 256
+#   decode  l1b-sample -n 1024 --greedy, dim 288, 6 layers, 6 heads, ctx 256
 #   score   l1b-sample --score of the corpus's first 100 KB, same model
+#
+# JOBS (environment) picks a subset, e.g. JOBS="train decode".
 #
 # Printed: per job the median wall time at -j 1 and -j J, each with its
 # spread, and the ratio of the medians (time at -j J / time at -j 1;
@@ -35,6 +37,7 @@ BIN=${2:-./build}
 BUSY=${3:-1}
 ROUNDS=${4:-5}
 J=${5:-2}
+JOBS=${JOBS:-train decode score}
 [ -r "$CORPUS" ] || die "$CORPUS: cannot read"
 for p in l1b-tokenize l1b-train l1b-sample; do
     [ -x "$BIN/$p" ] || die "$BIN/$p: not found (run make, or give L1B_BIN_DIR)"
@@ -60,7 +63,7 @@ job() {
     case $1 in
     train)  "$BIN/l1b-train" -q -j "$2" -o "$TMP/train.l1b" --steps 40 --eval-every 1000 \
                 --save-every 0 "$TMP/corpus.tok" ;;
-    decode) "$BIN/l1b-sample" -j "$2" -m "$TMP/d288.l1b" -n 256 --greedy -i "The " > /dev/null ;;
+    decode) "$BIN/l1b-sample" -j "$2" -m "$TMP/d288.l1b" -n 1024 --greedy -i "The " > /dev/null ;;
     score)  "$BIN/l1b-sample" -j "$2" -m "$TMP/d288.l1b" --score "$TMP/score.txt" > /dev/null ;;
     esac
 }
@@ -85,7 +88,7 @@ echo "# threads-under-load: $BUSY busy competitor(s), -j 1 vs -j $J, $ROUNDS rou
 echo "# $(uname -m), $(nproc) CPUs usable, $("$BIN/l1b-train" --version | head -1)"
 r=0
 while [ "$r" -lt "$ROUNDS" ]; do
-    for name in train decode score; do
+    for name in $JOBS; do
         if [ $((r % 2)) -eq 0 ]; then
             time_job "$name" 1; time_job "$name" "$J"
         else
@@ -97,7 +100,7 @@ done
 stop_busy
 
 printf "%-8s %14s %8s %14s %8s %8s\n" job "-j 1 (s)" spread "-j $J (s)" spread ratio
-for name in train decode score; do
+for name in $JOBS; do
     set -- $(median_spread "$TMP/$name.1") $(median_spread "$TMP/$name.$J")
     awk -v n="$name" -v a="$1" -v sa="$2" -v b="$3" -v sb="$4" 'BEGIN {
         printf "%-8s %14.3f %8.2f %14.3f %8.2f %8.2f\n", n, a, sa, b, sb, b / a }'
