@@ -301,7 +301,7 @@ static void lines_read(Lines *L, int wait)
 static int lines_next(Lines *L, int wait, char **line, size_t *len)
 {
     for (;;) {
-        char *nl = memchr(L->buf + L->start, '\n', L->end - L->start);
+        char *nl = L->end > L->start ? memchr(L->buf + L->start, '\n', L->end - L->start) : NULL;
         if (nl || (L->eof && L->start < L->end)) {
             *line = L->buf + L->start;
             *len = nl ? (size_t)(nl - *line) : L->end - L->start;

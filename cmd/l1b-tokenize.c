@@ -478,5 +478,8 @@ int main(int argc, char **argv)
 
     if (output_check(o.output) < 0) cli_die_last();  /* before reading any input */
     if ((o.decode ? decode(&o) : encode(&o)) < 0) cli_die_last();
+    for (uint32_t i = 0; i < o.n_sym; i++) free(o.sym[i]);
+    free(o.sym);
+    free(o.sym_len);
     return 0;
 }

@@ -357,6 +357,7 @@ TEST(user_symbols_follow_the_merges_and_round_trip_in_the_record)
     uint16_t ids[16];
     CHECK_EQ(tok_encode_text(&back, (const uint8_t *)"abc<|user|>", 11, ids), 2);
     CHECK_EQ(ids[0], 258); CHECK_EQ(ids[1], 259);
+    tok_free(&back);
     /* a record cut inside the symbols, or with a byte to spare, is refused */
     CHECK_EQ(tok_record_read(&back, rec, n - 1, "f"), -1); CHECK_ERR("f: tokenizer record size 42 does not match 2 merges and its user symbols");
     CHECK_EQ(tok_record_read(&back, rec, 30, "f"), -1); CHECK_ERR("record size 30");
