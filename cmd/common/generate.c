@@ -23,6 +23,7 @@ void out_flush(Out *o)
 
 void out_bytes(Out *o, const uint8_t *b, size_t n)
 {
+    if (n == 0) return;  /* b and the buffers may still be NULL */
     if (o->to_mem) {
         if (o->n_mem + n > o->cap_mem) o->mem = xrealloc(o->mem, o->cap_mem = 2 * (o->n_mem + n) + 64);
         memcpy(o->mem + o->n_mem, b, n);
@@ -132,7 +133,7 @@ static size_t stop_prefix_len(const Gen *g, const uint8_t *b, size_t n)
 static void write_pending(Gen *g, Out *out, size_t n)
 {
     if (!g->logprobs) out_bytes(out, g->pending, n);
-    memmove(g->pending, g->pending + n, g->n_pending - n);
+    if (g->n_pending > n) memmove(g->pending, g->pending + n, g->n_pending - n);
     g->n_pending -= n;
 }
 
