@@ -586,17 +586,6 @@ static void block_codes(uint8_t *codes, const uint8_t *blk, uint32_t packing)
     }
 }
 
-/* the 16-bit fields of four words as a 4 x 4 matrix, transposed in place */
-static void transpose16(uint64_t m[4])
-{
-    const uint64_t f16 = 0x0000ffff0000ffffull, f32 = 0x00000000ffffffffull;
-    uint64_t t;
-    t = (m[0] >> 16 ^ m[1]) & f16, m[1] ^= t, m[0] ^= t << 16;
-    t = (m[2] >> 16 ^ m[3]) & f16, m[3] ^= t, m[2] ^= t << 16;
-    t = (m[0] >> 32 ^ m[2]) & f32, m[2] ^= t, m[0] ^= t << 32;
-    t = (m[1] >> 32 ^ m[3]) & f32, m[3] ^= t, m[1] ^= t << 32;
-}
-
 /* Rows r0..r0+31 of w (fewer at the end: code 0 for the rest) as the
  * panel codes_panel_4x32 takes: code(k, j) at
  * panel[(k/2 * 32 + j) * 2 + k%2], k < K = the padded columns. Four rows

@@ -231,17 +231,6 @@ static void codes_panel_4x32_scalar(int32_t *out, const int8_t *x, size_t ldx, c
         }
 }
 
-/* the 16-bit fields of four words as a 4 x 4 matrix, transposed in place */
-static void transpose16(uint64_t m[4])
-{
-    const uint64_t f16 = 0x0000ffff0000ffffull, f32 = 0x00000000ffffffffull;
-    uint64_t t;
-    t = (m[0] >> 16 ^ m[1]) & f16, m[1] ^= t, m[0] ^= t << 16;
-    t = (m[2] >> 16 ^ m[3]) & f16, m[3] ^= t, m[2] ^= t << 16;
-    t = (m[0] >> 32 ^ m[2]) & f32, m[2] ^= t, m[0] ^= t << 32;
-    t = (m[1] >> 32 ^ m[3]) & f32, m[3] ^= t, m[1] ^= t << 32;
-}
-
 /* Four rows at a time, in 64-bit words read little-endian: a pair of codes
  * (2p, 2p + 1) is the 16-bit word p % 8 of the block shifted by 2 (p / 8).
  * The four rows' words of a half block, transposed, give pairs p, p + 8,

@@ -48,6 +48,17 @@ static inline void put32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
 static inline void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+/* the 16-bit fields of four words as a 4 x 4 matrix, transposed in place
+ * (unpacking four rows of ternary codes into panels) */
+static inline void transpose16(uint64_t m[4])
+{
+    const uint64_t f16 = 0x0000ffff0000ffffull, f32 = 0x00000000ffffffffull;
+    uint64_t t;
+    t = (m[0] >> 16 ^ m[1]) & f16, m[1] ^= t, m[0] ^= t << 16;
+    t = (m[2] >> 16 ^ m[3]) & f16, m[3] ^= t, m[2] ^= t << 16;
+    t = (m[0] >> 32 ^ m[2]) & f32, m[2] ^= t, m[0] ^= t << 32;
+    t = (m[1] >> 32 ^ m[3]) & f32, m[3] ^= t, m[1] ^= t << 32;
+}
 
 /* Byte order. Every multi-byte value in an l1b file is little-endian, on
  * every host (man l1b-format(5)); file bytes are never read or written
