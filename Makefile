@@ -169,24 +169,31 @@ unit-tests: $(UNIT_BIN)
 cli: $(BINS)
 	L1B_BIN=$(abspath $(BUILD)) bats tests/cli
 
+# wrappers DIR 'COMMAND' BUILDDIR: DIR/l1b-* run BUILDDIR's programs through
+# COMMAND (a qemu command line), for the bats tests' L1B_BIN
+WRAPPERS = wrappers() { mkdir -p $$1; for p in $(PROGRAMS); do \
+             printf '\#!/bin/sh\nexec %s %s/%s "$$@"\n' "$$2" "$$3" $$p > $$1/$$p; chmod +x $$1/$$p; done; }
+
 # Old CPUs: an i686 build (no SSE in the baseline code), unit tests and the
 # CLI round trips under qemu-i386 as a Pentium II (no SIMD), Pentium III
-# (SSE), Core Duo (SSE2/SSE3) and Core 2 Duo (SSSE3).
-LEGACY_BUILD = $(BUILD)-i686
-LEGACY_CPUS  = pentium2 pentium3 coreduo core2duo
-QEMU        ?= qemu-i386
-check-legacy:
+# (SSE), Core Duo (SSE2/SSE3) and Core 2 Duo (SSSE3). Each CPU is a target
+# of its own (check-legacy-pentium3, ...): make -j2 runs two at a time.
+LEGACY_BUILD  = $(BUILD)-i686
+LEGACY_CPUS   = pentium2 pentium3 coreduo core2duo
+LEGACY_CHECKS = $(LEGACY_CPUS:%=check-legacy-%)
+QEMU         ?= qemu-i386
+.PHONY: check-legacy legacy-build $(LEGACY_CHECKS)
+check-legacy: $(LEGACY_CHECKS)
+
+legacy-build:
 	$(MAKE) BUILD=$(LEGACY_BUILD) CC="$(CC) -m32 -march=i686" all $(LEGACY_BUILD)/unit-tests
-	set -e; for cpu in $(LEGACY_CPUS); do \
-	  echo "== $$cpu"; \
-	  L1B_EXPECT_CPU=$$cpu $(QEMU) -cpu $$cpu $(LEGACY_BUILD)/unit-tests; \
-	  wrap=$(abspath $(LEGACY_BUILD))/wrap-$$cpu; mkdir -p $$wrap; \
-	  for p in $(PROGRAMS); do \
-	    printf '#!/bin/sh\nexec %s -cpu %s %s "$$@"\n' "$(QEMU)" $$cpu $(abspath $(LEGACY_BUILD))/$$p > $$wrap/$$p; \
-	    chmod +x $$wrap/$$p; \
-	  done; \
-	  L1B_BIN=$$wrap L1B_EXPECT_CPU=$$cpu bats tests/cli/roundtrip.bats; \
-	done
+
+$(LEGACY_CHECKS): check-legacy-%: legacy-build
+	@echo "== $*"
+	L1B_EXPECT_CPU=$* $(QEMU) -cpu $* $(LEGACY_BUILD)/unit-tests
+	@set -e; $(WRAPPERS); b=$(abspath $(LEGACY_BUILD)); \
+	wrappers $$b/wrap-$* "$(QEMU) -cpu $*" $$b; \
+	L1B_BIN=$$b/wrap-$* L1B_EXPECT_CPU=$* bats tests/cli/roundtrip.bats
 
 # The plain C build on the oldest CPU: SIMD=0 for i686 (no SIMD code at
 # all), its unit tests under qemu-i386 as a Pentium II.
@@ -222,7 +229,9 @@ check-aarch64:
 # qemu's max CPU (dot products) at scalar, neon and dotprod; the armv7
 # hard-float build's as a Cortex-A7 (NEON) at scalar and neon and as a
 # Cortex-R5F (VFP, no NEON: plain C). Each run checks the level detected
-# (L1B_EXPECT_CPU) and the one tested (L1B_SIMD). Debian: clang lld
+# (L1B_EXPECT_CPU) and the one tested (L1B_SIMD); each run is a target of
+# its own (check-arm64-max-dotprod, ...): make -j2 runs two at a time.
+# Debian: clang lld
 # qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
 # libc6-dev-armhf-cross libgcc-12-dev-armhf-cross.
 ARM64_BUILD = $(BUILD)-aarch64
@@ -230,18 +239,26 @@ ARMV7_BUILD = $(BUILD)-armv7
 ARM64_CC    = clang --target=aarch64-linux-gnu
 ARMV7_CC    = clang --target=arm-linux-gnueabihf -march=armv7-a
 ARM_LDFLAGS = -fuse-ld=lld
-ARM64_RUNS  = cortex-a53:scalar cortex-a53:neon max:scalar max:neon max:dotprod
-ARMV7_RUNS  = cortex-a7:scalar cortex-a7:neon cortex-r5f:scalar
-check-arm:
+ARM64_RUNS  = cortex-a53-scalar cortex-a53-neon max-scalar max-neon max-dotprod
+ARMV7_RUNS  = cortex-a7-scalar cortex-a7-neon cortex-r5f-scalar
+ARM_CHECKS  = $(ARM64_RUNS:%=check-arm64-%) $(ARMV7_RUNS:%=check-armv7-%)
+.PHONY: check-arm arm64-build armv7-build $(ARM_CHECKS)
+check-arm: $(ARM_CHECKS)
+
+arm64-build:
 	$(MAKE) BUILD=$(ARM64_BUILD) CC="$(ARM64_CC)" LDFLAGS="$(ARM_LDFLAGS) $(LDFLAGS)" all unit-tests
+armv7-build:
 	$(MAKE) BUILD=$(ARMV7_BUILD) CC="$(ARMV7_CC)" LDFLAGS="$(ARM_LDFLAGS) $(LDFLAGS)" all unit-tests
-	@set -e; \
-	for run in $(ARM64_RUNS:%=aarch64:%) $(ARMV7_RUNS:%=arm:%); do \
-	  arch=$${run%%:*}; cpu=$${run#*:}; lv=$${cpu#*:}; cpu=$${cpu%%:*}; \
-	  if [ $$arch = arm ]; then b=$(ARMV7_BUILD) l=arm-linux-gnueabihf; else b=$(ARM64_BUILD) l=aarch64-linux-gnu; fi; \
+
+# check-arm64-CPU-LEVEL, check-armv7-CPU-LEVEL: one run (the CPU's name may
+# hold dashes, the level does not)
+ARM_RUN = cpu=$${run%-*}; lv=$${run\#\#*-}; \
 	  echo "== $$arch, qemu -cpu $$cpu, L1B_SIMD=$$lv"; \
-	  L1B_EXPECT_CPU=$$cpu L1B_SIMD=$$lv qemu-$$arch -L /usr/$$l -cpu $$cpu $$b/unit-tests; \
-	done
+	  L1B_EXPECT_CPU=$$cpu L1B_SIMD=$$lv qemu-$$arch -L /usr/$$libc -cpu $$cpu $$b/unit-tests
+$(ARM64_RUNS:%=check-arm64-%): check-arm64-%: arm64-build
+	@run=$* arch=aarch64 libc=aarch64-linux-gnu b=$(ARM64_BUILD); $(ARM_RUN)
+$(ARMV7_RUNS:%=check-armv7-%): check-armv7-%: armv7-build
+	@run=$* arch=arm libc=arm-linux-gnueabihf b=$(ARMV7_BUILD); $(ARM_RUN)
 
 # ---- golden files and big-endian hosts (tests/golden/) ----------------------
 #   make check-golden     the golden files an x86 build wrote
@@ -285,11 +302,6 @@ BE_QEMU_s390x      = qemu-s390x -L /usr/s390x-linux-gnu
 BE_CC_powerpc      = clang --target=powerpc-linux-gnu -msecure-plt
 BE_LDFLAGS_powerpc = -B/usr/powerpc-linux-gnu/lib -L/usr/powerpc-linux-gnu/lib
 BE_QEMU_powerpc    = qemu-ppc -L /usr/powerpc-linux-gnu -cpu g4 -E LD_PRELOAD=$(abspath $(BUILD)-powerpc)/qemu-ppc-mffs.so
-# wrappers DIR 'COMMAND' BUILDDIR: DIR/l1b-* run BUILDDIR's programs through
-# COMMAND (a qemu command line), for the bats tests' L1B_BIN
-WRAPPERS = wrappers() { mkdir -p $$1; for p in $(PROGRAMS); do \
-             printf '\#!/bin/sh\nexec %s %s/%s "$$@"\n' "$$2" "$$3" $$p > $$1/$$p; chmod +x $$1/$$p; done; }
-
 check-golden: check-golden-native check-golden-i686 check-golden-aarch64
 
 check-golden-native: $(BINS)
@@ -421,7 +433,7 @@ FUZZ_DEPS     = tests/fuzz/common.c tests/fuzz/common.h lib/*.h cmd/common/*.h
 FUZZ_BINS     = $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
 REPLAY_BINS   = $(addprefix $(BUILD)/fuzz/replay-,$(FUZZ_TARGETS))
 
-.PHONY: fuzz fuzz-bins fuzz-run fuzz-replay fuzz-seeds fuzz-clean
+.PHONY: fuzz fuzz-bins fuzz-run fuzz-replay fuzz-seeds fuzz-clean $(FUZZ_TARGETS:%=fuzz-run-%)
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC="$(FUZZ_CC)" CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" LDFLAGS= \
 	    $(FUZZ_BUILD)/libl1b.a $(FUZZ_BUILD)/libl1b-cmd.a
@@ -446,19 +458,20 @@ $(FUZZ_SEEDS)/.stamp: tests/fuzz/make-seeds.sh $(BINS)
 	sh tests/fuzz/make-seeds.sh $(BUILD) $(FUZZ_SEEDS)
 	touch $@
 
-fuzz-run: fuzz $(FUZZ_SEEDS)/.stamp
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  echo "== fuzz-$$t: replay the seeds, then $(FUZZ_SECONDS)s of fuzzing"; \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_SEEDS)/$$t \
-	    > $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 \
-	    || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
-	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
-	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t $(FUZZ_SEEDS)/$$t \
-	    >> $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
-	  grep -E '^#[0-9]+.*(cov|ft):' $(FUZZ_BUILD)/fuzz-$$t.log | tail -n 1; \
-	  grep -E '^(stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|Done)' $(FUZZ_BUILD)/fuzz-$$t.log; \
-	done
+# fuzz-run-TARGET: one target; make -j2 fuzz-run runs two at a time
+fuzz-run: $(FUZZ_TARGETS:%=fuzz-run-%)
+$(FUZZ_TARGETS:%=fuzz-run-%): fuzz-run-%: fuzz $(FUZZ_SEEDS)/.stamp
+	@set -e; t=$*; \
+	echo "== fuzz-$$t: replay the seeds, then $(FUZZ_SECONDS)s of fuzzing"; \
+	mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_SEEDS)/$$t \
+	  > $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 \
+	  || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
+	  -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t $(FUZZ_SEEDS)/$$t \
+	  >> $(FUZZ_BUILD)/fuzz-$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
+	grep -E '^#[0-9]+.*(cov|ft):' $(FUZZ_BUILD)/fuzz-$$t.log | tail -n 1; \
+	grep -E '^(stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|Done)' $(FUZZ_BUILD)/fuzz-$$t.log
 
 fuzz-replay: $(REPLAY_BINS) $(FUZZ_SEEDS)/.stamp
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -477,7 +490,7 @@ clean: fuzz-clean
 #                         the top SIMD level and in plain C, then every bats
 #                         test, run on them. The first error aborts its
 #                         program (exit 134). ASan's reports also go to
-#                         $(ASAN_LOGS)/ and fail the target even where a test
+#                         $(ASAN_LOGS)/PART/ and fail the part even where a test
 #                         ignores an exit status; UBSan's go to stderr only
 #                         (gcc's runtime does not honour log_path for them).
 #   make check-valgrind   valgrind memcheck (any error or leak fails) on the
@@ -491,26 +504,42 @@ clean: fuzz-clean
 ASAN_BUILD  = $(BUILD)-asan
 ASAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_LOGS   = $(abspath $(ASAN_BUILD))/sanitizer-logs
-ASAN_ENV    = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(ASAN_LOGS)/asan \
-              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+ASAN_OPTS   = detect_leaks=1:abort_on_error=1
+ASAN_UBSAN  = UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
 VALGRIND    = valgrind -q --error-exitcode=1 --leak-check=full
 
-.PHONY: check-asan check-valgrind asan-clean
-check-asan:
+# The parts, each a target of its own (make -j2 runs two at a time), each
+# with its own directory of sanitizer logs: check-asan-unit (top level),
+# check-asan-unit-scalar, check-asan-FILE for each tests/cli/FILE.bats;
+# check-valgrind-scalar, check-valgrind-top.
+ASAN_BATS   = $(patsubst tests/cli/%.bats,%,$(wildcard tests/cli/*.bats))
+ASAN_CHECKS = check-asan-unit check-asan-unit-scalar $(ASAN_BATS:%=check-asan-%)
+.PHONY: check-asan asan-build $(ASAN_CHECKS) check-valgrind check-valgrind-scalar check-valgrind-top asan-clean
+check-asan: $(ASAN_CHECKS)
+
+asan-build:
 	$(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS) $(LDFLAGS)" all unit-tests
 	rm -rf $(ASAN_LOGS)
-	mkdir -p $(ASAN_LOGS)
-	@status=0; \
-	echo "== unit tests, top level"; $(ASAN_ENV) $(ASAN_BUILD)/unit-tests || status=1; \
-	echo "== unit tests, plain C"; $(ASAN_ENV) L1B_SIMD=scalar $(ASAN_BUILD)/unit-tests || status=1; \
-	echo "== bats tests"; $(ASAN_ENV) L1B_BIN=$(abspath $(ASAN_BUILD)) bats tests/cli || status=1; \
-	if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then \
-	  cat $(ASAN_LOGS)/*; echo "check-asan: sanitizer reports above, in $(ASAN_LOGS)/"; status=1; \
-	fi; \
-	exit $$status
 
-check-valgrind: $(UNIT_BIN)
+# ASAN_RUN NAME COMMAND...: COMMAND with the sanitizers' logs in
+# $(ASAN_LOGS)/NAME/, failing if it fails or left a report there
+ASAN_RUN = asan_run() { name=$$1; shift; logs=$(ASAN_LOGS)/$$name; mkdir -p $$logs; \
+	     status=0; env ASAN_OPTIONS=$(ASAN_OPTS):log_path=$$logs/asan $(ASAN_UBSAN) "$$@" || status=1; \
+	     if [ -n "$$(ls -A $$logs)" ]; then cat $$logs/*; \
+	       echo "check-asan-$$name: sanitizer reports above, in $$logs/"; status=1; fi; \
+	     return $$status; }
+check-asan-unit: asan-build
+	@$(ASAN_RUN); echo "== unit tests, top level"; asan_run unit $(ASAN_BUILD)/unit-tests
+check-asan-unit-scalar: asan-build
+	@$(ASAN_RUN); echo "== unit tests, plain C"; asan_run unit-scalar env L1B_SIMD=scalar $(ASAN_BUILD)/unit-tests
+$(ASAN_BATS:%=check-asan-%): check-asan-%: asan-build
+	@$(ASAN_RUN); echo "== tests/cli/$*.bats"; \
+	asan_run $* env L1B_BIN=$(abspath $(ASAN_BUILD)) bats tests/cli/$*.bats
+
+check-valgrind: check-valgrind-scalar check-valgrind-top
+check-valgrind-scalar: $(UNIT_BIN)
 	L1B_SIMD=scalar $(VALGRIND) $(UNIT_BIN)
+check-valgrind-top: $(UNIT_BIN)
 	$(VALGRIND) $(UNIT_BIN)
 
 asan-clean:
