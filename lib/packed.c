@@ -17,14 +17,21 @@ int packed_tensor(const ModelConfig *c, const TensorInfo *ti)
 }
 
 static uint64_t tensor_floats(const TensorInfo *ti) { return (uint64_t)ti->layers * ti->rows * ti->cols; }
-/* a packed layer slice: rows x blocks */
-static uint64_t slice_bytes(const TensorInfo *ti, uint32_t packing)
+/* A packed layer slice as a file holds it: rows x blocks, or for base 3
+ * rows of ceil(cols / 5) bytes (dense: TRI5; TRIT, written before, kept
+ * the blocks). */
+static uint64_t slice_bytes(const TensorInfo *ti, uint32_t packing, int dense)
 {
+    if (dense) return (uint64_t)ti->rows * ternary_dense_row_bytes(ti->cols);
     return (uint64_t)ti->rows * ternary_packed_row_bytes(ti->cols, packing);
 }
 
-/* the section of the ternary weights in an inference file */
-static const char *tern_tag(uint32_t packing) { return packing == PACK_BASE3 ? "TRIT" : "TERN"; }
+/* the section of the ternary weights in an inference file: TERN, or TRI5
+ * for base 3 (TRIT in files written before it) */
+static const char *tern_tag(uint32_t packing, int dense)
+{
+    return packing != PACK_BASE3 ? "TERN" : dense ? "TRI5" : "TRIT";
+}
 
 static uint32_t n_slices(const ModelConfig *c, const TensorInfo info[N_TENSORS])
 {
@@ -60,14 +67,19 @@ uint64_t packed_qtab_size(const ModelConfig *c)
     return container_align(4 * rows) + tensor_floats(&info[T_TOK_EMB]) + tensor_floats(&info[T_HEAD]);
 }
 
-uint64_t packed_tern_size(const ModelConfig *c, uint32_t packing)
+static uint64_t tern_size(const ModelConfig *c, uint32_t packing, int dense)
 {
     TensorInfo info[N_TENSORS];
     model_tensor_table(c, info);
     uint64_t n = container_align(4 * (uint64_t)n_slices(c, info));
     for (int i = 0; i < N_TENSORS; i++)
-        if (packed_tensor(c, &info[i])) n += info[i].layers * slice_bytes(&info[i], packing);
+        if (packed_tensor(c, &info[i])) n += info[i].layers * slice_bytes(&info[i], packing, dense);
     return n;
+}
+
+uint64_t packed_tern_size(const ModelConfig *c, uint32_t packing)
+{
+    return tern_size(c, packing, packing == PACK_BASE3);
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -126,8 +138,12 @@ int packed_model_write(const char *path, const PackedModel *pm)
                     const PackedTernary *p = &pm->packed[i][l];
                     put32(tern + scale_at, f32_bits(p->scale));
                     scale_at += 4;
-                    memcpy(tern + data_at, p->data, ternary_bytes(p));
-                    data_at += ternary_bytes(p);
+                    if (pm->packing == PACK_BASE3) {
+                        ternary_to_dense(tern + data_at, p);
+                    } else {
+                        memcpy(tern + data_at, p->data, ternary_bytes(p));
+                    }
+                    data_at += (size_t)slice_bytes(&info[i], pm->packing, pm->packing == PACK_BASE3);
                 }
             }
         }
@@ -137,7 +153,7 @@ int packed_model_write(const char *path, const PackedModel *pm)
             qtab = encode_qtab(pm, &qsize);
             parts[n++] = (ContainerPart){"QTAB", qtab, qsize};
         }
-        parts[n++] = (ContainerPart){tern_tag(pm->packing), tern, tsize};
+        parts[n++] = (ContainerPart){tern_tag(pm->packing, 1), tern, tsize};
     }
     int rc = container_write(path, CKPT_KIND_INFER, parts, n);
     free(hist);
@@ -197,10 +213,11 @@ size_t packed_model_set_tables(PackedModel *pm, uint32_t tables)
 
 /* ---- reading ------------------------------------------------------------- */
 
-/* the tags of an inference file of a ternary model: the last is TERN or
- * TRIT, QTAB is there with int8 tables */
+/* the tags of an inference file of a ternary model: the last is TERN,
+ * TRI5 or TRIT, QTAB is there with int8 tables */
 static const char *const infer_tags_ternary[] = {"CONF", "TOKZ", "HIST", "FLTS", "TERN", "QTAB"};
-static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT", "QTAB"};
+static const char *const infer_tags_base3[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRI5", "QTAB"};
+static const char *const infer_tags_base3_blocks[] = {"CONF", "TOKZ", "HIST", "FLTS", "TRIT", "QTAB"};
 static const char *const infer_tags_f32[] = {"CONF", "TOKZ", "HIST", "PARM"};
 
 static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_t n)
@@ -212,10 +229,9 @@ static const char *slice_name(const TensorInfo *ti, uint32_t l, char *buf, size_
 /* 2 bits: codes 0..2 only; base 3: only the 243 bytes of five digits;
  * padding weights (columns >= cols) 0 (code or digit 1), or for 1 bit -1
  * (a clear bit). */
-static int check_codes(const Container *f, const PackedTernary *p, const char *name)
+static int check_codes(const Container *f, const PackedTernary *p, const char *tag, const char *name)
 {
     size_t row_bytes = ternary_row_bytes(p);
-    const char *tag = tern_tag(p->packing);
     int pad = p->packing == PACK_SIGN ? -1 : 0;
     for (uint32_t r = 0; r < p->rows; r++) {
         const uint8_t *row = p->data + r * row_bytes;
@@ -298,6 +314,31 @@ static int read_float_tensor(SectionIn *r, PackedModel *pm, int i, const TensorI
     return rc;
 }
 
+/* One slice's weights from the TERN, TRI5 or TRIT section being read into
+ * p (shape, packing and scale set), checked: n bytes, dense (TRI5) or
+ * as the blocks in memory. */
+static int read_slice(SectionIn *r, PackedTernary *p, uint64_t n, int dense, const char *name)
+{
+    uint8_t *in = container_alloc(r->f, n);
+    if (!in || section_read(r, in, (size_t)n) < 0) {
+        free(in);
+        return -1;
+    }
+    if (!dense) {
+        p->data = in;
+        return check_codes(r->f, p, r->tag, name);
+    }
+    uint32_t bad;
+    int rc = 0;
+    if (!(p->data = container_alloc(r->f, ternary_bytes(p))))
+        rc = -1;
+    else if (ternary_from_dense(p, in, &bad) < 0)
+        rc = l1b_error("%s: %s section: %s row %u holds a byte that is not five base-3 digits, or padding "
+                       "digits not 1", r->f->path, r->tag, name, bad);
+    free(in);
+    return rc;
+}
+
 static int read_infer(const Container *f, PackedModel *pm, int flags)
 {
     const char *path = f->path;
@@ -314,9 +355,12 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
             if (read_float_tensor(&r, pm, i, &info[i], flags) < 0) return -1;
         return section_close(&r);
     }
-    pm->packing = container_find(f, "TRIT") && c->quant != QUANT_SIGN ? PACK_BASE3 : model_packing(c);
+    int dense = container_find(f, "TRI5") != NULL, blocks3 = container_find(f, "TRIT") != NULL;
+    pm->packing = (dense || blocks3) && c->quant != QUANT_SIGN ? PACK_BASE3 : model_packing(c);
+    dense = dense && pm->packing == PACK_BASE3;
     if (container_find(f, "QTAB")) pm->tables = TABLES_INT8;
-    if (container_check_tags(f, pm->packing == PACK_BASE3 ? infer_tags_base3 : infer_tags_ternary,
+    if (container_check_tags(f, pm->packing != PACK_BASE3 ? infer_tags_ternary : dense ? infer_tags_base3
+                                                                                      : infer_tags_base3_blocks,
                              pm->tables == TABLES_INT8 ? 6 : 5, "inference file") < 0)
         return -1;
     if (section_open(&r, f, "FLTS", packed_flts_size(c, pm->tables)) < 0) return -1;
@@ -327,8 +371,8 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
     if (section_close(&r) < 0) return -1;
     if (pm->tables == TABLES_INT8 && read_qtab(f, pm, info) < 0) return -1;
 
-    const char *tag = tern_tag(pm->packing);
-    if (section_open(&r, f, tag, packed_tern_size(c, pm->packing)) < 0) return -1;
+    const char *tag = tern_tag(pm->packing, dense);
+    if (section_open(&r, f, tag, tern_size(c, pm->packing, dense)) < 0) return -1;
     uint32_t S = n_slices(c, info);
     float *scales = xmalloc(4 * (size_t)S + 1);
     uint8_t pad[CONTAINER_ALIGN];
@@ -347,14 +391,11 @@ static int read_infer(const Container *f, PackedModel *pm, int flags)
             p->packing = pm->packing;
             p->n_blocks = (p->cols + ternary_block_cols(p->packing) - 1) / ternary_block_cols(p->packing);
             p->scale = scales[s];
-            if (!(p->data = container_alloc(f, slice_bytes(&info[i], p->packing))) ||
-                section_read(&r, p->data, (size_t)slice_bytes(&info[i], p->packing)) < 0)
-                rc = -1;
-            else if (!isfinite(p->scale) || p->scale < 0)
-                rc = l1b_error("%s: %s section: scale of %s is %g", path, tag,
-                               slice_name(&info[i], l, name, sizeof name), (double)p->scale);
+            slice_name(&info[i], l, name, sizeof name);
+            if (!isfinite(p->scale) || p->scale < 0)
+                rc = l1b_error("%s: %s section: scale of %s is %g", path, tag, name, (double)p->scale);
             else
-                rc = check_codes(f, p, slice_name(&info[i], l, name, sizeof name));
+                rc = read_slice(&r, p, slice_bytes(&info[i], p->packing, dense), dense, name);
         }
     }
     free(scales);

@@ -20,9 +20,12 @@
  *         ceil(cols/64) blocks of 16 bytes, 2 bits a weight, code = w + 1,
  *         padding codes 1; for a sign model blocks of 8 bytes, 1 bit a
  *         weight, padding bits 0);
- *   TRIT  instead of TERN (l1b-ckpt convert --pack --bits 1.6, ternary
- *         schemes): the same with the slices in base-3 packing, rows x
- *         ceil(cols/80) blocks of 16 bytes, five weights a byte.
+ *   TRI5  instead of TERN (l1b-ckpt convert --pack --bits 1.6, ternary
+ *         schemes): the same with the slices five weights a byte in base
+ *         3, rows x ceil(cols/5) bytes, no blocks (ternary.h, "dense"),
+ *         repacked into the blocks of PACK_BASE3 as they are read;
+ *   TRIT  in files written before TRI5: the slices in PACK_BASE3's blocks,
+ *         rows x ceil(cols/80) blocks of 16 bytes (read, never written).
  * A float (--quant f32) model keeps PARM instead (its tables always f32).
  * No optimizer state, no training state. Files without QTAB (written
  * before it, or with --tables f32) read as ever. */
@@ -103,7 +106,7 @@ void packed_model_free(PackedModel *pm);
 int packed_tensor(const ModelConfig *c, const TensorInfo *ti);
 
 /* Sizes in bytes of an inference file's FLTS section (with the tables in
- * the given TableFormat), its QTAB section, and its TERN or TRIT section
+ * the given TableFormat), its QTAB section, and its TERN or TRI5 section
  * with the given packing. */
 uint64_t packed_flts_size(const ModelConfig *c, uint32_t tables);
 uint64_t packed_qtab_size(const ModelConfig *c);

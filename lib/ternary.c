@@ -60,6 +60,20 @@ static void locate(uint32_t packing, uint32_t c, uint32_t *b, uint32_t *i, uint3
     *j = k / 16;
 }
 
+/* a row of codes (0..2, n_blocks whole blocks of them) into its blocks */
+static void encode_row(uint8_t *row, const uint8_t *codes, uint32_t packing, uint32_t n_blocks)
+{
+    uint32_t bc = ternary_block_cols(packing);
+    for (uint32_t b = 0; b < n_blocks; b++)
+        for (uint32_t i = 0; i < 16; i++) {
+            const uint8_t *k = codes + (size_t)b * bc + i;
+            if (packing == PACK_2BIT)
+                row[b * 16 + i] = (uint8_t)(k[0] | k[16] << 2 | k[32] << 4 | k[48] << 6);
+            else
+                row[b * 16 + i] = base3_byte((const uint8_t[5]){k[0], k[16], k[32], k[48], k[64]});
+        }
+}
+
 void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t cols, float scale, uint32_t packing)
 {
     p->rows = rows;
@@ -80,15 +94,7 @@ void ternary_pack(PackedTernary *p, const int8_t *q, uint32_t rows, uint32_t col
     uint8_t *codes = xmalloc(padded);
     for (uint32_t r = 0; r < rows; r++) {
         for (size_t c = 0; c < padded; c++) codes[c] = c < cols ? (uint8_t)(q[(size_t)r * cols + c] + 1) : 1;
-        uint8_t *row = p->data + r * row_bytes;
-        for (uint32_t b = 0; b < p->n_blocks; b++)
-            for (uint32_t i = 0; i < 16; i++) {
-                const uint8_t *k = codes + (size_t)b * ternary_block_cols(packing) + i;
-                if (packing == PACK_2BIT)
-                    row[b * 16 + i] = (uint8_t)(k[0] | k[16] << 2 | k[32] << 4 | k[48] << 6);
-                else
-                    row[b * 16 + i] = base3_byte((const uint8_t[5]){k[0], k[16], k[32], k[48], k[64]});
-            }
+        encode_row(p->data + r * row_bytes, codes, packing, p->n_blocks);
     }
     free(codes);
 }
@@ -112,6 +118,40 @@ static void set_code(PackedTernary *p, uint32_t r, uint32_t c, unsigned code)
     for (uint32_t d = 0; d < 5; d++) digits[d] = (uint8_t)base3_digit(*byte, d);
     digits[j] = (uint8_t)code;
     *byte = base3_byte(digits);
+}
+
+size_t ternary_dense_row_bytes(uint32_t cols) { return ((size_t)cols + 4) / 5; }
+
+void ternary_to_dense(uint8_t *dense, const PackedTernary *p)
+{
+    size_t nd = ternary_dense_row_bytes(p->cols);
+    uint8_t *codes = xmalloc(5 * nd);
+    for (uint32_t r = 0; r < p->rows; r++) {
+        for (size_t c = 0; c < 5 * nd; c++) codes[c] = c < p->cols ? (uint8_t)(ternary_get(p, r, (uint32_t)c) + 1) : 1;
+        for (size_t i = 0; i < nd; i++) dense[r * nd + i] = base3_byte(codes + 5 * i);
+    }
+    free(codes);
+}
+
+int ternary_from_dense(PackedTernary *p, const uint8_t *dense, uint32_t *bad_row)
+{
+    size_t nd = ternary_dense_row_bytes(p->cols), padded = ternary_padded_cols(p);
+    uint8_t *codes = xmalloc(padded > 5 * nd ? padded : 5 * nd);
+    int rc = 0;
+    for (uint32_t r = 0; rc == 0 && r < p->rows; r++) {
+        const uint8_t *in = dense + r * nd;
+        for (size_t i = 0; i < nd; i++) {
+            if (!ternary_base3_byte_valid(in[i])) rc = -1;
+            for (uint32_t j = 0; j < 5; j++) codes[5 * i + j] = (uint8_t)base3_digit(in[i], j);
+        }
+        for (size_t c = p->cols; c < 5 * nd; c++)
+            if (codes[c] != 1) rc = -1;
+        for (size_t c = 5 * nd; c < padded; c++) codes[c] = 1;
+        if (rc < 0) *bad_row = r;
+        else encode_row(p->data + r * ternary_row_bytes(p), codes, PACK_BASE3, p->n_blocks);
+    }
+    free(codes);
+    return rc;
 }
 
 void ternary_random(PackedTernary *p, uint32_t rows, uint32_t cols, float scale, uint32_t packing, Rng *r)

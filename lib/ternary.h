@@ -77,6 +77,18 @@ void ternary_random(PackedTernary *p, uint32_t rows, uint32_t cols, float scale,
 /* p's weights in another packing of the same ternary values (not to or
  * from PACK_SIGN); p->data is replaced. */
 void ternary_repack(PackedTernary *p, uint32_t packing);
+/* PACK_BASE3 without the blocks' padding, as inference files store it
+ * (l1b-format(5), TRI5): row after row, each ternary_dense_row_bytes
+ * (ceil(cols / 5)) bytes, byte i the codes of weights 5i..5i+4 in the
+ * digits of a block's byte (the first weight the highest digit), digits
+ * past cols 1 (zero weights). to_dense writes rows * that many bytes of
+ * p's weights (PACK_BASE3 or PACK_2BIT); from_dense fills p->data of a
+ * PACK_BASE3 p whose shape is set and data allocated, or returns -1 with
+ * *bad_row the first row that holds a byte not one of the 243 or a
+ * padding digit not 1. */
+size_t ternary_dense_row_bytes(uint32_t cols);
+void ternary_to_dense(uint8_t *dense, const PackedTernary *p);
+int ternary_from_dense(PackedTernary *p, const uint8_t *dense, uint32_t *bad_row);
 /* Bytes of one packed row, and of the whole matrix; columns of x. */
 size_t ternary_row_bytes(const PackedTernary *p);
 size_t ternary_bytes(const PackedTernary *p);

@@ -130,18 +130,18 @@ json() {
 
 @test "convert --pack --bits 1.6: weights five to a byte, the same output, repacked either way" {
     l1b-ckpt convert --pack --bits 1.6 fox.l1b fox3.l1bi
-    [ "$(sections fox3.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS QTAB TRIT " ]
-    # 16-byte blocks of 64 (2 bits) or 80 (base 3) columns: at widths 32 and
-    # 96 both take 1 and 2 blocks a row, so the same size here
-    [ $(wc -c < fox3.l1bi) -eq $(wc -c < fox.l1bi) ]
-    # at width 160 (hidden 448) rows of 160 take 3 blocks or 2, rows of 448
-    # 7 or 6: 16 bytes less on each of 4 x 160 + 2 x 448 + 160 rows
+    [ "$(sections fox3.l1bi | cut -d' ' -f1 | tr '\n' ' ')" = "CONF TOKZ HIST FLTS QTAB TRI5 " ]
+    # 2 bits: rows in 16-byte blocks of 64 columns; base 3: rows of
+    # ceil(cols / 5) bytes. At width 160 (hidden 448) rows of 160 take 48
+    # bytes or 32, rows of 448 112 or 90: 16 bytes less on each of
+    # 4 x 160 + 2 x 448 rows, 22 on each of 160
     l1b-train -q -o wide.l1b --dim 160 --layers 1 --heads 2 --ctx 16 --batch 2 --steps 2 tiny.tok
     l1b-ckpt convert --pack wide.l1b wide.l1bi
     l1b-ckpt convert --pack --bits 1.6 wide.l1b wide3.l1bi
     tern=$(sections wide.l1bi | awk '$1 == "TERN" { print $3 }')
-    trit=$(sections wide3.l1bi | awk '$1 == "TRIT" { print $3 }')
-    [ $((tern - trit)) -eq $(((4 * 160 + 2 * 448 + 160) * 16)) ]
+    tri5=$(sections wide3.l1bi | awk '$1 == "TRI5" { print $3 }')
+    [ $((tern - tri5)) -eq $(((4 * 160 + 2 * 448) * 16 + 160 * 22)) ]
+    [ $(wc -c < wide3.l1bi) -lt $(wc -c < wide.l1bi) ]
     [ "$(l1b-sample -m wide3.l1bi --greedy -n 20 -i the)" = "$(l1b-sample -m wide.l1bi --greedy -n 20 -i the)" ]
     [ "$(l1b-ckpt info fox3.l1bi | grep '^packing')" = "packing       1.6 bits a weight (base 3, five to a byte)" ]
     [ "$(l1b-ckpt info fox.l1bi | grep '^packing')" = "packing       2 bits a weight" ]

@@ -110,6 +110,22 @@ prompt_of() {
     cmp again.l1b "$G/model-int8.l1b"
 }
 
+@test "golden: a TRIT file (base 3 before TRI5) reads as the model it holds" {
+    [ "$(cd "$G" && l1b-ckpt verify model-1.6bit-trit.l1b)" = "model-1.6bit-trit.l1b: ok" ]
+    # the same as model-1.6bit.l1b but for its size
+    size='s/"file": "[^"]*"/FILE/; s/"file_bytes": [0-9]*, "bytes_per_param": [0-9.]*/SIZE/'
+    (cd "$G" && l1b-ckpt info --json model-1.6bit-trit.l1b) | sed "$size" > out.json
+    grep -c 'FILE\|SIZE' out.json | grep -qx 2
+    sed "$size" "$E/info-model-1.6bit.json" | cmp - out.json
+    l1b-ckpt convert --pack --tables f32 "$G/model-1.6bit-trit.l1b" r2.l1b
+    cmp r2.l1b "$G/model-2bit.l1b"
+    . "$G/golden.conf"
+    l1b-sample -m "$G/model-1.6bit-trit.l1b" --greedy --exact -n $GREEDY_TOKENS -i "$GREEDY_PROMPT" > out.txt
+    cmp out.txt "$E/greedy-exact-model-1.6bit.txt"
+    head -c $SCORE_BYTES "$G/corpus.txt" | l1b-sample -m "$G/model-1.6bit-trit.l1b" --score > trit.txt
+    head -c $SCORE_BYTES "$G/corpus.txt" | l1b-sample -m "$G/model-1.6bit.l1b" --score | cmp - trit.txt
+}
+
 @test "golden: int8 tables read the same here, and sample as the float tables do" {
     [ "$(cd "$G" && l1b-ckpt verify model-int8.l1b)" = "model-int8.l1b: ok" ]
     (cd "$G" && l1b-ckpt info --json model-int8.l1b) > out.json
