@@ -681,10 +681,11 @@ TEST(ckpt_invalid_ternary_codes_are_refused_even_with_good_checksums)
     remove_temp(inf);
 }
 
-/* --bits 1.6: a TRIT section in place of TERN, the same weights, every
- * byte checked; bytes that are not five digits and padding digits other
- * than 1 are refused */
-TEST(ckpt_base3_inference_files_hold_a_trit_section)
+/* --bits 1.6: a TRI5 section in place of TERN, the same weights, rows
+ * dense (ceil(cols / 5) bytes, weights 5i..5i+4 in byte i), every byte
+ * checked; bytes that are not five digits and padding digits other than
+ * 1 are refused */
+TEST(ckpt_base3_inference_files_hold_a_tri5_section)
 {
     Model m;
     char *ck = make_checkpoint(&m, &small, 10), *inf = temp_file_with("", 0);
@@ -693,39 +694,122 @@ TEST(ckpt_base3_inference_files_hold_a_trit_section)
     CHECK_EQ(pm.packing, PACK_2BIT);
     packed_model_repack(&pm, PACK_BASE3);
     CHECK_EQ(packed_model_write(inf, &pm), 0);
-    /* 2 layers: q k v o (16 rows), gate up (40), down (16), one block each */
-    CHECK_EQ(packed_tern_size(&small, PACK_BASE3), 64 + 2 * (4 * 16 + 2 * 40 + 16) * 16);
+    /* 2 layers: q k v o (16 rows of 16: 4 bytes each), gate up (40 rows of
+     * 16), down (16 rows of 40: 8 bytes each) */
+    CHECK_EQ(packed_tern_size(&small, PACK_BASE3), 64 + 2 * ((4 * 16 + 2 * 40) * 4 + 16 * 8));
     size_t n;
     unsigned char *b = slurp(inf, &n);
-    CHECK(!memcmp(b + 32 + 32 * 4, "TRIT", 4));
+    CHECK(!memcmp(b + 32 + 32 * 4, "TRI5", 4));
     CHECK_EQ(le64(b + 32 + 32 * 4 + 16), packed_tern_size(&small, PACK_BASE3));
+    unsigned char *tri = b + le64(b + 32 + 32 * 4 + 8);
+    /* wq[0] first: row 1, byte 2 holds weights 10..14, the first the
+     * highest digit, stored as ceil(256 v / 243) */
+    unsigned v = 0;
+    for (uint32_t c = 10; c < 15; c++) v = 3 * v + (unsigned)(ternary_get(&pm.packed[T_WQ][0], 1, c) + 1);
+    CHECK_EQ(tri[64 + 4 + 2], (v * 256 + 242) / 243);
     CHECK_EQ(packed_model_read(inf, &back, NULL, NULL, 0), 0);
     CHECK_EQ(back.packing, PACK_BASE3);
-    for (uint32_t r = 0; r < 16; r++)
-        for (uint32_t c = 0; c < 16; c++)
-            CHECK_EQ(ternary_get(&back.packed[T_WO][1], r, c), ternary_get(&pm.packed[T_WO][1], r, c));
-    CHECK_EQ(back.packed[T_WO][1].scale, pm.packed[T_WO][1].scale);
+    for (int t = 0; t < N_TENSORS; t++)
+        for (uint32_t l = 0; back.packed[t] && l < 2; l++) {
+            const PackedTernary *x = &back.packed[t][l], *y = &pm.packed[t][l];
+            CHECK_EQ(x->scale, y->scale);
+            CHECK(!memcmp(x->data, y->data, ternary_bytes(y)));  /* the padding too */
+        }
     packed_model_free(&back);
     check_every_byte_matters(inf, 7);
-    unsigned char *trit = b + le64(b + 32 + 32 * 4 + 8);
     /* byte 1 is no byte of five digits (0 -> 0, 1 -> 2) */
-    unsigned char keep = trit[64 + 16 * 2 + 5];
-    trit[64 + 16 * 2 + 5] = 1;
+    unsigned char keep = tri[64 + 4 * 2 + 1];
+    tri[64 + 4 * 2 + 1] = 1;
     reseal(b, 4);
     CHECK_EQ(verify_bytes(b, n), -1);
-    CHECK_ERR("TRIT section: invalid base-3 byte 1 in wq[0] row 2");
-    trit[64 + 16 * 2 + 5] = keep;
-    /* column 16 of a 16-wide row is digit 1 of byte 0: make it 0 */
-    unsigned c0 = (unsigned)(ternary_get(&pm.packed[T_WQ][0], 0, 0) + 1), v = 81 * c0 + 0 * 27 + 9 + 3 + 1;
-    trit[64] = (unsigned char)((v * 256 + 242) / 243);
+    CHECK_ERR("TRI5 section: wq[0] row 2 holds a byte that is not five base-3 digits, or padding digits not 1");
+    tri[64 + 4 * 2 + 1] = keep;
+    /* byte 3 of a 16-wide row holds weight 15 and padding: the padding's
+     * first digit 0 */
+    unsigned c15 = (unsigned)(ternary_get(&pm.packed[T_WQ][0], 0, 15) + 1);
+    v = 81 * c15 + 0 * 27 + 9 + 3 + 1;
+    tri[64 + 3] = (unsigned char)((v * 256 + 242) / 243);
     reseal(b, 4);
     CHECK_EQ(verify_bytes(b, n), -1);
-    CHECK_ERR("TRIT section: padding digit not 1 in wq[0] row 0");
+    CHECK_ERR("TRI5 section: wq[0] row 0 holds a byte that is not five base-3 digits, or padding digits not 1");
     free(b);
     packed_model_free(&pm);
     model_free(&m);
     remove_temp(ck);
     remove_temp(inf);
+}
+
+/* Files written before TRI5 kept base 3 in a TRIT section: the rows in
+ * their blocks of 80 weights, as in memory. They still read, to the same
+ * model, and their codes are checked. */
+TEST(ckpt_base3_files_of_trit_sections_still_read)
+{
+    Model m;
+    char *ck = make_checkpoint(&m, &small, 10), *inf = temp_file_with("", 0), *old = temp_file_with("", 0);
+    PackedModel pm, back;
+    CHECK_EQ(packed_model_read(ck, &pm, NULL, NULL, PACKED_Q8_TABLES), 0);
+    packed_model_repack(&pm, PACK_BASE3);
+    CHECK_EQ(packed_model_write(inf, &pm), 0);
+    /* the same file with TRIT: the scales, their padding, the blocks */
+    Container f;
+    CHECK_EQ(container_open(&f, inf), 0);
+    ContainerPart parts[6];
+    uint8_t *loaded[6];
+    int n = 0;
+    uint64_t S = 4 * 2 * 7, at = container_align(S);  /* 7 matrices, 2 layers */
+    uint8_t *trit = xcalloc(at + 2 * (4 * 16 + 2 * 40 + 16) * 16, 1);
+    for (uint32_t k = 0; k < f.n; k++) {
+        char tag[5] = {0};
+        memcpy(tag, f.sec[k].tag, 4);
+        loaded[n] = container_load(&f, tag, 0);
+        CHECK(loaded[n] != NULL);
+        if (!strcmp(tag, "TRI5")) {
+            memcpy(trit, loaded[n], S);
+            for (int t = 0; t < N_TENSORS; t++)
+                for (uint32_t l = 0; pm.packed[t] && l < 2; l++) {
+                    memcpy(trit + at, pm.packed[t][l].data, ternary_bytes(&pm.packed[t][l]));
+                    at += ternary_bytes(&pm.packed[t][l]);
+                }
+            parts[n] = (ContainerPart){"TRIT", trit, at};
+        } else {
+            parts[n] = (ContainerPart){f.sec[k].tag, loaded[n], f.sec[k].size};
+        }
+        n++;
+    }
+    container_close(&f);
+    char tags[6][5];
+    for (int k = 0; k < n; k++) {
+        memcpy(tags[k], parts[k].tag, 4);
+        tags[k][4] = 0;
+        parts[k].tag = tags[k];
+    }
+    CHECK_EQ(container_write(old, CKPT_KIND_INFER, parts, n), 0);
+    CHECK_EQ(packed_model_read(old, &back, NULL, NULL, PACKED_Q8_TABLES), 0);
+    CHECK_EQ(back.packing, PACK_BASE3);
+    for (int t = 0; t < N_TENSORS; t++)
+        for (uint32_t l = 0; back.packed[t] && l < 2; l++)
+            CHECK(!memcmp(back.packed[t][l].data, pm.packed[t][l].data, ternary_bytes(&pm.packed[t][l])));
+    packed_model_free(&back);
+    check_every_byte_matters(old, 7);
+    /* a padding digit other than 1: column 16 of a 16-wide row is digit 1
+     * of byte 0 of wq[0] row 0 */
+    size_t nb;
+    unsigned char *b = slurp(old, &nb);
+    unsigned char *blk = b + le64(b + 32 + 32 * 5 + 8);
+    CHECK(!memcmp(b + 32 + 32 * 5, "TRIT", 4));
+    unsigned c0 = (unsigned)(ternary_get(&pm.packed[T_WQ][0], 0, 0) + 1), v = 81 * c0 + 0 * 27 + 9 + 3 + 1;
+    blk[64] = (unsigned char)((v * 256 + 242) / 243);
+    reseal(b, 5);
+    CHECK_EQ(verify_bytes(b, nb), -1);
+    CHECK_ERR("TRIT section: padding digit not 1 in wq[0] row 0");
+    free(b);
+    for (int k = 0; k < n; k++) free(loaded[k]);
+    free(trit);
+    packed_model_free(&pm);
+    model_free(&m);
+    remove_temp(ck);
+    remove_temp(inf);
+    remove_temp(old);
 }
 
 TEST(ckpt_absurd_offsets_and_shapes_are_refused)
