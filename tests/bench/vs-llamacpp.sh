@@ -59,6 +59,10 @@
 # the minimum and maximum, and the ratio of the medians l1b / llama.cpp.
 # A benchmark reports figures; it asserts nothing.
 #
+# L1B_BIN_DIR must not be rebuilt during the run; where others edit and
+# rebuild the working tree, build a commit apart and give that directory:
+#   git archive HEAD | tar -x -C DIR && make -C DIR   (then DIR/build)
+#
 # Environment:
 #   RUNS         rounds (default 3)
 #   BIG          1: also part 2, the 1.2 G-weight shape (default 0)
@@ -69,6 +73,7 @@
 #   CORPUS       text for part 1's one training step (default README.md)
 #   LLAMA_COMMIT llama.cpp's commit, to print (default: git in LLAMA_BIN_DIR,
 #                else what llama-bench reports)
+#   L1B_COMMIT   l1b's commit, to print (default: git in L1B_BIN_DIR)
 #   KEEP_TMP     set to keep the scratch directory (models, raw results)
 
 set -u
@@ -267,7 +272,17 @@ rm -f "$TMP/f32.gguf"
 
 LCOMMIT=${LLAMA_COMMIT:-$(git -C "$LBIN" rev-parse --short HEAD 2>/dev/null)}
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
-L1BC=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# l1b's commit: of the git tree L1B_BIN_DIR is in, marked when lib/, cmd/ or
+# the Makefile differ from it (the binaries may be built from those changes)
+if [ -n "${L1B_COMMIT:-}" ]; then
+    L1BC=$L1B_COMMIT
+elif L1BC=$(git -C "$BIN" rev-parse --short HEAD 2>/dev/null); then
+    top=$(git -C "$BIN" rev-parse --show-toplevel)
+    git -C "$top" diff --quiet HEAD -- lib cmd Makefile 2>/dev/null ||
+        L1BC="$L1BC, with uncommitted changes to lib/, cmd/ or the Makefile"
+else
+    L1BC="unknown (set L1B_COMMIT)"
+fi
 
 # ---- the timing rounds -------------------------------------------------------
 echo "start: $(loadline)" > "$TMP/start"
