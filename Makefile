@@ -27,8 +27,9 @@
 # CC, CFLAGS, LDFLAGS and BUILD may be overridden on the command line.
 #
 # The kernel sources follow the target architecture ($(CC) -dumpmachine):
-# on x86, 32 or 64-bit, and on ARM (aarch64; armv7 hard-float), one file
-# per SIMD level, each built with that level's instruction set and no more;
+# on x86, 32 or 64-bit, on ARM (aarch64; armv7 hard-float) and on 32-bit
+# PowerPC (AltiVec), one file per SIMD level, each built with that level's
+# instruction set and no more;
 # on any other target the plain C kernels only. The core builds
 # everywhere. Another architecture's kernels are a KERNELS_<arch> list, the
 # KERNELS_DEFS_<arch> macro that lib/kernels.c and lib/cpu.c test, and a
@@ -104,6 +105,12 @@ KERNELS_arm          = $(if $(ARM_HF),lib/kernels_neon.c)
 KERNELS_DEFS_arm     = $(if $(ARM_HF),-DL1B_KERNELS_NEON)
 NEON_FLAGS_arm       = -mfpu=neon -mfloat-abi=hard
 $(OBJ)/lib/kernels_neon.o:    SIMD_FLAGS = $(NEON_FLAGS_$(KERNEL_ARCH))
+# 32-bit PowerPC (big-endian, powerpc-linux-gnu): AltiVec is optional (the
+# G4 and G5 have it, the G3 not), so only its file is built for it; its
+# kernels run where the OS reports AltiVec. 64-bit PowerPC: plain C.
+KERNELS_powerpc      = lib/kernels_altivec.c
+KERNELS_DEFS_powerpc = -DL1B_KERNELS_ALTIVEC
+$(OBJ)/lib/kernels_altivec.o: SIMD_FLAGS = -maltivec -mabi=altivec
 
 # The core: every lib/*.c but the SIMD kernels of any architecture (every
 # lib/kernels_*.c but the plain C ones), which come from the list above.
@@ -270,7 +277,9 @@ $(ARMV7_RUNS:%=check-armv7-%): check-armv7-%: armv7-build
 #                         checks at every level the CPU has. One alone: make
 #                         check-golden-native (-i686, -aarch64)
 #   make check-bigendian  s390x (64-bit) and 32-bit PowerPC as a G4, under
-#                         qemu-user: the unit tests, tests/cli/roundtrip.bats,
+#                         qemu-user: the unit tests (PowerPC: on the G4 at
+#                         scalar and altivec, on a G3 at scalar),
+#                         tests/cli/roundtrip.bats,
 #                         golden.bats, and crossendian.bats (files written
 #                         there read natively and the reverse); one target
 #                         alone: make check-bigendian-s390x (or -powerpc)
@@ -301,7 +310,15 @@ BE_LDFLAGS_s390x   =
 BE_QEMU_s390x      = qemu-s390x -L /usr/s390x-linux-gnu
 BE_CC_powerpc      = clang --target=powerpc-linux-gnu -msecure-plt
 BE_LDFLAGS_powerpc = -B/usr/powerpc-linux-gnu/lib -L/usr/powerpc-linux-gnu/lib
-BE_QEMU_powerpc    = qemu-ppc -L /usr/powerpc-linux-gnu -cpu g4 -E LD_PRELOAD=$(abspath $(BUILD)-powerpc)/qemu-ppc-mffs.so
+BE_QEMU_ppc        = qemu-ppc -L /usr/powerpc-linux-gnu -E LD_PRELOAD=$(abspath $(BUILD)-powerpc)/qemu-ppc-mffs.so
+BE_QEMU_powerpc    = $(BE_QEMU_ppc) -cpu g4
+# the unit tests at each kernel level, as check-arm runs them (CPU-LEVEL:
+# L1B_EXPECT_CPU=CPU L1B_SIMD=LEVEL under qemu -cpu CPU): the G4 at plain
+# C and AltiVec, the G3 (no AltiVec) at plain C; s390x once, as it is
+BE_UNIT_RUNS_powerpc = g4-scalar g4-altivec g3-scalar
+BE_UNIT_RUN = cpu=$${run%-*}; lv=$${run\#\#*-}; \
+	      echo "== $*: unit tests, qemu -cpu $$cpu, L1B_SIMD=$$lv"; \
+	      L1B_EXPECT_CPU=$$cpu L1B_SIMD=$$lv $(BE_QEMU_ppc) -cpu $$cpu $$b/unit-tests
 check-golden: check-golden-native check-golden-i686 check-golden-aarch64
 
 check-golden-native: $(BINS)
@@ -330,8 +347,8 @@ $(BE_TARGETS:%=check-bigendian-%): check-bigendian-%: $(BINS)
 	    -o $(BUILD)-powerpc/qemu-ppc-mffs.so tests/golden/qemu-ppc-mffs.c)
 	@set -e; $(WRAPPERS); \
 	b=$(abspath $(BUILD)-$*); wrappers $$b/wrap "$(BE_QEMU_$*)" $$b; \
-	echo "== $*: unit tests ($(BE_QEMU_$*))"; \
-	$(BE_QEMU_$*) $$b/unit-tests; \
+	$(if $(BE_UNIT_RUNS_$*),for run in $(BE_UNIT_RUNS_$*); do $(BE_UNIT_RUN); done, \
+	  echo "== $*: unit tests ($(BE_QEMU_$*))"; $(BE_QEMU_$*) $$b/unit-tests); \
 	echo "== $*: round trips, golden files, files to and from $(BUILD)/"; \
 	L1B_BIN=$$b/wrap L1B_NATIVE_BIN=$(abspath $(BUILD)) \
 	  bats tests/cli/roundtrip.bats $(GOLDEN_TESTS) tests/golden/crossendian.bats

@@ -8,10 +8,11 @@
 #include <string.h>
 
 /* The architecture, and how its CPU says what it has: CPUID on x86; on
- * ARM the operating system (Linux: the hardware capabilities in the
- * auxiliary vector; macOS: sysctl), never a trial instruction.
- * L1B_KERNELS_X86, L1B_KERNELS_NEON, L1B_KERNELS_DOTPROD (from the
- * Makefile): which SIMD kernels are compiled in. */
+ * ARM and PowerPC the operating system (Linux: the hardware capabilities
+ * in the auxiliary vector; macOS: sysctl), never a trial instruction.
+ * L1B_KERNELS_X86, L1B_KERNELS_NEON, L1B_KERNELS_DOTPROD,
+ * L1B_KERNELS_ALTIVEC (from the Makefile): which SIMD kernels are compiled
+ * in. */
 #if defined(__i386__) || defined(__x86_64__)
 #define L1B_X86 1
 #include <cpuid.h>
@@ -29,17 +30,30 @@
 #error "ARM kernels on a target that is not ARM (or dotprod on 32-bit ARM)"
 #endif
 
-#if (defined(L1B_AARCH64) || defined(L1B_ARM32)) && defined(__linux__)
+/* 32-bit PowerPC (big-endian): AltiVec on the G4 and G5 */
+#if (defined(__powerpc__) || defined(__ppc__)) && !defined(__powerpc64__) && !defined(__ppc64__)
+#define L1B_PPC32 1
+#endif
+#if defined(L1B_KERNELS_ALTIVEC) && !defined(L1B_PPC32)
+#error "AltiVec kernels on a target that is not 32-bit PowerPC"
+#endif
+
+#if (defined(L1B_AARCH64) || defined(L1B_ARM32) || defined(L1B_PPC32)) && defined(__linux__)
 #include <sys/auxv.h>
 #define L1B_HWCAP 1
 #define L1B_HWCAP_NEON (1UL << 12)     /* 32-bit ARM: HWCAP_NEON */
 #define L1B_HWCAP_ASIMDDP (1UL << 20)  /* 64-bit ARM: HWCAP_ASIMDDP */
+#define L1B_HWCAP_ALTIVEC 0x10000000UL /* PowerPC: PPC_FEATURE_HAS_ALTIVEC */
+#endif
+#if defined(L1B_PPC32) && defined(__APPLE__)
+#include <sys/sysctl.h>
 #endif
 #if defined(L1B_AARCH64) && defined(__APPLE__)
 #include <sys/sysctl.h>
 #endif
 
-static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2", "avx512", "neon", "dotprod"};
+static const char *const names[SIMD_LEVELS] = {"scalar", "sse", "sse2", "ssse3", "avx2",
+                                               "avx512", "neon", "dotprod", "altivec"};
 
 /* each architecture's levels, lowest first */
 #if defined(L1B_X86)
@@ -51,6 +65,9 @@ static const char level_names[] = "scalar, neon, dotprod";
 #elif defined(L1B_ARM32)
 static const SimdLevel arch_levels[] = {SIMD_SCALAR, SIMD_NEON};
 static const char level_names[] = "scalar, neon";
+#elif defined(L1B_PPC32)
+static const SimdLevel arch_levels[] = {SIMD_SCALAR, SIMD_ALTIVEC};
+static const char level_names[] = "scalar, altivec";
 #else
 static const SimdLevel arch_levels[] = {SIMD_SCALAR};
 static const char level_names[] = "scalar";
@@ -92,6 +109,8 @@ SimdLevel cpu_build_level(void)
     return SIMD_DOTPROD;
 #elif defined(L1B_KERNELS_NEON)
     return SIMD_NEON;
+#elif defined(L1B_KERNELS_ALTIVEC)
+    return SIMD_ALTIVEC;
 #else
     return SIMD_SCALAR;
 #endif
@@ -161,6 +180,17 @@ static SimdLevel detect_cpu(void)
     neon = 1;  /* the whole program is built for NEON */
 #endif
     if (neon) strcat(features, "neon "), best = SIMD_NEON;
+#elif defined(L1B_PPC32)
+    /* AltiVec (VMX) is optional: the G4 and G5 have it, the G3 not */
+    int altivec = 0;
+#if defined(L1B_HWCAP)
+    altivec = (getauxval(AT_HWCAP) & L1B_HWCAP_ALTIVEC) != 0;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t len = sizeof v;
+    altivec = sysctlbyname("hw.optional.altivec", &v, &len, NULL, 0) == 0 && v;
+#endif
+    if (altivec) strcat(features, "altivec "), best = SIMD_ALTIVEC;
 #endif
     return best;
 }

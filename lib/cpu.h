@@ -4,7 +4,7 @@
  * its own ordered list of them (simd_levels), plain C first, in which each
  * level implies the ones before it: on x86 scalar, sse, sse2, ssse3, avx2,
  * avx512; on 64-bit ARM scalar, neon, dotprod; on 32-bit ARM scalar, neon;
- * elsewhere scalar alone. A level of another architecture is never
+ * on 32-bit PowerPC scalar, altivec; elsewhere scalar alone. A level of another architecture is never
  * available here (kernels_for_level gives -1 for it). Compare levels of
  * one architecture with simd_rank, not with < on the enum. */
 #ifndef L1B_CPU_H
@@ -21,6 +21,8 @@ typedef enum {
     /* ARM */
     SIMD_NEON,        /* Advanced SIMD: every 64-bit ARM, 32-bit ARMv7 with NEON */
     SIMD_DOTPROD,     /* ARMv8.2 SDOT/UDOT (64-bit ARM): Cortex-A55/A76, Apple M1 and later */
+    /* PowerPC */
+    SIMD_ALTIVEC,     /* AltiVec (VMX), 32-bit PowerPC: G4 (7400, 7450), G5 */
     SIMD_LEVELS
 } SimdLevel;
 
@@ -44,8 +46,8 @@ int cpu_has_level(SimdLevel level);
  * architectures without SIMD kernels). */
 SimdLevel cpu_build_level(void);
 const char *simd_name(SimdLevel level);
-/* Parse a level's name ("scalar", "sse", .., "avx512", "neon", "dotprod":
- * every architecture's); -1 if unknown. */
+/* Parse a level's name ("scalar", "sse", .., "avx512", "neon", "dotprod",
+ * "altivec": every architecture's); -1 if unknown. */
 int simd_parse(const char *name, SimdLevel *level);
 /* Space-separated CPU feature names relevant to us, e.g. "sse sse2 sse3";
  * "none" if there are none. */

@@ -43,6 +43,9 @@ int kernels_for_level(SimdLevel level, Kernels *out)
 #ifdef L1B_KERNELS_DOTPROD
     if (level >= SIMD_DOTPROD) kernels_fill_dotprod(out);
 #endif
+#ifdef L1B_KERNELS_ALTIVEC
+    if (level >= SIMD_ALTIVEC) kernels_fill_altivec(out);
+#endif
     out->level = level;
     return 0;
 }

@@ -16,8 +16,8 @@ typedef struct {
     SimdLevel level;
     /* the widest n gemm_tile_f32 takes: 16; 64 at AVX-512 */
     size_t gemm_tile_cols;
-    /* the int8 products are vector code (SSE2 and up, NEON): the batched
-     * ternary product (codes_panel_4x32) then beats the float tile */
+    /* the int8 products are vector code (SSE2 and up, NEON, AltiVec): the
+     * batched ternary product (codes_panel_4x32) then beats the float tile */
     int int8_simd;
     /* the slots, one function pointer each: see kernels_slots.h */
 #define KERNEL_SLOT(name, ret, params) ret(*name) params;
@@ -70,5 +70,6 @@ void kernels_fill_avx2(Kernels *k);
 void kernels_fill_avx512(Kernels *k);
 void kernels_fill_neon(Kernels *k);
 void kernels_fill_dotprod(Kernels *k);
+void kernels_fill_altivec(Kernels *k);
 
 #endif

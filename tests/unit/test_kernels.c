@@ -209,9 +209,10 @@ TEST(simd_levels_are_this_architectures_in_order)
     CHECK(strstr(simd_level_names(), simd_name(cpu_best_level())) != NULL);
 }
 
-/* make check-legacy and make check-arm run us under qemu -cpu NAME with
- * L1B_EXPECT_CPU=NAME: detection must find exactly that CPU's level
- * (capped by the build's: a SIMD=0 build finds plain C). */
+/* make check-legacy, make check-arm and make check-bigendian-powerpc run
+ * us under qemu -cpu NAME with L1B_EXPECT_CPU=NAME: detection must find
+ * exactly that CPU's level (capped by the build's: a SIMD=0 build finds
+ * plain C). */
 TEST(cpu_detection_matches_emulated_cpu)
 {
     const char *cpu = getenv("L1B_EXPECT_CPU");
@@ -223,6 +224,8 @@ TEST(cpu_detection_matches_emulated_cpu)
 #elif defined(__arm__)
         {"cortex-a7", SIMD_NEON}, {"cortex-a8", SIMD_NEON}, {"cortex-a15", SIMD_NEON},
         {"cortex-r5f", SIMD_SCALAR},  /* ARMv7 with VFP, no NEON */
+#elif defined(__powerpc__) && !defined(__powerpc64__)
+        {"g4", SIMD_ALTIVEC}, {"g3", SIMD_SCALAR},  /* the G3 has no AltiVec */
 #else
         {"pentium2", SIMD_SCALAR}, {"pentium3", SIMD_SSE}, {"coreduo", SIMD_SSE2}, {"core2duo", SIMD_SSSE3},
 #endif
