@@ -64,7 +64,7 @@ roundtrip() {  # roundtrip FILE [encode options]
 
 @test "--version names the SIMD level in use" {
     output=$(l1b-tokenize --version 2>/dev/null)  # qemu may warn on stderr
-    [[ "$output" =~ ^l1b-tokenize\ [0-9.]+\ \(simd\ (scalar|sse|sse2|ssse3|avx2|avx512)\; ]]
+    [[ "$output" =~ ^l1b-tokenize\ [0-9.]+\ \(simd\ (scalar|sse|sse2|ssse3|avx2|avx512|neon|dotprod|altivec)\; ]]
     case "${L1B_EXPECT_CPU:-}" in
         pentium2) [[ "$output" == *"simd scalar;"* ]] ;;
         pentium3) [[ "$output" == *"simd sse;"* ]] ;;

@@ -12,7 +12,7 @@ MODELS="model.l1b model-2bit.l1b model-1.6bit.l1b sign-1bit.l1b"
 # the SIMD levels this CPU runs (L1B_SIMD=x falls back, with a warning,
 # where it cannot)
 simd_levels() {
-    for lv in scalar sse sse2 ssse3 avx2 avx512 neon dotprod; do
+    for lv in scalar sse sse2 ssse3 avx2 avx512 neon dotprod altivec; do
         case "$(L1B_SIMD=$lv l1b-sample --version 2>/dev/null)" in *"(simd $lv;"*) echo "$lv" ;; esac
     done
 }
