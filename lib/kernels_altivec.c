@@ -362,8 +362,49 @@ static uint64_t sum_u8_altivec(const uint8_t *x, size_t n)
     return s;
 }
 
+/* The batched training product: two pairs of k (panel rows k/2 and k/2 +
+ * 1, 64 bytes apart) merged by 16-bit halves give each column's four codes
+ * of k..k+3 in one 32-bit lane, and each row's x[k..k+3], in every lane,
+ * multiplies them into 32-bit sums (vmsummbm): 4 columns a vector, 16
+ * columns (4 rows x 4 sums) a pass. An odd last pair takes zero codes and
+ * zero x for k + 2 and k + 3. */
+static inline vs8 x4_splat(const int8_t *p, size_t bytes)
+{
+    uint32_t w = 0;
+    memcpy(&w, p, bytes);  /* big-endian: p[0] the lane's first byte */
+    return (vs8)vec_splats(w);
+}
+
+static void codes_panel_4x32_altivec(int32_t *out, const int8_t *x, size_t ldx, const uint8_t *panel, size_t K)
+{
+    for (int h = 0; h < 2; h++) {
+        vs32 acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++) acc[i][c] = vec_splats(0);
+        for (size_t k = 0; k < K; k += 4) {
+            size_t bytes = K - k >= 4 ? 4 : 2;
+            const uint8_t *p0 = panel + k * 32 + 32 * h;
+            vu16 a0 = (vu16)ld_u8(p0), a1 = (vu16)ld_u8(p0 + 16), b0 = (vu16)vec_splat_u8(0), b1 = b0;
+            if (bytes == 4) b0 = (vu16)ld_u8(p0 + 64), b1 = (vu16)ld_u8(p0 + 80);
+            vu8 cc[4] = {(vu8)vec_mergeh(a0, b0), (vu8)vec_mergel(a0, b0), (vu8)vec_mergeh(a1, b1),
+                         (vu8)vec_mergel(a1, b1)};
+            for (int i = 0; i < 4; i++) {
+                vs8 xi = x4_splat(x + i * ldx + k, bytes);
+                for (int c = 0; c < 4; c++) acc[i][c] = vec_msum(xi, cc[c], acc[i][c]);
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++) {
+                union { vs32 v; int32_t s[4]; } u = {acc[i][c]};
+                int32_t *o = out + i * 32 + 16 * h + 4 * c;
+                for (int l = 0; l < 4; l++) o[l] += u.s[l];
+            }
+    }
+}
+
 void kernels_fill_altivec(Kernels *k)
 {
+    k->int8_simd = 1;
     k->dot_f32 = dot_f32_altivec;
     k->absmax_f32 = absmax_f32_altivec;
     k->dot4_f32 = dot4_f32_altivec;
@@ -377,4 +418,5 @@ void kernels_fill_altivec(Kernels *k)
     k->dot_i8 = dot_i8_altivec;
     k->dot_i8_rows = dot_i8_rows_altivec;
     k->sum_u8 = sum_u8_altivec;
+    k->codes_panel_4x32 = codes_panel_4x32_altivec;
 }
