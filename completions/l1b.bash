@@ -31,7 +31,7 @@ _l1b_ckpt_convert_opts='--pack --bits --tables --unpack -v --verbose --steps --b
 _l1b_ckpt_vocab_opts='-h --help'
 _l1b_ckpt_history_opts='--svg -h --help'
 _l1b_ckpt_export_opts='--format --tokenizer-out -h --help'
-_l1b_simd_levels='scalar sse sse2 ssse3 avx2 avx512 neon dotprod'
+_l1b_simd_levels='scalar sse sse2 ssse3 avx2 avx512 neon dotprod altivec'
 
 # _l1b_words WORDS: complete the current word from WORDS
 _l1b_words()
