@@ -26,8 +26,8 @@
 /* The ticket is one atomic word: 64 bits where the CPU swaps those
  * without a lock, else 32 (32-bit PowerPC, where they would need
  * libatomic), gen above the chunk index. A job has at most
- * L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD = 512 chunks, and the index
- * reaches the count, so 10 bits hold it. */
+ * L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD chunks, and the index
+ * reaches the count: 10 bits hold it (asserted below). */
 #if ATOMIC_LLONG_LOCK_FREE == 2 && !defined(L1B_TICKET32)
 typedef uint64_t Ticket;
 #define CHUNK_BITS 32

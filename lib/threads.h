@@ -2,7 +2,7 @@
  * training and sampling.
  *
  * parallel_for(n, fn, ctx) cuts the items [0, n) into K contiguous chunks,
- * K = parallel_chunks(n, T) (a few per thread, at most n):
+ * K = parallel_chunks(n, T) (one per thread, at most n):
  *
  *     chunk c = [c*n/K, (c+1)*n/K)      (exact, without overflow)
  *
@@ -74,10 +74,15 @@ void threads_follow_load(int on);
 int threads_active(int n_threads, int n_cpus, int n_online, double others);
 /* Current thread count: 1 before threads_init and after threads_shutdown. */
 int threads_count(void);
-/* Chunks per thread: enough that a descheduled thread's share is small,
- * few enough that claiming one (an atomic compare-and-swap) costs
- * nothing next to running it. */
-#define PARALLEL_CHUNKS_PER_THREAD 8
+/* Chunks per thread. One: a thread that is late (descheduled, or still
+ * waking) has its chunk claimed by whoever comes first, and smaller
+ * chunks cost more than they save. Measured at the nanoGPT training shape
+ * on an idle 2-core VM, -j 2 step (median of 5): 16.2 ms with 1, 17.1
+ * with 2, 20.1 with 8, against 24 ms at -j 1 (docs/BENCHMARKS.md, "A busy
+ * machine"). Under a competing program follow_load (threads.c) lets
+ * fewer threads take part, which is what keeps -j 2 from slowing down
+ * there; finer chunks added nothing measurable on top. */
+#define PARALLEL_CHUNKS_PER_THREAD 1
 /* K for n items on T threads, and chunk c's first item of K. */
 size_t parallel_chunks(size_t n_items, int n_threads);
 size_t parallel_chunk_begin(size_t n_items, size_t c, size_t k);

@@ -103,16 +103,24 @@ TEST(threads_active_counts_the_cpus_left_free)
 
 TEST(threads_chunks_of_1000_items_on_3_threads)
 {
-    /* the partition spelled out: 8 chunks a thread, 24 of 41 or 42 items */
-    CHECK_EQ(parallel_chunks(1000, 3), 24);
-    CHECK_EQ(parallel_chunk_begin(1000, 1, 24), 41);
-    CHECK_EQ(parallel_chunk_begin(1000, 2, 24), 83);
+    /* the partition spelled out: PARALLEL_CHUNKS_PER_THREAD chunks a
+     * thread, 1000 items in chunks of 1000/K or one more */
+    size_t K = 3 * PARALLEL_CHUNKS_PER_THREAD;
+    CHECK_EQ(parallel_chunks(1000, 3), K);
+    for (size_t c = 0; c < K; c++) {
+        size_t len = parallel_chunk_begin(1000, c + 1, K) - parallel_chunk_begin(1000, c, K);
+        CHECK(len == 1000 / K || len == 1000 / K + 1);
+    }
+    CHECK_EQ(parallel_chunk_begin(1000, 0, K), 0);
+    CHECK_EQ(parallel_chunk_begin(1000, K, K), 1000);
+    /* one chunk a thread: [0, 333), [333, 666), [666, 1000) */
+    CHECK_EQ(parallel_chunk_begin(1000, 1, 3), 333);
+    CHECK_EQ(parallel_chunk_begin(1000, 2, 3), 666);
     CHECK_EQ(parallel_chunk_begin(1000, 23, 24), 958);
-    CHECK_EQ(parallel_chunk_begin(1000, 24, 24), 1000);
     /* fewer items than chunks: one item each */
-    CHECK_EQ(parallel_chunks(5, 3), 5);
+    CHECK_EQ(parallel_chunks(2, 3), 2);
     CHECK_EQ(parallel_chunks(0, 3), 0);
-    CHECK_EQ(parallel_chunks(100, 1), 8);
+    CHECK_EQ(parallel_chunks(100, 1), PARALLEL_CHUNKS_PER_THREAD);
     /* no overflow where c*n would not fit */
     size_t big = (size_t)-1 / 2;
     CHECK_EQ(parallel_chunk_begin(big, 7, 8), big / 8 * 7 + (big % 8) * 7 / 8);
