@@ -90,8 +90,9 @@ void model_init(Model *m, const ModelConfig *c, size_t B)
     m->params = xcalloc(m->n_params, sizeof(float));
     set_pointers(m, m->params, &m->p);
     if (!B) return;
-    m->grads = xcalloc(m->n_params, sizeof(float));
-    m->m = xcalloc(2 * m->n_params, sizeof(float));  /* v follows m: one ADAM section as it is */
+    /* training memory is all used every step: mapped now (util.h) */
+    m->grads = xcalloc_touched(m->n_params, sizeof(float));
+    m->m = xcalloc_touched(2 * m->n_params, sizeof(float));  /* v follows m: one ADAM section as it is */
     m->v = m->m + m->n_params;
     set_pointers(m, m->grads, &m->g);
 
@@ -119,7 +120,7 @@ void model_init(Model *m, const ModelConfig *c, size_t B)
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
-    float *mem = xcalloc(total, sizeof(float));
+    float *mem = xcalloc_touched(total, sizeof(float));
     m->act_mem = mem;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *ptrs[i] = mem;

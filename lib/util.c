@@ -65,6 +65,16 @@ void *xcalloc(size_t n, size_t size)
     return checked(p, n * size);
 }
 
+void *xcalloc_touched(size_t n, size_t size)
+{
+    void *p = xcalloc(n, size);
+    /* a zero written into every page; volatile, because a compiler may
+     * drop a memset of zeros that follows calloc */
+    volatile unsigned char *v = p;
+    for (size_t i = 0; i < n * size; i += 4096) v[i] = 0;
+    return p;
+}
+
 void *xrealloc(void *p, size_t n)
 {
     return checked(realloc(p, n ? n : 1), n);
