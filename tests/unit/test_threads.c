@@ -87,6 +87,48 @@ TEST(threads_visit_each_item_once_in_formula_chunks)
     threads_init(1);
 }
 
+/* Many short jobs back to back, as a training step runs them, pool and
+ * inline (below parallel_for_min's minimum) mixed, each over a context
+ * that is marked dead when parallel_for returns and reused two jobs
+ * later: a chunk that ran after its job returned would count as late or
+ * land in another job's visits. */
+typedef struct {
+    atomic_int alive, visits, late;
+} Job;
+
+static void job_chunk(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    Job *j = ctx;
+    if (!atomic_load(&j->alive)) atomic_fetch_add(&j->late, 1);
+    atomic_fetch_add(&j->visits, (int)(end - begin));
+}
+
+TEST(threads_no_chunk_runs_after_its_job_returned)
+{
+    threads_follow_load(0);
+    for (int T = 2; T <= 3; T++) {
+        threads_init(T);
+        Job jobs[2];
+        for (int i = 0; i < 2; i++) atomic_init(&jobs[i].alive, 0), atomic_init(&jobs[i].visits, 0),
+                                    atomic_init(&jobs[i].late, 0);
+        int wrong = 0;
+        for (int i = 0; i < 20000; i++) {
+            Job *j = &jobs[i % 2];
+            size_t n = 1 + (size_t)i % 13;
+            atomic_store(&j->visits, 0);
+            atomic_store(&j->alive, 1);
+            if (i % 3 == 2) parallel_for_min(n, 0, 1, job_chunk, j);
+            else parallel_for(n, job_chunk, j);
+            atomic_store(&j->alive, 0);
+            if ((size_t)atomic_load(&j->visits) != n) wrong++;
+        }
+        CHECK_EQ(wrong, 0);
+        CHECK_EQ(atomic_load(&jobs[0].late) + atomic_load(&jobs[1].late), 0);
+    }
+    threads_init(1);
+}
+
 TEST(threads_active_counts_the_cpus_left_free)
 {
     CHECK_EQ(threads_active(2, 2, 2, 0), 2);      /* idle */
