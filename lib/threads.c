@@ -35,23 +35,29 @@ typedef uint64_t Ticket;
 typedef uint32_t Ticket;
 #define CHUNK_BITS 10
 #endif
-_Static_assert(L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD < (1 << 10), "chunk index fits the ticket");
+_Static_assert(L1B_MAX_THREADS * PARALLEL_CHUNKS_PER_THREAD < (1 << 10) - 1, "chunk index fits the ticket, below CLOSED");
 
 /* One job at a time, cut into chunks that the threads claim.
  *
- * ticket = gen << CHUNK_BITS | next chunk. The caller writes the job's fields, then
- * publishes it by storing a new gen with next = 0; a thread claims chunk i
- * by moving next from i to i + 1 with a compare-and-swap that also checks
- * gen. The fields are read between loading the ticket and the swap: if the
- * swap succeeds, the job was still unfinished when they were read, so they
- * were this job's (the next job's fields are written only after every chunk
- * of this one is done). A late worker therefore either claims a chunk of
- * the current job or finds nothing, never a stale mixture. (Unless gen
- * went all the way round while one thread sat between the load and the
- * swap: 2^32 jobs, or 2^22 where the ticket is 32 bits, far more than
- * run in the time slices of a descheduled thread.)
- * done counts finished chunks; the caller returns when it reaches n_chunks.
- * The counters that different sides write sit on separate cache lines. */
+ * ticket = gen << CHUNK_BITS | next chunk. A thread claims chunk i by
+ * moving next from i to i + 1 with a compare-and-swap of the whole word,
+ * after reading the job's fields (fn, ctx, n_items, n_chunks) and checking
+ * i < n_chunks. The caller changes the fields only while the ticket is
+ * closed: it first swaps in a new gen whose next is CLOSED (above any
+ * chunk count), writes the fields, then publishes the job as the gen after
+ * that with next = 0. So if a claim's swap succeeds, the ticket had not
+ * changed since the thread loaded it, the fields it read in between were
+ * those of that ticket's job, and i was one of its chunks. (Without the
+ * closing, a thread holding the finished job's ticket, next = n_chunks,
+ * could read the next job's larger n_chunks while the caller was still
+ * writing the fields, and claim a chunk of neither: it ran once more later
+ * and counted twice, or ran with a context from a job that had returned.)
+ * A gen is never reused, unless it went all the way round while one
+ * thread sat between the load and the swap: 2^31 jobs, or 2^21 where the
+ * ticket is 32 bits, far more than run in the time slices of a descheduled
+ * thread. done counts finished chunks; the caller returns when it reaches
+ * n_chunks. The counters that different sides write sit on separate cache
+ * lines. */
 static struct {
     _Alignas(64) _Atomic Ticket ticket;
     _Atomic(ParallelFn) fn;
@@ -87,6 +93,9 @@ static int following = 1;
 static atomic_int count = 1;
 /* Index of this thread inside a running job, -1 outside one. */
 static _Thread_local int self_thread = -1;
+
+/* next while the caller rewrites the job: no chunk count reaches it */
+#define CLOSED ((((Ticket)1) << CHUNK_BITS) - 1)
 
 static uint32_t gen_of(Ticket ticket) { return (uint32_t)(ticket >> CHUNK_BITS); }
 static Ticket ticket_of(uint32_t gen) { return (Ticket)gen << CHUNK_BITS; }
@@ -380,7 +389,11 @@ void threads_follow_load(int on)
 static void run_on_pool(size_t n_items, ParallelFn fn, void *ctx)
 {
     uint32_t k = (uint32_t)parallel_chunks(n_items, pool.n_threads);
-    uint32_t gen = gen_next(gen_of(atomic_load(&pool.ticket)));
+    /* close the ticket (an exchange, so that no write below moves before
+     * it), rewrite the fields, publish */
+    uint32_t closed = gen_next(gen_of(atomic_load(&pool.ticket)));
+    atomic_exchange(&pool.ticket, ticket_of(closed) | CLOSED);
+    uint32_t gen = gen_next(closed);
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&pool.n_items, n_items, memory_order_relaxed);
