@@ -124,7 +124,8 @@ int packed_model_write(const char *path, const PackedModel *pm)
         parts[n++] = (ContainerPart){"PARM", floats, 4 * n_params};
     } else {
         size_t flts = (size_t)packed_flts_size(c, q8 ? TABLES_INT8 : TABLES_F32);
-        size_t tsize = (size_t)packed_tern_size(c, pm->packing);
+        int dense = pm->packing == PACK_BASE3;  /* written as TRI5 */
+        size_t tsize = (size_t)tern_size(c, pm->packing, dense);
         floats = xmalloc(flts + 1);
         tern = xcalloc(tsize + 1, 1);
         size_t at = 0, scale_at = 0, data_at = (size_t)container_align(4 * (uint64_t)n_slices(c, info));
@@ -138,12 +139,9 @@ int packed_model_write(const char *path, const PackedModel *pm)
                     const PackedTernary *p = &pm->packed[i][l];
                     put32(tern + scale_at, f32_bits(p->scale));
                     scale_at += 4;
-                    if (pm->packing == PACK_BASE3) {
-                        ternary_to_dense(tern + data_at, p);
-                    } else {
-                        memcpy(tern + data_at, p->data, ternary_bytes(p));
-                    }
-                    data_at += (size_t)slice_bytes(&info[i], pm->packing, pm->packing == PACK_BASE3);
+                    if (dense) ternary_to_dense(tern + data_at, p);
+                    else memcpy(tern + data_at, p->data, ternary_bytes(p));
+                    data_at += (size_t)slice_bytes(&info[i], pm->packing, dense);
                 }
             }
         }
@@ -153,7 +151,7 @@ int packed_model_write(const char *path, const PackedModel *pm)
             qtab = encode_qtab(pm, &qsize);
             parts[n++] = (ContainerPart){"QTAB", qtab, qsize};
         }
-        parts[n++] = (ContainerPart){tern_tag(pm->packing, 1), tern, tsize};
+        parts[n++] = (ContainerPart){tern_tag(pm->packing, dense), tern, tsize};
     }
     int rc = container_write(path, CKPT_KIND_INFER, parts, n);
     free(hist);

@@ -43,10 +43,21 @@ static unsigned base3_digit(uint8_t byte, uint32_t j)
     return 3 * q >> 8;
 }
 
+/* the five codes of a base-3 byte, the first the most significant digit */
+static void base3_codes(uint8_t byte, uint8_t code[5])
+{
+    unsigned q = byte;
+    for (int j = 0; j < 5; j++) {
+        q *= 3;
+        code[j] = (uint8_t)(q >> 8);
+        q &= 255;
+    }
+}
+
 int ternary_base3_byte_valid(uint8_t byte)
 {
     uint8_t code[5];
-    for (uint32_t j = 0; j < 5; j++) code[j] = (uint8_t)base3_digit(byte, j);
+    base3_codes(byte, code);
     return base3_byte(code) == byte;
 }
 
@@ -71,6 +82,22 @@ static void encode_row(uint8_t *row, const uint8_t *codes, uint32_t packing, uin
                 row[b * 16 + i] = (uint8_t)(k[0] | k[16] << 2 | k[32] << 4 | k[48] << 6);
             else
                 row[b * 16 + i] = base3_byte((const uint8_t[5]){k[0], k[16], k[32], k[48], k[64]});
+        }
+}
+
+/* encode_row's inverse: a row's blocks (2 bits or base 3) back to codes */
+static void decode_row(uint8_t *codes, const uint8_t *row, uint32_t packing, uint32_t n_blocks)
+{
+    uint32_t bc = ternary_block_cols(packing);
+    for (uint32_t b = 0; b < n_blocks; b++)
+        for (uint32_t i = 0; i < 16; i++) {
+            uint8_t *k = codes + (size_t)b * bc + i, byte = row[b * 16 + i], d[5];
+            if (packing == PACK_2BIT) {
+                for (int j = 0; j < 4; j++) k[16 * j] = (uint8_t)(byte >> (2 * j) & 3);
+            } else {
+                base3_codes(byte, d);
+                for (int j = 0; j < 5; j++) k[16 * j] = d[j];
+            }
         }
 }
 
@@ -115,7 +142,7 @@ static void set_code(PackedTernary *p, uint32_t r, uint32_t c, unsigned code)
         return;
     }
     uint8_t digits[5];
-    for (uint32_t d = 0; d < 5; d++) digits[d] = (uint8_t)base3_digit(*byte, d);
+    base3_codes(*byte, digits);
     digits[j] = (uint8_t)code;
     *byte = base3_byte(digits);
 }
@@ -124,10 +151,12 @@ size_t ternary_dense_row_bytes(uint32_t cols) { return ((size_t)cols + 4) / 5; }
 
 void ternary_to_dense(uint8_t *dense, const PackedTernary *p)
 {
-    size_t nd = ternary_dense_row_bytes(p->cols);
-    uint8_t *codes = xmalloc(5 * nd);
+    /* the row's codes, then 1s up to 5 nd (past 2 bits' padding at 64k columns) */
+    size_t nd = ternary_dense_row_bytes(p->cols), padded = ternary_padded_cols(p);
+    uint8_t *codes = xmalloc(padded > 5 * nd ? padded : 5 * nd);
     for (uint32_t r = 0; r < p->rows; r++) {
-        for (size_t c = 0; c < 5 * nd; c++) codes[c] = c < p->cols ? (uint8_t)(ternary_get(p, r, (uint32_t)c) + 1) : 1;
+        decode_row(codes, p->data + r * ternary_row_bytes(p), p->packing, p->n_blocks);
+        for (size_t c = p->cols; c < 5 * nd; c++) codes[c] = 1;
         for (size_t i = 0; i < nd; i++) dense[r * nd + i] = base3_byte(codes + 5 * i);
     }
     free(codes);
@@ -136,17 +165,18 @@ void ternary_to_dense(uint8_t *dense, const PackedTernary *p)
 int ternary_from_dense(PackedTernary *p, const uint8_t *dense, uint32_t *bad_row)
 {
     size_t nd = ternary_dense_row_bytes(p->cols), padded = ternary_padded_cols(p);
-    uint8_t *codes = xmalloc(padded > 5 * nd ? padded : 5 * nd);
+    uint8_t *codes = xmalloc(padded);  /* 80 n_blocks >= 5 nd */
     int rc = 0;
     for (uint32_t r = 0; rc == 0 && r < p->rows; r++) {
         const uint8_t *in = dense + r * nd;
         for (size_t i = 0; i < nd; i++) {
             if (!ternary_base3_byte_valid(in[i])) rc = -1;
-            for (uint32_t j = 0; j < 5; j++) codes[5 * i + j] = (uint8_t)base3_digit(in[i], j);
+            base3_codes(in[i], codes + 5 * i);
         }
-        for (size_t c = p->cols; c < 5 * nd; c++)
-            if (codes[c] != 1) rc = -1;
-        for (size_t c = 5 * nd; c < padded; c++) codes[c] = 1;
+        for (size_t c = p->cols; c < padded; c++) {
+            if (c < 5 * nd && codes[c] != 1) rc = -1;
+            codes[c] = 1;
+        }
         if (rc < 0) *bad_row = r;
         else encode_row(p->data + r * ternary_row_bytes(p), codes, PACK_BASE3, p->n_blocks);
     }
